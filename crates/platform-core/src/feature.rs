@@ -1,0 +1,225 @@
+//! Feature keys (`project:category:feature`) and the project they belong to.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a feature key or project id was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeatureKeyError {
+    /// Not exactly three `:`-separated parts.
+    PartCount { key: String, parts: usize },
+    /// One of the three parts is empty (`:api:main`).
+    EmptyPart { key: String, part: &'static str },
+    /// A part holds a control character or whitespace.
+    BadCharacter { key: String, part: &'static str },
+}
+
+impl fmt::Display for FeatureKeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PartCount { key, parts } => write!(
+                f,
+                "feature key {key:?} has {parts} part(s); expected \"project:category:feature\""
+            ),
+            Self::EmptyPart { key, part } => write!(f, "feature key {key:?} has an empty {part}"),
+            Self::BadCharacter { key, part } => write!(
+                f,
+                "feature key {key:?} has whitespace or a control character in its {part}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for FeatureKeyError {}
+
+const PART_NAMES: [&str; 3] = ["project", "category", "feature"];
+
+/// A validated `project:category:feature` key, case kept exactly as the consumer sent it
+/// (consumers build their KV keys from the same string, so it must round-trip unchanged).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FeatureKey {
+    raw: String,
+    /// Byte offsets of the two separators.
+    colons: (usize, usize),
+}
+
+impl FeatureKey {
+    pub fn parse(raw: &str) -> Result<Self, FeatureKeyError> {
+        let parts: Vec<&str> = raw.split(':').collect();
+        if parts.len() != 3 {
+            return Err(FeatureKeyError::PartCount {
+                key: raw.to_owned(),
+                parts: parts.len(),
+            });
+        }
+        for (part, name) in parts.iter().zip(PART_NAMES) {
+            check_part(raw, part, name)?;
+        }
+        let first = parts[0].len();
+        let second = first + 1 + parts[1].len();
+        Ok(Self {
+            raw: raw.to_owned(),
+            colons: (first, second),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    pub fn project(&self) -> ProjectId {
+        ProjectId(self.raw[..self.colons.0].to_owned())
+    }
+
+    pub fn category(&self) -> &str {
+        &self.raw[self.colons.0 + 1..self.colons.1]
+    }
+
+    pub fn feature(&self) -> &str {
+        &self.raw[self.colons.1 + 1..]
+    }
+}
+
+fn check_part(key: &str, part: &str, name: &'static str) -> Result<(), FeatureKeyError> {
+    if part.is_empty() {
+        return Err(FeatureKeyError::EmptyPart {
+            key: key.to_owned(),
+            part: name,
+        });
+    }
+    if part.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(FeatureKeyError::BadCharacter {
+            key: key.to_owned(),
+            part: name,
+        });
+    }
+    Ok(())
+}
+
+impl fmt::Display for FeatureKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl Serialize for FeatureKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.raw)
+    }
+}
+
+impl<'de> Deserialize<'de> for FeatureKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The project part of a feature key (`my-app` in `my-app:scanner:ocr`), as consumers spell it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ProjectId(String);
+
+impl ProjectId {
+    pub fn parse(raw: &str) -> Result<Self, FeatureKeyError> {
+        if raw.contains(':') {
+            return Err(FeatureKeyError::BadCharacter {
+                key: raw.to_owned(),
+                part: "project",
+            });
+        }
+        check_part(raw, raw, "project")?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The upper-case slug of the middleware contract (`PROJECT:MY-APP:STATUS`).
+    pub fn upper_slug(&self) -> String {
+        self.0.to_uppercase()
+    }
+}
+
+impl fmt::Display for ProjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProjectId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_three_parts_and_keeps_case() {
+        let key = FeatureKey::parse("Scout:ocr:Process").unwrap();
+        assert_eq!(key.project().as_str(), "Scout");
+        assert_eq!(key.category(), "ocr");
+        assert_eq!(key.feature(), "Process");
+        assert_eq!(key.to_string(), "Scout:ocr:Process");
+        assert_eq!(key.project().upper_slug(), "SCOUT");
+    }
+
+    #[test]
+    fn refuses_wrong_part_counts_and_empty_parts() {
+        assert_eq!(
+            FeatureKey::parse("a:b"),
+            Err(FeatureKeyError::PartCount {
+                key: "a:b".into(),
+                parts: 2
+            })
+        );
+        assert!(matches!(
+            FeatureKey::parse("a:b:c:d"),
+            Err(FeatureKeyError::PartCount { parts: 4, .. })
+        ));
+        assert_eq!(
+            FeatureKey::parse(":api:main"),
+            Err(FeatureKeyError::EmptyPart {
+                key: ":api:main".into(),
+                part: "project"
+            })
+        );
+        assert!(matches!(
+            FeatureKey::parse("a:b:"),
+            Err(FeatureKeyError::EmptyPart {
+                part: "feature",
+                ..
+            })
+        ));
+        assert!(matches!(
+            FeatureKey::parse("a:b c:d"),
+            Err(FeatureKeyError::BadCharacter {
+                part: "category",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn error_messages_name_the_problem() {
+        let err = FeatureKey::parse("a:b").unwrap_err().to_string();
+        assert!(
+            err.contains("2 part(s)") && err.contains("project:category:feature"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn serde_round_trips_and_validates() {
+        let key: FeatureKey = serde_json::from_str("\"a:b:c\"").unwrap();
+        assert_eq!(serde_json::to_string(&key).unwrap(), "\"a:b:c\"");
+        assert!(serde_json::from_str::<FeatureKey>("\"a:b\"").is_err());
+        assert!(ProjectId::parse("a:b").is_err());
+    }
+}

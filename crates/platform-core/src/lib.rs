@@ -1,0 +1,15 @@
+//! Pure domain types shared by every platform worker.
+//!
+//! Nothing here touches the Workers runtime: time is passed in as milliseconds since the Unix epoch,
+//! so everything is testable natively with `cargo test`.
+
+pub mod feature;
+pub mod limits;
+pub mod metric;
+pub mod settings;
+pub mod time;
+
+pub use feature::{FeatureKey, FeatureKeyError, ProjectId};
+pub use limits::{Limit, MetricLimits};
+pub use metric::Metric;
+pub use time::{EpochMs, UtcDay, UtcHour, UtcMonth};
