@@ -59,7 +59,7 @@ impl SettingSpec {
 }
 
 /// A setting that was refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettingProblem {
     pub key: String,
     pub value: String,
@@ -99,7 +99,7 @@ impl Default for Settings {
 }
 
 /// Settings resolved from stored rows, with the rows that were refused.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolved {
     pub settings: Settings,
     pub problems: Vec<SettingProblem>,

@@ -3,7 +3,7 @@
 //! Each family is a type: `FeatureEnabled::key(&feature)?` makes its key, and the [`crate::Store`]
 //! reads and writes it only as `bool`. The registry below generates `docs/kv-keys.md`.
 
-use platform_core::settings::Settings;
+use platform_core::settings::Resolved;
 use platform_core::{FeatureKey, Metric, MetricLimits, ProjectId, UtcDay, UtcHour};
 
 use crate::key::{Family, Key, KeyError, Part};
@@ -341,11 +341,11 @@ families! {
         pattern: "CONFIG:SETTINGS:ALL",
         key: () => [],
         example: [],
-        value: Json<Settings>,
+        value: Json<Resolved>,
         ttl: Ttl::Seconds(3600),
         writers: SETTINGS_CACHE,
         subsystem: Settings,
-        purpose: "Full PlatformSettings JSON cache",
+        purpose: "Full PlatformSettings JSON cache (effective settings and the rows refused)",
     }
     /// One setting's value, cached over the D1 settings table.
     SettingValue {

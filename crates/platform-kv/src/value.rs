@@ -206,8 +206,8 @@ impl JsonShape for JsonArray {
     const SHAPE: &'static str = "array";
 }
 
-impl JsonShape for platform_core::settings::Settings {
-    const SHAPE: &'static str = "`Settings`";
+impl JsonShape for platform_core::settings::Resolved {
+    const SHAPE: &'static str = "`{settings, problems}`";
 }
 
 impl JsonShape for platform_core::MetricLimits {

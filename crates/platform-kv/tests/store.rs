@@ -276,7 +276,7 @@ mod store {
         ))
         .unwrap();
         let all = SettingsAll::key().unwrap();
-        block_on(store.put(&all, &Json(platform_core::settings::Settings::default()))).unwrap();
+        block_on(store.put(&all, &Json(platform_core::settings::Settings::resolve([])))).unwrap();
         clock.advance_secs(1);
         let listed = block_on(store.list_all(&KeyPrefix::<SettingValue>::all())).unwrap();
         let names: Vec<_> = listed.iter().map(|k| k.name.as_str()).collect();
@@ -380,7 +380,7 @@ mod primitives {
         .unwrap();
         clock.advance_secs(1);
         let healed = block_on(store.get_or_set(&all, async || -> Result<_, StoreError> {
-            Ok(Json(platform_core::settings::Settings::default()))
+            Ok(Json(platform_core::settings::Settings::resolve([])))
         }))
         .unwrap();
         assert_eq!(healed.1, Source::Computed);

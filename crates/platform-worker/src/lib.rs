@@ -1,0 +1,54 @@
+//! Glue between the Workers runtime and the platform's domain crates. Handlers stay thin: they
+//! decode with these helpers, call the domain, and encode.
+
+pub mod auth;
+pub mod bindings;
+pub mod health;
+pub mod response;
+
+use platform_kv::workers::{WorkersClock, WorkersKv};
+use platform_kv::{PlatformWorker, Store};
+use worker::Env;
+
+pub use bindings::{Binding, PLATFORM_CACHE, PLATFORM_DB};
+pub use response::ApiError;
+
+/// What every worker declares about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerInfo {
+    pub id: PlatformWorker,
+    pub version: &'static str,
+    /// Bindings the worker needs; `/health` reports each as present or missing.
+    pub bindings: &'static [Binding],
+}
+
+/// The worker's store over `PLATFORM_CACHE`.
+pub type PlatformStore = Store<WorkersKv, WorkersClock>;
+
+/// Opens `PLATFORM_CACHE` as this worker's store.
+pub fn store(env: &Env, worker: PlatformWorker) -> Result<PlatformStore, ApiError> {
+    let kv = env
+        .kv(PLATFORM_CACHE)
+        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_CACHE} is missing")))?;
+    Ok(Store::new(WorkersKv::new(kv), worker, WorkersClock))
+}
+
+/// Installs the panic hook once per isolate, so a panic is logged readably before the runtime
+/// restarts the instance.
+pub fn init() {
+    console_error_panic_hook::set_once();
+}
+
+/// The routes every worker serves: `GET /health`, and 404 for anything unknown.
+pub fn common_routes(
+    info: &WorkerInfo,
+    req: &worker::Request,
+    env: &Env,
+) -> worker::Result<worker::Response> {
+    match (req.method(), req.path().as_str()) {
+        (worker::Method::Get, "/health") => health::respond(info, env),
+        (method, path) => {
+            ApiError::not_found(format!("no route for {method} {path}")).into_response()
+        }
+    }
+}

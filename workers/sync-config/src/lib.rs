@@ -1,0 +1,23 @@
+//! Turns the operator's budgets and services config into validated, versioned platform state.
+//!
+//! Today it serves `GET /health`; see docs/workers/sync-config.md.
+
+use platform_kv::PlatformWorker;
+use platform_worker::{bindings, WorkerInfo};
+use worker::{event, Context, Env, Request, Response, Result};
+
+const INFO: WorkerInfo = WorkerInfo {
+    id: PlatformWorker::SyncConfig,
+    version: env!("CARGO_PKG_VERSION"),
+    bindings: &bindings::COMMON,
+};
+
+#[event(start)]
+fn start() {
+    platform_worker::init();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    platform_worker::common_routes(&INFO, &req, &env)
+}
