@@ -1,4 +1,5 @@
 //! The in-memory backend's KV rules, the store's typing, expiry and ownership, and the primitives.
+#![allow(clippy::unwrap_used)]
 
 use platform_core::{FeatureKey, Metric, ProjectId, UtcHour};
 use platform_kv::families::*;
