@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::families::{example_key, REGISTRY};
-use crate::spec::Subsystem;
+use crate::spec::{PlatformWorker, Subsystem, Writers};
 
 /// The reference, as committed in `docs/kv-keys.md`.
 pub fn render() -> String {
@@ -42,6 +42,7 @@ pub fn render() -> String {
             );
         }
     }
+    render_by_worker(&mut out);
     out.push_str(
         "\n## Key conventions\n\n\
          - Upper-case prefixes (`CONFIG:`, `FEATURE:`, `BUDGET_WARN:`) are system state; lower-case\n  \
@@ -53,4 +54,25 @@ pub fn render() -> String {
          (`project:category:feature`); other placeholders are single segments without `:`.\n",
     );
     out
+}
+
+/// Which families each worker writes; the shared alert module's are listed once, apart.
+fn render_by_worker(out: &mut String) {
+    out.push_str("\n## Keys written by each worker\n");
+    for worker in PlatformWorker::ALL {
+        let _ = write!(out, "\n### {}\n\n", worker.crate_name());
+        for spec in REGISTRY
+            .iter()
+            .filter(|spec| matches!(spec.writers, Writers::Only(w) if w.contains(&worker)))
+        {
+            let _ = writeln!(out, "- `{}`", spec.pattern);
+        }
+    }
+    out.push_str("\n### shared alert module (every worker)\n\n");
+    for spec in REGISTRY
+        .iter()
+        .filter(|spec| spec.writers == Writers::SharedAlertModule)
+    {
+        let _ = writeln!(out, "- `{}`", spec.pattern);
+    }
 }
