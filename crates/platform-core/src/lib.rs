@@ -7,6 +7,7 @@ pub mod feature;
 pub mod limits;
 pub mod metric;
 pub mod settings;
+pub mod telemetry;
 pub mod time;
 
 pub use feature::{FeatureKey, FeatureKeyError, ProjectId};

@@ -1,0 +1,294 @@
+//! The telemetry message consumers send to `PLATFORM_TELEMETRY`, exactly as the consumer SDK writes
+//! it: snake_case top level, camelCase `metrics`, `timestamp` in ms. Unknown fields are ignored; a
+//! message that cannot be used is refused with a reason naming the field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::feature::FeatureKey;
+use crate::metric::Metric;
+use crate::time::EpochMs;
+
+/// A usable telemetry message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Telemetry {
+    pub feature: FeatureKey,
+    /// When the consumer flushed it; the day it counts towards.
+    pub timestamp: EpochMs,
+    pub kind: Kind,
+    /// Known metrics, each finite and non-negative; zero values are left out.
+    pub metrics: BTreeMap<Metric, f64>,
+    pub error_count: u64,
+    pub error_category: Option<String>,
+    pub error_codes: Vec<String>,
+    pub correlation_id: Option<String>,
+    pub external_cost_usd: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Usage,
+    Heartbeat,
+}
+
+/// Why a message was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The offending field, as a path (`metrics.kvReads`), or `$` for the whole message.
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+fn reject(field: impl Into<String>, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Metric-like fields that are not budget metrics (latency summaries, per-model breakdowns).
+const NON_BUDGET_METRICS: &[&str] = &[
+    "doAvgLatencyMs",
+    "doMaxLatencyMs",
+    "doP99LatencyMs",
+    "aiModelBreakdown",
+];
+
+impl Telemetry {
+    /// Parses a message body. `enqueued_at` stands in for a missing `timestamp`.
+    pub fn parse(body: &Value, enqueued_at: EpochMs) -> Result<Self, Rejection> {
+        let object = body.as_object().ok_or_else(|| {
+            reject(
+                "$",
+                format!("expected a JSON object, found {}", kind_of(body)),
+            )
+        })?;
+        let feature = match object.get("feature_key") {
+            Some(Value::String(raw)) => {
+                FeatureKey::parse(raw).map_err(|e| reject("feature_key", e.to_string()))?
+            }
+            Some(other) => {
+                return Err(reject(
+                    "feature_key",
+                    format!("expected a string, found {}", kind_of(other)),
+                ))
+            }
+            None => return Err(reject("feature_key", "missing")),
+        };
+        let timestamp = match object.get("timestamp") {
+            None | Some(Value::Null) => enqueued_at,
+            Some(value) => value
+                .as_f64()
+                .filter(|ms| ms.is_finite() && *ms >= 0.0)
+                .map(|ms| ms as EpochMs)
+                .ok_or_else(|| {
+                    reject(
+                        "timestamp",
+                        format!("expected milliseconds since the epoch, found {value}"),
+                    )
+                })?,
+        };
+        let kind = if object.get("is_heartbeat") == Some(&Value::Bool(true)) {
+            Kind::Heartbeat
+        } else {
+            Kind::Usage
+        };
+        Ok(Self {
+            feature,
+            timestamp,
+            kind,
+            metrics: parse_metrics(object.get("metrics"))?,
+            error_count: optional_count(object, "error_count")?,
+            error_category: optional_string(object, "error_category")?,
+            error_codes: string_list(object, "error_codes")?,
+            correlation_id: optional_string(object, "correlation_id")?,
+            external_cost_usd: optional_amount(object, "external_cost_usd")?,
+        })
+    }
+}
+
+fn parse_metrics(metrics: Option<&Value>) -> Result<BTreeMap<Metric, f64>, Rejection> {
+    let object = match metrics {
+        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        Some(Value::Object(object)) => object,
+        Some(other) => {
+            return Err(reject(
+                "metrics",
+                format!("expected an object, found {}", kind_of(other)),
+            ))
+        }
+    };
+    let mut parsed = BTreeMap::new();
+    for (name, value) in object {
+        if NON_BUDGET_METRICS.contains(&name.as_str()) {
+            continue;
+        }
+        let number = amount(value).map_err(|reason| reject(format!("metrics.{name}"), reason))?;
+        if let Some(metric) = Metric::from_telemetry_name(name) {
+            if number > 0.0 {
+                parsed.insert(metric, number);
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+/// A finite, non-negative number.
+fn amount(value: &Value) -> Result<f64, String> {
+    match value.as_f64() {
+        Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
+        Some(n) => Err(format!("{n} is negative")),
+        None => Err(format!("expected a number, found {}", kind_of(value))),
+    }
+}
+
+fn optional_amount(object: &Map<String, Value>, field: &str) -> Result<f64, Rejection> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(0.0),
+        Some(value) => amount(value).map_err(|reason| reject(field, reason)),
+    }
+}
+
+fn optional_count(object: &Map<String, Value>, field: &str) -> Result<u64, Rejection> {
+    optional_amount(object, field).map(|n| n.round() as u64)
+}
+
+fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<String>, Rejection> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.clone())),
+        Some(other) => Err(reject(
+            field,
+            format!("expected a string, found {}", kind_of(other)),
+        )),
+    }
+}
+
+fn string_list(object: &Map<String, Value>, field: &str) -> Result<Vec<String>, Rejection> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                item.as_str().map(str::to_owned).ok_or_else(|| {
+                    reject(
+                        format!("{field}[{i}]"),
+                        format!("expected a string, found {}", kind_of(item)),
+                    )
+                })
+            })
+            .collect(),
+        Some(other) => Err(reject(
+            field,
+            format!("expected an array of strings, found {}", kind_of(other)),
+        )),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const ENQUEUED: EpochMs = 1_795_311_370_000;
+
+    #[test]
+    fn parses_the_message_consumers_send() {
+        let body = json!({"feature_key":"demo-app:api:main","project":"demo-app","category":"api","feature":"main",
+            "metrics":{"kvReads":1,"kvWrites":1,"kvDeletes":1,"kvLists":1,"doAvgLatencyMs":2.5,
+                       "aiModelBreakdown":{"@cf/llama":2},"futureMetric":3},
+            "timestamp":1795311370424_u64,"correlation_id":"corr-123","request_duration_ms":81,
+            "trace_id":"cc0604a4a5d01154b0f38aa2998dc986","span_id":"ddf015342f028420","unknown":{"x":1}});
+        let parsed = Telemetry::parse(&body, ENQUEUED).unwrap();
+        assert_eq!(parsed.feature.as_str(), "demo-app:api:main");
+        assert_eq!(parsed.timestamp, 1_795_311_370_424);
+        assert_eq!(parsed.kind, Kind::Usage);
+        assert_eq!(parsed.metrics.len(), 4);
+        assert_eq!(parsed.metrics[&Metric::KvReads], 1.0);
+        assert_eq!(parsed.correlation_id.as_deref(), Some("corr-123"));
+    }
+
+    #[test]
+    fn parses_heartbeats_and_error_reports() {
+        let heartbeat =
+            json!({"feature_key":"a:b:c","metrics":{},"timestamp":1,"is_heartbeat":true});
+        assert_eq!(
+            Telemetry::parse(&heartbeat, ENQUEUED).unwrap().kind,
+            Kind::Heartbeat
+        );
+        let error = json!({"feature_key":"a:b:c","metrics":{"kvReads":1},"error_count":1,
+            "error_category":"EXTERNAL_API","error_codes":["HTTP_502"]});
+        let parsed = Telemetry::parse(&error, ENQUEUED).unwrap();
+        assert_eq!((parsed.error_count, parsed.error_codes.len()), (1, 1));
+        assert_eq!(
+            parsed.timestamp, ENQUEUED,
+            "a missing timestamp falls back to the enqueue time"
+        );
+    }
+
+    #[test]
+    fn refuses_unusable_messages_naming_the_field() {
+        for (body, expected) in [
+            (json!("text"), "$: expected a JSON object, found a string"),
+            (json!({"metrics":{}}), "feature_key: missing"),
+            (
+                json!({"feature_key":":api:main"}),
+                "feature_key: feature key \":api:main\" has an empty project",
+            ),
+            (
+                json!({"feature_key":"a:b"}),
+                "feature_key: feature key \"a:b\" has 2 part(s)",
+            ),
+            (
+                json!({"feature_key":"a:b:c","metrics":{"kvReads":-1}}),
+                "metrics.kvReads: -1 is negative",
+            ),
+            (
+                json!({"feature_key":"a:b:c","metrics":{"kvReads":"1"}}),
+                "metrics.kvReads: expected a number, found a string",
+            ),
+            (
+                json!({"feature_key":"a:b:c","metrics":[1]}),
+                "metrics: expected an object, found an array",
+            ),
+            (
+                json!({"feature_key":"a:b:c","timestamp":"now"}),
+                "timestamp: expected milliseconds",
+            ),
+            (
+                json!({"feature_key":"a:b:c","error_codes":["x",1]}),
+                "error_codes[1]: expected a string",
+            ),
+            (
+                json!({"feature_key":"a:b:c","external_cost_usd":-0.5}),
+                "external_cost_usd: -0.5 is negative",
+            ),
+        ] {
+            let rejection = Telemetry::parse(&body, ENQUEUED).unwrap_err().to_string();
+            assert!(rejection.starts_with(expected), "{body}: {rejection}");
+        }
+    }
+}
