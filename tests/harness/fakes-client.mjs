@@ -1,0 +1,44 @@
+// Node's side of the fake APIs: reads what they recorded and scripts their answers through the control
+// host of the fake-apis worker.
+
+import { CONTROL_ORIGIN } from "../fakes/control.mjs";
+
+export function createFakesClient(getFakeWorker) {
+  async function control(method, path, body) {
+    const worker = await getFakeWorker();
+    const response = await worker.fetch(`${CONTROL_ORIGIN}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+    });
+    if (!response.ok) throw new Error(`fake-apis control ${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.status === 204 ? undefined : response.json();
+  }
+
+  return {
+    /** Requests received, oldest first: `{ service, method, url, headers, body, at }`; `service` is github, slack, cloudflare or the host. */
+    async requests({ service } = {}) {
+      const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
+      return (await control("GET", `/requests${query}`)).requests;
+    },
+    /** The next `count` requests to `service` get `status` (and `body`, `headers`) instead of the fake's answer. */
+    failNext(service, status, { count = 1, body, headers } = {}) {
+      return control("POST", "/failures", { service, status, count, body, headers });
+    },
+    /**
+     * Programs the Cloudflare API fake. GraphQL requests whose body contains `match` get `{ data, errors }`;
+     * REST requests whose "METHOD /path?query" contains `match` get the envelope with `result`. The latest wins.
+     */
+    setCloudflareResponse({ match = "", data, errors, result }) {
+      return control("POST", "/cloudflare/responses", { match, data, errors, result });
+    },
+    /** GitHub issues as the fake stores them (GitHub's JSON), optionally for one owner/repo. */
+    async issues({ owner, repo } = {}) {
+      const query = new URLSearchParams(Object.entries({ owner, repo }).filter(([, value]) => value !== undefined));
+      return (await control("GET", `/github/issues?${query}`)).issues;
+    },
+    /** Forgets recorded requests, scripted failures, programmed answers and GitHub state. */
+    reset() {
+      return control("POST", "/reset");
+    },
+  };
+}
