@@ -3,6 +3,7 @@
 //! Nothing here touches the Workers runtime: time is passed in as milliseconds since the Unix epoch,
 //! so everything is testable natively with `cargo test`.
 
+pub mod budgets;
 pub mod feature;
 pub mod limits;
 pub mod metric;

@@ -3,6 +3,7 @@
 //! Each family is a type: `FeatureEnabled::key(&feature)?` makes its key, and the [`crate::Store`]
 //! reads and writes it only as `bool`. The registry below generates `docs/kv-keys.md`.
 
+use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Resolved;
 use platform_core::{FeatureKey, Metric, MetricLimits, ProjectId, UtcDay, UtcHour};
 
@@ -196,7 +197,7 @@ families! {
         pattern: "CONFIG:BUDGETS",
         key: () => [],
         example: [],
-        value: Json<JsonObject>,
+        value: Json<BudgetsDocument>,
         ttl: Ttl::NoneSynced,
         writers: SYNC_CONFIG,
         subsystem: Budget,

@@ -210,6 +210,10 @@ impl JsonShape for platform_core::settings::Resolved {
     const SHAPE: &'static str = "`{settings, problems}`";
 }
 
+impl JsonShape for platform_core::budgets::BudgetsDocument {
+    const SHAPE: &'static str = "`BudgetsDocument`";
+}
+
 impl JsonShape for platform_core::MetricLimits {
     const SHAPE: &'static str = "`{metric: limit}`";
 }
