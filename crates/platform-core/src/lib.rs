@@ -4,11 +4,14 @@
 //! so everything is testable natively with `cargo test`.
 
 pub mod budgets;
+pub mod config;
 pub mod feature;
 pub mod limits;
 pub mod metric;
+pub mod services;
 pub mod settings;
 pub mod telemetry;
+pub mod thresholds;
 pub mod time;
 
 pub use feature::{FeatureKey, FeatureKeyError, ProjectId};

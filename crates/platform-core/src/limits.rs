@@ -17,6 +17,18 @@ impl MetricLimits {
     pub fn get(&self, metric: Metric) -> Option<u64> {
         self.0.get(&metric).map(|limit| limit.0)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// These limits with `overrides` merged over them: a metric the overrides name takes their
+    /// limit, every other metric keeps this one.
+    pub fn merged_with(&self, overrides: &MetricLimits) -> MetricLimits {
+        let mut merged = self.0.clone();
+        merged.extend(overrides.0.iter().map(|(metric, limit)| (*metric, *limit)));
+        MetricLimits(merged)
+    }
 }
 
 /// One limit: a whole number of 0 or more. Read from a JSON number or from a string with `_`
