@@ -4,7 +4,9 @@
 //! reads and writes it only as `bool`. The registry below generates `docs/kv-keys.md`.
 
 use platform_core::budgets::BudgetsDocument;
+use platform_core::services::ScriptMapping;
 use platform_core::settings::Resolved;
+use platform_core::thresholds::CostAlertThresholds;
 use platform_core::{FeatureKey, Metric, MetricLimits, ProjectId, UtcDay, UtcHour};
 
 use crate::key::{Family, Key, KeyError, Part};
@@ -364,7 +366,7 @@ families! {
         pattern: "SCRIPT_MAP:{scriptName}",
         key: (script: &str) => [Part::segment(script)],
         example: ["my-worker"],
-        value: Json<JsonObject>,
+        value: Json<ScriptMapping>,
         ttl: Ttl::None,
         writers: SCRIPT_MAP,
         subsystem: ErrorCollection,
@@ -431,7 +433,7 @@ families! {
         pattern: "alert-thresholds:config",
         key: () => [],
         example: [],
-        value: Json<JsonObject>,
+        value: Json<CostAlertThresholds>,
         ttl: Ttl::None,
         writers: THRESHOLDS,
         subsystem: Sentinel,

@@ -129,7 +129,17 @@ pub struct Key<F> {
 impl<F: Family> Key<F> {
     /// Renders `F`'s pattern with `parts`, validating each.
     pub fn render(parts: &[Part<'_>]) -> Result<Self, KeyError> {
-        let raw = render(&F::SPEC, parts, false)?;
+        Self::checked(render(&F::SPEC, parts, false)?)
+    }
+
+    /// A key read back (from a list page, a record of keys written) as a key of `F`, if it is
+    /// one: it must pass the checks [`Key::render`] makes of the keys it renders.
+    pub fn parse(raw: &str) -> Result<Self, KeyError> {
+        Self::checked(raw.to_owned())
+    }
+
+    /// Refuses a key KV would refuse or that would be read as a key of another family.
+    fn checked(raw: String) -> Result<Self, KeyError> {
         if raw.len() > MAX_KEY_BYTES {
             return Err(KeyError::TooLong {
                 family: F::SPEC.name,

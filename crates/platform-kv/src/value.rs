@@ -218,6 +218,15 @@ impl JsonShape for platform_core::MetricLimits {
     const SHAPE: &'static str = "`{metric: limit}`";
 }
 
+impl JsonShape for platform_core::services::ScriptMapping {
+    const SHAPE: &'static str = "`{project, repository, tier, displayName}`";
+}
+
+impl JsonShape for platform_core::thresholds::CostAlertThresholds {
+    const SHAPE: &'static str =
+        "`{thresholds: {service: {warning_pct, high_pct, critical_pct, absolute_max_usd, enabled}}}`";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

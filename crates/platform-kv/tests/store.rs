@@ -231,6 +231,32 @@ mod store {
     }
 
     #[test]
+    fn keys_read_back_parse_only_as_their_own_family() {
+        let made = FeatureBudget::key(&feature()).unwrap();
+        assert_eq!(Key::<FeatureBudget>::parse(made.as_str()), Ok(made));
+        let monthly = "CONFIG:FEATURE:my-app:scanner:ocr:BUDGET_MONTHLY";
+        assert!(Key::<FeatureBudgetMonthly>::parse(monthly).is_ok());
+        assert!(matches!(
+            Key::<FeatureBudget>::parse(monthly),
+            Err(KeyError::Collides {
+                other: "FeatureBudgetMonthly",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Key::<ScriptMap>::parse("nobody:knows"),
+            Err(KeyError::Collides {
+                other: "(none)",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Key::<ScriptMap>::parse(&format!("SCRIPT_MAP:{}", "w".repeat(600))),
+            Err(KeyError::TooLong { .. })
+        ));
+    }
+
+    #[test]
     fn key_constructors_validate_parts() {
         assert_eq!(
             ScriptMap::key("my:worker").unwrap_err().to_string(),
