@@ -47,23 +47,30 @@ pub fn read_body(body: &str) -> Result<Result<(Value, Value), Vec<Problem>>, Bad
     })
 }
 
-/// A file's text as a document. JSON is read as JSON; anything else as YAML (of which JSON is
-/// nearly a subset, but JSON's own parser gives the clearer errors).
+/// A file's text as a document: YAML, or JSON (nearly a subset of YAML, but a JSON file with a
+/// mistake is better explained by JSON's own parser).
 pub fn parse_text(file: ConfigFile, text: &str) -> Result<Value, Problem> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('{') {
-        return serde_json::from_str(text)
-            .map_err(|e| Problem::new(file, "", format!("not valid JSON: {e}")));
-    }
     if trimmed.is_empty() {
         return Ok(Value::Null);
     }
-    serde_saphyr::from_str::<Value>(text).map_err(|e| {
-        // The first line names the problem and where; the rest is a source snippet.
-        let message = e.to_string();
-        let first = message.lines().next().unwrap_or("unreadable").trim();
-        Problem::new(file, "", format!("not valid YAML: {first}"))
-    })
+    let yaml = || {
+        serde_saphyr::from_str::<Value>(text).map_err(|e| {
+            // The first line names the problem and where; the rest is a source snippet.
+            let message = e.to_string();
+            let first = message.lines().next().unwrap_or("unreadable").trim();
+            Problem::new(file, "", format!("not valid YAML: {first}"))
+        })
+    };
+    // JSON starts with `{"` (or is `{}`); a YAML flow mapping (`{projects: ...}`) does not.
+    let json = trimmed
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with(['"', '}']));
+    if json {
+        return serde_json::from_str(text)
+            .map_err(|e| Problem::new(file, "", format!("not valid JSON: {e}")));
+    }
+    yaml()
 }
 
 #[cfg(test)]
@@ -114,6 +121,13 @@ mod tests {
             limits.daily.get(platform_core::Metric::KvReads),
             Some(100_000)
         );
+    }
+
+    #[test]
+    fn a_yaml_flow_mapping_is_not_mistaken_for_json() {
+        let value =
+            parse_text(ConfigFile::Services, "{projects: {app: {repository: a/b}}}").unwrap();
+        assert_eq!(value["projects"]["app"]["repository"], json!("a/b"));
     }
 
     #[test]
