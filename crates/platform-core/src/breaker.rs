@@ -55,11 +55,12 @@ impl FeatureBreaker {
         } else {
             1
         };
-        let held =
-            policy.max_consecutive_trips > 0 && consecutive_trips >= policy.max_consecutive_trips;
+        let held = policy.max_consecutive_trips > 0 && consecutive_trips >= policy.max_consecutive_trips;
         let mut reason = overrun.reason();
         if held {
-            reason.push_str(&format!("; held off after {consecutive_trips} consecutive trips until an operator enables it"));
+            reason.push_str(&format!(
+                "; held off after {consecutive_trips} consecutive trips until an operator enables it"
+            ));
         }
         Some(Self {
             open: true,
@@ -143,9 +144,7 @@ impl ProjectAssessment {
         thresholds: &[u8],
     ) -> Self {
         let lowest: Vec<u8> = thresholds.iter().copied().min().into_iter().collect();
-        let daily = evaluate(Period::Day(day.0), &limits.daily, day.1, &lowest, |_, _| {
-            false
-        });
+        let daily = evaluate(Period::Day(day.0), &limits.daily, day.1, &lowest, |_, _| false);
         let monthly = evaluate(
             Period::Month(month.0),
             &limits.monthly,
@@ -209,9 +208,8 @@ impl ProjectBreaker {
 
     /// Lifts an automatic pause whose period has ended.
     pub fn sweep(&self, now: EpochMs) -> Option<Self> {
-        let due = self.level == Level::Paused
-            && !self.manual
-            && self.auto_reset_at.is_some_and(|at| at <= now);
+        let due =
+            self.level == Level::Paused && !self.manual && self.auto_reset_at.is_some_and(|at| at <= now);
         due.then(|| Self {
             since: Some(now),
             ..Self::default()
@@ -271,9 +269,7 @@ mod tests {
             period: Period::Month(UtcMonth::containing(NOON)),
             ..overrun(NOON)
         };
-        let open = FeatureBreaker::default()
-            .trip(&monthly, NOON, POLICY)
-            .unwrap();
+        let open = FeatureBreaker::default().trip(&monthly, NOON, POLICY).unwrap();
         assert_eq!(
             crate::time::iso8601(open.auto_reset_at.unwrap()),
             "2026-04-01T00:00:00.000Z"
@@ -293,10 +289,7 @@ mod tests {
                 now += 60_000; // trips again a minute after the reset: within the cooldown
             }
         }
-        assert!(
-            breaker.open && breaker.auto_reset_at.is_none(),
-            "{breaker:?}"
-        );
+        assert!(breaker.open && breaker.auto_reset_at.is_none(), "{breaker:?}");
         assert!(breaker
             .reason
             .as_deref()
@@ -342,12 +335,7 @@ mod tests {
         let assess = |today: f64, month: f64| {
             let today: MetricTotals = [(Metric::KvReads, today)].into();
             let month_totals: MetricTotals = [(Metric::KvReads, month)].into();
-            ProjectAssessment::of(
-                &limits,
-                (day, &today),
-                (day.month(), &month_totals),
-                &[70, 90],
-            )
+            ProjectAssessment::of(&limits, (day, &today), (day.month(), &month_totals), &[70, 90])
         };
         assert_eq!(assess(10.0, 10.0).level, Level::Active);
         assert_eq!(assess(75.0, 75.0).level, Level::Warning);

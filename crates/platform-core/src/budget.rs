@@ -223,16 +223,10 @@ mod tests {
             .warnings
         };
         let first = at(75.0, &[]);
-        assert_eq!(
-            (first[0].threshold, first[0].covers.clone()),
-            (70, vec![70])
-        );
+        assert_eq!((first[0].threshold, first[0].covers.clone()), (70, vec![70]));
         assert!(at(80.0, &[70]).is_empty(), "70% was sent already");
         let jump = at(95.0, &[]);
-        assert_eq!(
-            (jump[0].threshold, jump[0].covers.clone()),
-            (90, vec![70, 90])
-        );
+        assert_eq!((jump[0].threshold, jump[0].covers.clone()), (90, vec![70, 90]));
         assert_eq!(
             jump[0].message(),
             "daily budget at 90%: kv_reads = 95 of 100 (2026-03-02)"
@@ -276,15 +270,9 @@ mod tests {
 
     #[test]
     fn periods_end_at_the_next_boundary() {
-        assert_eq!(
-            crate::time::iso8601(day().ends_at()),
-            "2026-03-03T00:00:00.000Z"
-        );
+        assert_eq!(crate::time::iso8601(day().ends_at()), "2026-03-03T00:00:00.000Z");
         let month = Period::Month(UtcMonth::containing(day().ends_at()));
-        assert_eq!(
-            crate::time::iso8601(month.ends_at()),
-            "2026-04-01T00:00:00.000Z"
-        );
+        assert_eq!(crate::time::iso8601(month.ends_at()), "2026-04-01T00:00:00.000Z");
         assert_eq!(month.to_string(), "monthly 2026-03");
     }
 }

@@ -37,9 +37,7 @@ impl BatchUsage {
         }
         let day = UtcDay::containing(message.timestamp);
         add_into(
-            self.daily
-                .entry((message.feature.clone(), day))
-                .or_default(),
+            self.daily.entry((message.feature.clone(), day)).or_default(),
             &message.metrics,
         );
         add_into(
@@ -67,10 +65,7 @@ impl BatchUsage {
     pub fn project_daily(&self) -> BTreeMap<(ProjectId, UtcDay), MetricTotals> {
         let mut projects: BTreeMap<(ProjectId, UtcDay), MetricTotals> = BTreeMap::new();
         for ((feature, day), totals) in &self.daily {
-            add_into(
-                projects.entry((feature.project(), *day)).or_default(),
-                totals,
-            );
+            add_into(projects.entry((feature.project(), *day)).or_default(), totals);
         }
         projects
     }
@@ -79,10 +74,7 @@ impl BatchUsage {
     pub fn project_monthly(&self) -> BTreeMap<(ProjectId, UtcMonth), MetricTotals> {
         let mut projects: BTreeMap<(ProjectId, UtcMonth), MetricTotals> = BTreeMap::new();
         for ((feature, month), totals) in &self.monthly {
-            add_into(
-                projects.entry((feature.project(), *month)).or_default(),
-                totals,
-            );
+            add_into(projects.entry((feature.project(), *month)).or_default(), totals);
         }
         projects
     }
@@ -109,10 +101,16 @@ mod tests {
     fn aggregates_per_feature_day_month_and_project() {
         let mut usage = BatchUsage::default();
         // 2026-03-02 and 2026-03-03, UTC.
-        usage.add(&message(json!({"feature_key":"app:api:read","metrics":{"kvReads":2},"timestamp":1_772_460_306_789_u64})));
+        usage.add(&message(
+            json!({"feature_key":"app:api:read","metrics":{"kvReads":2},"timestamp":1_772_460_306_789_u64}),
+        ));
         usage.add(&message(json!({"feature_key":"app:api:read","metrics":{"kvReads":3,"d1Writes":1},"timestamp":1_772_460_306_790_u64})));
-        usage.add(&message(json!({"feature_key":"app:api:read","metrics":{"kvReads":5},"timestamp":1_772_546_706_789_u64})));
-        usage.add(&message(json!({"feature_key":"app:cron:sync","metrics":{"kvReads":1},"timestamp":1_772_460_306_789_u64})));
+        usage.add(&message(
+            json!({"feature_key":"app:api:read","metrics":{"kvReads":5},"timestamp":1_772_546_706_789_u64}),
+        ));
+        usage.add(&message(
+            json!({"feature_key":"app:cron:sync","metrics":{"kvReads":1},"timestamp":1_772_460_306_789_u64}),
+        ));
         usage.add(&message(
             json!({"feature_key":"app:cron:sync","metrics":{},"is_heartbeat":true,"timestamp":7}),
         ));

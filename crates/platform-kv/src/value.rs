@@ -20,10 +20,7 @@ impl ValueError {
     fn new(format: ValueFormat, found: &str) -> Self {
         let mut found = found.to_owned();
         if found.len() > 80 {
-            let cut = (0..=80)
-                .rev()
-                .find(|i| found.is_char_boundary(*i))
-                .unwrap_or(0);
+            let cut = (0..=80).rev().find(|i| found.is_char_boundary(*i)).unwrap_or(0);
             found.truncate(cut);
             found.push('…');
         }
@@ -79,9 +76,7 @@ impl KvValue for i64 {
         Ok(self.to_string())
     }
     fn decode(raw: &str) -> Result<Self, ValueError> {
-        raw.trim()
-            .parse()
-            .map_err(|_| ValueError::new(Self::FORMAT, raw))
+        raw.trim().parse().map_err(|_| ValueError::new(Self::FORMAT, raw))
     }
 }
 

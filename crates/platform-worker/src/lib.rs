@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod bindings;
+pub mod d1;
 pub mod health;
 pub mod response;
 
@@ -47,8 +48,6 @@ pub fn common_routes(
 ) -> worker::Result<worker::Response> {
     match (req.method(), req.path().as_str()) {
         (worker::Method::Get, "/health") => health::respond(info, env),
-        (method, path) => {
-            ApiError::not_found(format!("no route for {method} {path}")).into_response()
-        }
+        (method, path) => ApiError::not_found(format!("no route for {method} {path}")).into_response(),
     }
 }
