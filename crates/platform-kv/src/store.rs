@@ -128,24 +128,28 @@ impl<K: Kv, C: Clock> Store<K, C> {
         }
     }
 
-    /// Reads many keys, in bulk reads of up to 100 keys each; answers in the order asked.
+    /// Reads many keys, in bulk reads of up to 100 keys each, answering in the order asked. A value
+    /// that does not decode is an error of its own key only.
     pub async fn get_bulk<V: KvValue>(
         &self,
         keys: &[&dyn TypedKey<Value = V>],
-    ) -> Result<Vec<Option<V>>, StoreError> {
+    ) -> Result<Vec<Result<Option<V>, StoreError>>, StoreError> {
         let mut values = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(limits::MAX_BULK_KEYS) {
             let names: Vec<&str> = chunk.iter().map(|key| key.as_str()).collect();
             let mut found = self.kv.get_many(&names).await?;
             for name in names {
-                let value = match found.remove(name).flatten() {
-                    Some(raw) => Some(V::decode(&raw).map_err(|error| StoreError::Value {
-                        key: name.to_owned(),
-                        error,
-                    })?),
-                    None => None,
-                };
-                values.push(value);
+                values.push(
+                    found
+                        .remove(name)
+                        .flatten()
+                        .map(|raw| V::decode(&raw))
+                        .transpose()
+                        .map_err(|error| StoreError::Value {
+                            key: name.to_owned(),
+                            error,
+                        }),
+                );
             }
         }
         Ok(values)

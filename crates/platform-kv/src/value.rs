@@ -157,6 +157,16 @@ word_enum! {
     ProjectState { Active => "active", Warning => "warning", Paused => "paused" }
 }
 
+impl From<platform_core::breaker::Level> for ProjectState {
+    fn from(level: platform_core::breaker::Level) -> Self {
+        match level {
+            platform_core::breaker::Level::Active => Self::Active,
+            platform_core::breaker::Level::Warning => Self::Warning,
+            platform_core::breaker::Level::Paused => Self::Paused,
+        }
+    }
+}
+
 word_enum! {
     /// How much of the hourly collection work runs, by D1 write pressure.
     SamplingMode { Full => "FULL", Half => "HALF", Quarter => "QUARTER", Minimal => "MINIMAL" }

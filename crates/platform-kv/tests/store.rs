@@ -270,7 +270,7 @@ mod store {
         block_on(store.put(&daily, &Json(limits.clone()))).unwrap();
         let before = metered.counts();
         let read = block_on(store.get_bulk(&[&daily, &monthly])).unwrap();
-        assert_eq!(read, vec![Some(Json(limits)), None]);
+        assert_eq!(read, vec![Ok(Some(Json(limits))), Ok(None)]);
         assert_eq!(metered.counts().reads, before.reads + 1);
     }
 
