@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS feature_breakers (
   tripped_at INTEGER,
   auto_reset_at INTEGER,
   consecutive_trips INTEGER NOT NULL,
-  last_reset_at INTEGER
+  last_reset_at INTEGER,
+  exempt_until INTEGER
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS project_breakers (
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS project_breakers (
   manual INTEGER NOT NULL,
   reason TEXT,
   since INTEGER,
-  auto_reset_at INTEGER
+  auto_reset_at INTEGER,
+  exempt_until INTEGER
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS global_stop (

@@ -39,12 +39,14 @@ pub struct FeatureBreaker {
     pub auto_reset_at: Option<EpochMs>,
     pub consecutive_trips: u64,
     pub last_reset_at: Option<EpochMs>,
+    /// An operator enabled it: evaluation leaves it running until then (the end of that UTC day).
+    pub exempt_until: Option<EpochMs>,
 }
 
 impl FeatureBreaker {
     /// Opens the breaker for an overrun, unless it is open already. Returns the new state.
     pub fn trip(&self, overrun: &Overrun, now: EpochMs, policy: Policy) -> Option<Self> {
-        if self.open {
+        if self.open || self.exempt_until.is_some_and(|until| now < until) {
             return None;
         }
         let recent_reset = self
@@ -70,6 +72,7 @@ impl FeatureBreaker {
             auto_reset_at: (!held).then(|| overrun.period.ends_at()),
             consecutive_trips,
             last_reset_at: self.last_reset_at,
+            exempt_until: None,
         })
     }
 
@@ -83,13 +86,16 @@ impl FeatureBreaker {
             auto_reset_at: None,
             consecutive_trips: self.consecutive_trips,
             last_reset_at: self.last_reset_at,
+            exempt_until: None,
         }
     }
 
-    /// Closes the breaker by an operator's decision; the consecutive count starts over.
+    /// Closes the breaker by an operator's decision: the consecutive count starts over, and the
+    /// feature runs for the rest of the UTC day even over its budget (the operator decided so).
     pub fn enable(&self, now: EpochMs) -> Option<Self> {
         self.open.then(|| Self {
             last_reset_at: Some(now),
+            exempt_until: Some(UtcDay::containing(now).next_start_ms()),
             ..Self::default()
         })
     }
@@ -123,6 +129,8 @@ pub struct ProjectBreaker {
     pub reason: Option<String>,
     pub since: Option<EpochMs>,
     pub auto_reset_at: Option<EpochMs>,
+    /// An operator resumed it: evaluation leaves it alone until then (the end of that UTC day).
+    pub exempt_until: Option<EpochMs>,
 }
 
 /// What a project's usage calls for.
@@ -177,7 +185,8 @@ impl ProjectAssessment {
 impl ProjectBreaker {
     /// The new state if the assessment changes the level. Manual pauses are left alone.
     pub fn assess(&self, assessment: &ProjectAssessment, now: EpochMs) -> Option<Self> {
-        if self.manual || assessment.level == self.level {
+        let exempt = self.exempt_until.is_some_and(|until| now < until);
+        if self.manual || exempt || assessment.level == self.level {
             return None;
         }
         Some(Self {
@@ -186,6 +195,7 @@ impl ProjectBreaker {
             reason: assessment.reason.clone(),
             since: Some(now),
             auto_reset_at: assessment.period.map(Period::ends_at),
+            exempt_until: None,
         })
     }
 
@@ -196,12 +206,16 @@ impl ProjectBreaker {
             reason: Some(reason.to_owned()),
             since: Some(now),
             auto_reset_at: None,
+            exempt_until: None,
         }
     }
 
+    /// Resumes the project by an operator's decision, for the rest of the UTC day even over its
+    /// limits.
     pub fn resume(&self, now: EpochMs) -> Option<Self> {
         (self.level != Level::Active || self.manual).then(|| Self {
             since: Some(now),
+            exempt_until: Some(UtcDay::containing(now).next_start_ms()),
             ..Self::default()
         })
     }
@@ -298,6 +312,13 @@ mod tests {
         assert_eq!(breaker.sweep(now + 86_400_000 * 30), None);
         let enabled = breaker.enable(now).unwrap();
         assert_eq!(enabled.consecutive_trips, 0);
+        assert_eq!(
+            enabled.trip(&overrun(now), now, POLICY),
+            None,
+            "an operator's enable holds for the day"
+        );
+        let tomorrow = enabled.exempt_until.unwrap();
+        assert!(enabled.trip(&overrun(tomorrow), tomorrow, POLICY).is_some());
     }
 
     #[test]
@@ -374,6 +395,13 @@ mod tests {
         };
         assert_eq!(manual.assess(&active, NOON), None);
         assert_eq!(manual.sweep(MIDNIGHT * 2), None);
-        assert_eq!(manual.resume(NOON).unwrap().level, Level::Active);
+        let resumed = manual.resume(NOON).unwrap();
+        assert_eq!(resumed.level, Level::Active);
+        assert_eq!(
+            resumed.assess(&paused, NOON + 1),
+            None,
+            "an operator's resume holds for the day"
+        );
+        assert!(resumed.assess(&paused, MIDNIGHT).is_some());
     }
 }

@@ -61,6 +61,13 @@ impl BatchUsage {
         features
     }
 
+    /// The features with metered usage in the batch (heartbeats and error reports add none).
+    pub fn used_features(&self) -> Vec<FeatureKey> {
+        let mut features: Vec<FeatureKey> = self.daily.keys().map(|(feature, _)| feature.clone()).collect();
+        features.dedup();
+        features
+    }
+
     /// The daily usage summed per project.
     pub fn project_daily(&self) -> BTreeMap<(ProjectId, UtcDay), MetricTotals> {
         let mut projects: BTreeMap<(ProjectId, UtcDay), MetricTotals> = BTreeMap::new();

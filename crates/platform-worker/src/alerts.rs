@@ -20,10 +20,10 @@ const DELIVERIES_PER_RUN: u32 = 25;
 /// An alert to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
-    /// A single word (`budget`, `breaker`, `project`, `global`, `dlq`): with the subject, what dedup
-    /// is keyed on.
+    /// A single word (`budget`, `trip`, `reset`, `project`, `global`).
     pub kind: &'static str,
-    /// What the alert is about (a feature key, a project).
+    /// What the alert is about, specific enough that two alerts with the same kind and subject say
+    /// the same thing: dedup is keyed on both (`SLACK_ALERT:{kind}:{subject}`).
     pub subject: String,
     pub text: String,
 }

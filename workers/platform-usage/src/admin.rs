@@ -427,17 +427,16 @@ pub async fn resolve_dlq(env: &Env, id: &str, replay: bool) -> Result<Value, Api
         ));
     }
     if replay {
-        let payload: Value = serde_json::from_str(&row.payload).map_err(|e| {
-            ApiError::new(
-                409,
-                format!("message {id} is not JSON and cannot be replayed: {e}"),
-            )
-        })?;
+        // Parsed by the runtime's JSON, so the message is the plain object consumers send.
+        let payload = worker::js_sys::JSON::parse(&row.payload)
+            .map_err(|_| ApiError::new(409, format!("message {id} is not JSON and cannot be replayed")))?;
         let queue = env
             .queue(TELEMETRY_BINDING)
             .map_err(|_| ApiError::unavailable(format!("binding {TELEMETRY_BINDING} is missing")))?;
+        let message =
+            worker::RawMessageBuilder::new(payload).build_with_content_type(worker::QueueContentType::Json);
         queue
-            .send(&payload)
+            .send_raw(message)
             .await
             .map_err(|e| ApiError::internal("replaying a message", e))?;
     }

@@ -81,7 +81,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     let after = totals_after(inputs, &periods);
     let mut plan = Plan::default();
     let policy = Policy::from(inputs.settings);
-    for feature in inputs.usage.features() {
+    for feature in inputs.usage.used_features() {
         let Some(limits) = inputs.limits.get(&feature) else {
             continue;
         };
@@ -122,7 +122,13 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     for (feature, warning) in &plan.warnings {
         plan.alerts.push(Alert {
             kind: "budget",
-            subject: feature.to_string(),
+            // One warning per feature, metric, period and threshold: each is its own message.
+            subject: format!(
+                "{feature}:{}:{}:{}",
+                warning.metric,
+                warning.period.id(),
+                warning.threshold
+            ),
             text: format!(":warning: {feature}: {}", warning.message()),
         });
     }
@@ -183,14 +189,24 @@ fn record_trip(plan: &mut Plan, feature: &FeatureKey, breaker: &FeatureBreaker) 
         reason: Some(reason.clone()),
     });
     plan.alerts.push(Alert {
-        kind: "breaker",
-        subject: feature.to_string(),
+        kind: "trip",
+        // A trip in a new period, or a repeat that holds the feature, is news; the same trip is not.
+        subject: format!(
+            "{feature}:{}:{}",
+            breaker.tripped_at.unwrap_or_default(),
+            breaker.consecutive_trips
+        ),
         text: format!(":rotating_light: {feature} stopped: {reason}; {until}"),
     });
 }
 
 fn assess_projects(inputs: &Inputs<'_>, after: &Totals, day: UtcDay, plan: &mut Plan) {
-    let projects: BTreeSet<ProjectId> = inputs.usage.features().iter().map(FeatureKey::project).collect();
+    let projects: BTreeSet<ProjectId> = inputs
+        .usage
+        .used_features()
+        .iter()
+        .map(FeatureKey::project)
+        .collect();
     let empty = MetricTotals::new();
     for project in projects {
         let Some(limits) = inputs.budgets.projects.get(&project) else {
@@ -220,7 +236,7 @@ fn assess_projects(inputs: &Inputs<'_>, after: &Totals, day: UtcDay, plan: &mut 
         });
         plan.alerts.push(Alert {
             kind: "project",
-            subject: project.to_string(),
+            subject: format!("{project}:{level}"),
             text: format!(
                 ":vertical_traffic_light: project {project} is now {level}{}",
                 changed

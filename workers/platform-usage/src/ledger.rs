@@ -48,6 +48,7 @@ pub struct FeatureBreakerRow {
     auto_reset_at: Option<f64>,
     consecutive_trips: f64,
     last_reset_at: Option<f64>,
+    exempt_until: Option<f64>,
 }
 
 impl FeatureBreakerRow {
@@ -60,6 +61,7 @@ impl FeatureBreakerRow {
             auto_reset_at: self.auto_reset_at.map(|ms| ms as EpochMs),
             consecutive_trips: self.consecutive_trips as u64,
             last_reset_at: self.last_reset_at.map(|ms| ms as EpochMs),
+            exempt_until: self.exempt_until.map(|ms| ms as EpochMs),
         }
     }
 }
@@ -72,6 +74,7 @@ pub struct ProjectBreakerRow {
     reason: Option<String>,
     since: Option<f64>,
     auto_reset_at: Option<f64>,
+    exempt_until: Option<f64>,
 }
 
 impl ProjectBreakerRow {
@@ -86,6 +89,7 @@ impl ProjectBreakerRow {
             reason: self.reason.clone(),
             since: self.since.map(|ms| ms as EpochMs),
             auto_reset_at: self.auto_reset_at.map(|ms| ms as EpochMs),
+            exempt_until: self.exempt_until.map(|ms| ms as EpochMs),
         }
     }
 }
@@ -99,8 +103,9 @@ struct WarnedRow {
 }
 
 pub const FEATURE_BREAKER_COLUMNS: &str =
-    "feature_key, open, manual, reason, tripped_at, auto_reset_at, consecutive_trips, last_reset_at";
-pub const PROJECT_BREAKER_COLUMNS: &str = "project, level, manual, reason, since, auto_reset_at";
+    "feature_key, open, manual, reason, tripped_at, auto_reset_at, consecutive_trips, last_reset_at, exempt_until";
+pub const PROJECT_BREAKER_COLUMNS: &str =
+    "project, level, manual, reason, since, auto_reset_at, exempt_until";
 
 /// Reads, in one round trip, which messages were counted already and the current state of the
 /// features and projects a batch touches.
@@ -296,7 +301,7 @@ impl<'a> Transaction<'a> {
             self.db,
             &format!(
                 "INSERT OR REPLACE INTO feature_breakers ({FEATURE_BREAKER_COLUMNS}) VALUES ({})",
-                d1::placeholders(8)
+                d1::placeholders(9)
             ),
             &[
                 d1::text(feature.as_str()),
@@ -307,6 +312,7 @@ impl<'a> Transaction<'a> {
                 d1::optional_ms(breaker.auto_reset_at),
                 d1::number(breaker.consecutive_trips as f64),
                 d1::optional_ms(breaker.last_reset_at),
+                d1::optional_ms(breaker.exempt_until),
             ],
         )?;
         self.statements.push(statement);
@@ -322,7 +328,7 @@ impl<'a> Transaction<'a> {
             self.db,
             &format!(
                 "INSERT OR REPLACE INTO project_breakers ({PROJECT_BREAKER_COLUMNS}) VALUES ({})",
-                d1::placeholders(6)
+                d1::placeholders(7)
             ),
             &[
                 d1::text(project.as_str()),
@@ -331,6 +337,7 @@ impl<'a> Transaction<'a> {
                 d1::optional_text(breaker.reason.as_deref()),
                 d1::optional_ms(breaker.since),
                 d1::optional_ms(breaker.auto_reset_at),
+                d1::optional_ms(breaker.exempt_until),
             ],
         )?;
         self.statements.push(statement);

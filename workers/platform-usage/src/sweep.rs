@@ -72,8 +72,8 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
             reason: Some("budget period ended".into()),
         })?;
         tx.alert(&alerts::Alert {
-            kind: "breaker",
-            subject: feature.to_string(),
+            kind: "reset",
+            subject: format!("{feature}:{now}"),
             text: format!(":white_check_mark: {feature} is running again: its budget period ended"),
         })?;
         reset_features.push(feature);
