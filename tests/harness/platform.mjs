@@ -43,6 +43,8 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  * @param {{host?: string, port?: number}} [options.listen] serve each platform worker on its own port,
  *   `port`, `port + 1`, ... in config order (port 0: any free ports); see `handle.urls`
  * @param {import("miniflare").Log} [options.log] Miniflare's log (default: silent)
+ * @param {(stdout: import("node:stream").Readable, stderr: import("node:stream").Readable) => void} [options.handleRuntimeStdio]
+ *   receives the workers' console output instead of this process's stdout (benchmarks read the batch reports)
  */
 export async function startPlatform({
   workers,
@@ -56,6 +58,7 @@ export async function startPlatform({
   extraWorkers = [],
   listen,
   log,
+  handleRuntimeStdio,
 } = {}) {
   const allConfigs = loadWorkerConfigs({ dir: wranglerDir, env });
   const configs = selectConfigs(allConfigs, workers);
@@ -72,6 +75,7 @@ export async function startPlatform({
     cf: false,
     ...(persist === undefined ? {} : { defaultPersistRoot: persist }),
     ...(log === undefined ? {} : { log }),
+    ...(handleRuntimeStdio === undefined ? {} : { handleRuntimeStdio }),
     workers: [
       ...configs.map((config, index) =>
         platformWorkerOptions(config, {
