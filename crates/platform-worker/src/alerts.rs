@@ -81,16 +81,13 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
             ..Delivery::default()
         });
     };
-    let pending: Vec<Pending> = d1::rows(
-        &db.prepare(
-            "SELECT id, kind, subject, text FROM alert_outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-        )
-        .bind(&[d1::number(DELIVERIES_PER_RUN)])
-        .map_err(|e| ApiError::internal("binding D1 parameters", e))?
-        .all()
-        .await
-        .map_err(|e| ApiError::internal("reading the alert outbox", e))?,
-    )?;
+    let pending: Vec<Pending> = d1::query(
+        db,
+        "reading the alert outbox",
+        "SELECT id, kind, subject, text FROM alert_outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+        &[d1::number(DELIVERIES_PER_RUN)],
+    )
+    .await?;
     let mut delivery = Delivery::default();
     let mut updates = Vec::new();
     for alert in pending {

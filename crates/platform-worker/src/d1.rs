@@ -98,6 +98,42 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> Res
         .map_err(|e| ApiError::internal("D1 batch", e))
 }
 
+/// The rows a query returns; `what` names it in errors.
+pub async fn query<T: DeserializeOwned>(
+    db: &D1Database,
+    what: &str,
+    sql: &str,
+    params: &[JsValue],
+) -> Result<Vec<T>, ApiError> {
+    let result = statement(db, sql, params)?
+        .all()
+        .await
+        .map_err(|e| ApiError::internal(what, e))?;
+    rows(&result)
+}
+
+/// The first row a query returns, if any.
+pub async fn query_first<T: DeserializeOwned>(
+    db: &D1Database,
+    what: &str,
+    sql: &str,
+    params: &[JsValue],
+) -> Result<Option<T>, ApiError> {
+    statement(db, sql, params)?
+        .first(None)
+        .await
+        .map_err(|e| ApiError::internal(what, e))
+}
+
+/// Runs one writing statement.
+pub async fn execute(db: &D1Database, what: &str, sql: &str, params: &[JsValue]) -> Result<(), ApiError> {
+    statement(db, sql, params)?
+        .run()
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::internal(what, e))
+}
+
 /// The rows of a result.
 pub fn rows<T: DeserializeOwned>(result: &D1Result) -> Result<Vec<T>, ApiError> {
     result

@@ -71,28 +71,21 @@ pub struct ReasonBody {
 }
 
 async fn feature_breaker(db: &worker::D1Database, feature: &FeatureKey) -> Result<FeatureBreaker, ApiError> {
-    let row: Option<FeatureBreakerRow> = db
-        .prepare(format!(
-            "SELECT {FEATURE_BREAKER_COLUMNS} FROM feature_breakers WHERE feature_key = ?"
-        ))
-        .bind(&[d1::text(feature.as_str())])
-        .map_err(|e| ApiError::internal("binding D1 parameters", e))?
-        .first(None)
-        .await
-        .map_err(|e| ApiError::internal("reading a breaker", e))?;
+    let sql = format!("SELECT {FEATURE_BREAKER_COLUMNS} FROM feature_breakers WHERE feature_key = ?");
+    let row: Option<FeatureBreakerRow> =
+        d1::query_first(db, "reading a breaker", &sql, &[d1::text(feature.as_str())]).await?;
     Ok(row.map(|row| row.breaker()).unwrap_or_default())
 }
 
 async fn project_breaker(db: &worker::D1Database, project: &ProjectId) -> Result<ProjectBreaker, ApiError> {
-    let row: Option<ProjectBreakerRow> = db
-        .prepare(format!(
-            "SELECT {PROJECT_BREAKER_COLUMNS} FROM project_breakers WHERE project = ?"
-        ))
-        .bind(&[d1::text(project.as_str())])
-        .map_err(|e| ApiError::internal("binding D1 parameters", e))?
-        .first(None)
-        .await
-        .map_err(|e| ApiError::internal("reading a project breaker", e))?;
+    let sql = format!("SELECT {PROJECT_BREAKER_COLUMNS} FROM project_breakers WHERE project = ?");
+    let row: Option<ProjectBreakerRow> = d1::query_first(
+        db,
+        "reading a project breaker",
+        &sql,
+        &[d1::text(project.as_str())],
+    )
+    .await?;
     Ok(row.map(|row| row.breaker()).unwrap_or_default())
 }
 
@@ -326,17 +319,14 @@ pub async fn feature_usage(env: &Env, feature: FeatureKey, days: u32) -> Result<
     let db = database(env)?;
     let now = worker::Date::now().as_millis();
     let since = UtcDay::containing(now.saturating_sub(u64::from(days.saturating_sub(1)) * 86_400_000));
-    let rows: Vec<UsageRow> = d1::rows(
-        &d1::statement(
-            &db,
-            "SELECT subject, period, metric, value FROM usage_totals \
-             WHERE kind = 'feature' AND subject = ? AND length(period) = 10 AND period >= ? ORDER BY period DESC",
-            &[d1::text(feature.as_str()), d1::text(&since.to_string())],
-        )?
-        .all()
-        .await
-        .map_err(|e| ApiError::internal("reading usage", e))?,
-    )?;
+    let rows: Vec<UsageRow> = d1::query(
+        &db,
+        "reading usage",
+        "SELECT subject, period, metric, value FROM usage_totals \
+         WHERE kind = 'feature' AND subject = ? AND length(period) = 10 AND period >= ? ORDER BY period DESC",
+        &[d1::text(feature.as_str()), d1::text(&since.to_string())],
+    )
+    .await?;
     let mut by_day: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     for row in rows {
         by_day
@@ -365,16 +355,13 @@ struct EventRow {
 /// `GET /events?limit=N`: breaker transitions, newest first.
 pub async fn events(env: &Env, limit: u32) -> Result<Value, ApiError> {
     let db = database(env)?;
-    let rows: Vec<EventRow> = d1::rows(
-        &d1::statement(
-            &db,
-            "SELECT id, at, scope, subject, event, reason FROM breaker_events ORDER BY id DESC LIMIT ?",
-            &[d1::number(limit)],
-        )?
-        .all()
-        .await
-        .map_err(|e| ApiError::internal("reading events", e))?,
-    )?;
+    let rows: Vec<EventRow> = d1::query(
+        &db,
+        "reading events",
+        "SELECT id, at, scope, subject, event, reason FROM breaker_events ORDER BY id DESC LIMIT ?",
+        &[d1::number(limit)],
+    )
+    .await?;
     Ok(json!({ "events": rows }))
 }
 
@@ -395,12 +382,10 @@ const REJECT_COLUMNS: &str = "id, kind, message_id, queue, reason, payload, rece
 /// `GET /dlq`: telemetry that was rejected or dead-lettered and is still pending.
 pub async fn dlq(env: &Env) -> Result<Value, ApiError> {
     let db = database(env)?;
-    let rows: Vec<RejectRow> = d1::rows(
-        &d1::statement(&db, &format!("SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE status = 'pending' ORDER BY id LIMIT 500"), &[])?
-            .all()
-            .await
-            .map_err(|e| ApiError::internal("reading rejected telemetry", e))?,
-    )?;
+    let sql = format!(
+        "SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE status = 'pending' ORDER BY id LIMIT 500"
+    );
+    let rows: Vec<RejectRow> = d1::query(&db, "reading rejected telemetry", &sql, &[]).await?;
     Ok(json!({ "messages": rows }))
 }
 
@@ -411,14 +396,9 @@ pub async fn resolve_dlq(env: &Env, id: &str, replay: bool) -> Result<Value, Api
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::bad_request(format!("{id:?} is not a message number")))?;
-    let row: Option<RejectRow> = d1::statement(
-        &db,
-        &format!("SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE id = ?"),
-        &[d1::number(id as f64)],
-    )?
-    .first(None)
-    .await
-    .map_err(|e| ApiError::internal("reading rejected telemetry", e))?;
+    let sql = format!("SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE id = ?");
+    let row: Option<RejectRow> =
+        d1::query_first(&db, "reading rejected telemetry", &sql, &[d1::number(id as f64)]).await?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("no rejected message {id}")))?;
     if row.status != "pending" {
         return Err(ApiError::new(
@@ -441,17 +421,16 @@ pub async fn resolve_dlq(env: &Env, id: &str, replay: bool) -> Result<Value, Api
             .map_err(|e| ApiError::internal("replaying a message", e))?;
     }
     let status = if replay { "replayed" } else { "discarded" };
-    d1::statement(
+    d1::execute(
         &db,
+        "updating rejected telemetry",
         "UPDATE telemetry_rejects SET status = ?, resolved_at = ? WHERE id = ?",
         &[
             d1::text(status),
             d1::ms(worker::Date::now().as_millis()),
             d1::number(id as f64),
         ],
-    )?
-    .run()
-    .await
-    .map_err(|e| ApiError::internal("updating rejected telemetry", e))?;
+    )
+    .await?;
     Ok(json!({ "id": id, "status": status }))
 }

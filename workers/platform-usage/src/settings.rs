@@ -110,12 +110,13 @@ struct Row {
 }
 
 async fn read_rows(db: &D1Database) -> Result<Resolved, ApiError> {
-    let rows: Vec<Row> = db
-        .prepare("SELECT key, value FROM settings ORDER BY key")
-        .all()
-        .await
-        .and_then(|result| result.results())
-        .map_err(|e| ApiError::internal("reading settings", e))?;
+    let rows: Vec<Row> = d1::query(
+        db,
+        "reading settings",
+        "SELECT key, value FROM settings ORDER BY key",
+        &[],
+    )
+    .await?;
     Ok(Settings::resolve(
         rows.iter().map(|row| (row.key.as_str(), row.value.as_str())),
     ))
