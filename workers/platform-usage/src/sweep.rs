@@ -20,8 +20,18 @@ use crate::ledger::{
 pub const SWEEP: &str = "*/5 * * * *";
 /// Every hour: KV broadcast repair.
 pub const RECONCILE: &str = "17 * * * *";
-/// Seen message ids are kept longer than a queue keeps a message (14 days at most).
-const SEEN_RETENTION_MS: EpochMs = 15 * 86_400_000;
+const DAY_MS: EpochMs = 86_400_000;
+/// What the ledger forgets, and after how many days. Message ids outlive a queue's retention (14
+/// days at most); warnings outlive their month; usage totals and breakers are kept.
+const RETENTION: [(&str, u64); 4] = [
+    ("DELETE FROM telemetry_seen WHERE seen_at < ?", 15),
+    ("DELETE FROM budget_warnings WHERE sent_at < ?", 62),
+    (
+        "DELETE FROM alert_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+        30,
+    ),
+    ("DELETE FROM breaker_events WHERE at < ?", 400),
+];
 
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
@@ -92,11 +102,13 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
         })?;
         resumed.push((project, active));
     }
-    tx.push(d1::statement(
-        &db,
-        "DELETE FROM telemetry_seen WHERE seen_at < ?",
-        &[d1::ms(now.saturating_sub(SEEN_RETENTION_MS))],
-    )?);
+    for (sql, kept) in RETENTION {
+        tx.push(d1::statement(
+            &db,
+            sql,
+            &[d1::ms(now.saturating_sub(kept * DAY_MS))],
+        )?);
+    }
     tx.commit().await?;
 
     for feature in &reset_features {
