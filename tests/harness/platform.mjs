@@ -35,11 +35,16 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  * @param {string} [options.wranglerDir] where the configs are (default: the repository's wrangler/)
  * @param {string} [options.persist] directory for KV/D1/queue state; in-memory when absent
  * @param {string} [options.adminToken] the ADMIN_TOKEN every worker gets (default: random)
+ * @param {Record<string, string>} [options.secrets] other secrets every platform worker gets (e.g. SLACK_WEBHOOK_URL)
+ * @param {number} [options.queueBatchTimeout] seconds a queue waits to fill a batch, instead of the
+ *   configs' (tests deliver at once; production batches wait to fill)
  * @param {boolean} [options.consumer] also run the test consumer (and a telemetry capture, see capturedTelemetry)
  * @param {object[]} [options.extraWorkers] more Miniflare worker options
  * @param {{host?: string, port?: number}} [options.listen] serve each platform worker on its own port,
  *   `port`, `port + 1`, ... in config order (port 0: any free ports); see `handle.urls`
  * @param {import("miniflare").Log} [options.log] Miniflare's log (default: silent)
+ * @param {(stdout: import("node:stream").Readable, stderr: import("node:stream").Readable) => void} [options.handleRuntimeStdio]
+ *   receives the workers' console output instead of this process's stdout (benchmarks read the batch reports)
  */
 export async function startPlatform({
   workers,
@@ -47,10 +52,13 @@ export async function startPlatform({
   wranglerDir = WRANGLER_DIR,
   persist,
   adminToken = randomBytes(24).toString("hex"),
+  secrets = {},
+  queueBatchTimeout,
   consumer = false,
   extraWorkers = [],
   listen,
   log,
+  handleRuntimeStdio,
 } = {}) {
   const allConfigs = loadWorkerConfigs({ dir: wranglerDir, env });
   const configs = selectConfigs(allConfigs, workers);
@@ -67,9 +75,14 @@ export async function startPlatform({
     cf: false,
     ...(persist === undefined ? {} : { defaultPersistRoot: persist }),
     ...(log === undefined ? {} : { log }),
+    ...(handleRuntimeStdio === undefined ? {} : { handleRuntimeStdio }),
     workers: [
       ...configs.map((config, index) =>
-        platformWorkerOptions(config, { adminToken, socket: listen && directSocket(listen, index) }),
+        platformWorkerOptions(config, {
+          secrets: { ...secrets, ADMIN_TOKEN: adminToken },
+          queueBatchTimeout,
+          socket: listen && directSocket(listen, index),
+        }),
       ),
       harnessStateOptions(shared, compatibilityDate),
       fakeApisOptions(compatibilityDate),

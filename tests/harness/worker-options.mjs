@@ -19,7 +19,7 @@ const TESTS_DIR = join(REPO_ROOT, "tests");
 // worker-build's output imports its .wasm module; without this rule Miniflare cannot resolve it.
 const WASM_MODULE_RULES = [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }];
 
-export function platformWorkerOptions(config, { adminToken, socket }) {
+export function platformWorkerOptions(config, { secrets, queueBatchTimeout, socket }) {
   return {
     name: config.name,
     modules: true,
@@ -31,10 +31,15 @@ export function platformWorkerOptions(config, { adminToken, socket }) {
     kvNamespaces: config.kv,
     d1Databases: config.d1,
     queueProducers: Object.fromEntries(Object.entries(config.queueProducers).map(([binding, queueName]) => [binding, { queueName }])),
-    queueConsumers: Object.fromEntries(config.queueConsumers.map(({ queue, ...options }) => [queue, withoutUndefined(options)])),
+    queueConsumers: Object.fromEntries(
+      config.queueConsumers.map(({ queue, ...options }) => [
+        queue,
+        withoutUndefined({ ...options, ...(queueBatchTimeout === undefined ? {} : { maxBatchTimeout: queueBatchTimeout }) }),
+      ]),
+    ),
     serviceBindings: config.services,
-    // ADMIN_TOKEN is a secret in production, so no config declares it.
-    bindings: { ...config.vars, ADMIN_TOKEN: adminToken },
+    // Secrets (ADMIN_TOKEN, ...) are set with `wrangler secret put` in production, so no config declares them.
+    bindings: { ...config.vars, ...secrets },
     outboundService: FAKE_APIS,
     ...(socket === undefined ? {} : { unsafeDirectSockets: [socket] }),
   };

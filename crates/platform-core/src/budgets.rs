@@ -112,29 +112,18 @@ mod tests {
         let merged = document.feature_limits(&feature);
         assert_eq!(
             merged.daily,
-            limits(&[
-                (Metric::D1Writes, 500),
-                (Metric::KvReads, 50),
-                (Metric::CpuMs, 7)
-            ])
+            limits(&[(Metric::D1Writes, 500), (Metric::KvReads, 50), (Metric::CpuMs, 7)])
         );
         assert_eq!(merged.monthly, document.defaults.monthly);
-        assert_eq!(
-            document.feature_limits(&other).daily,
-            document.defaults.daily
-        );
+        assert_eq!(document.feature_limits(&other).daily, document.defaults.daily);
     }
 
     #[test]
     fn a_document_with_only_projects_still_reads() {
         let document: BudgetsDocument =
-            serde_json::from_str(r#"{"projects":{"app":{"daily":{"d1_writes":"1_000"}}}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"projects":{"app":{"daily":{"d1_writes":"1_000"}}}}"#).unwrap();
         let app = ProjectId::parse("app").unwrap();
-        assert_eq!(
-            document.projects[&app].daily.get(Metric::D1Writes),
-            Some(1000)
-        );
+        assert_eq!(document.projects[&app].daily.get(Metric::D1Writes), Some(1000));
         assert_eq!(document.defaults, Defaults::default());
     }
 }

@@ -221,10 +221,7 @@ impl<'p> Check<'p> {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             Some(other) => {
-                self.report(
-                    path,
-                    format!("expected a mapping, found {}", kind_of(other)),
-                );
+                self.report(path, format!("expected a mapping, found {}", kind_of(other)));
                 Vec::new()
             }
         }
@@ -268,10 +265,7 @@ impl<'p> Check<'p> {
             None | Some(Value::Null) => None,
             Some(Value::Bool(flag)) => Some(*flag),
             Some(other) => {
-                self.report(
-                    path,
-                    format!("expected true or false, found {}", kind_of(other)),
-                );
+                self.report(path, format!("expected true or false, found {}", kind_of(other)));
                 None
             }
         }
@@ -430,10 +424,7 @@ impl<'p> Check<'p> {
             &["display_name", "repository", "tier", "scripts", "features"],
         );
         let display_name = self
-            .string(
-                fields.get("display_name").copied(),
-                &path.field("display_name"),
-            )
+            .string(fields.get("display_name").copied(), &path.field("display_name"))
             .unwrap_or_else(|| slug.to_owned());
         let repository_path = path.field("repository");
         let repository = match self.string(fields.get("repository").copied(), &repository_path) {
@@ -463,11 +454,7 @@ impl<'p> Check<'p> {
             id,
             claimed,
         );
-        let features = self.features(
-            slug,
-            fields.get("features").copied(),
-            &path.field("features"),
-        );
+        let features = self.features(slug, fields.get("features").copied(), &path.field("features"));
         declared.features.extend(
             features
                 .iter()
@@ -553,10 +540,7 @@ impl<'p> Check<'p> {
                     &["display_name", "circuit_breaker", "cost_tier"],
                 );
                 let display_name = self
-                    .string(
-                        fields.get("display_name").copied(),
-                        &at.field("display_name"),
-                    )
+                    .string(fields.get("display_name").copied(), &at.field("display_name"))
                     .unwrap_or_else(|| name.to_owned());
                 let circuit_breaker = self
                     .boolean(
@@ -570,7 +554,9 @@ impl<'p> Check<'p> {
                     Some(name) => CostTier::parse(&name).unwrap_or_else(|| {
                         self.report(
                             &tier_path,
-                            format!("unknown cost tier {name:?}; expected one of: low, medium, high, critical"),
+                            format!(
+                                "unknown cost tier {name:?}; expected one of: low, medium, high, critical"
+                            ),
                         );
                         CostTier::Medium
                     }),
@@ -593,13 +579,7 @@ impl<'p> Check<'p> {
         let top = self.fields(
             Some(document),
             &root,
-            &[
-                "defaults",
-                "projects",
-                "features",
-                "alerts",
-                "cost_thresholds",
-            ],
+            &["defaults", "projects", "features", "alerts", "cost_thresholds"],
         );
         let defaults = self.defaults(top.get("defaults").copied(), &root.field("defaults"));
 
@@ -652,11 +632,7 @@ impl<'p> Check<'p> {
         }
 
         let alerts_path = root.field("alerts");
-        let alerts_fields = self.fields(
-            top.get("alerts").copied(),
-            &alerts_path,
-            &["soft_limit_usd"],
-        );
+        let alerts_fields = self.fields(top.get("alerts").copied(), &alerts_path, &["soft_limit_usd"]);
         let soft_path = alerts_path.field("soft_limit_usd");
         let soft_limit_usd = self
             .amount(alerts_fields.get("soft_limit_usd").copied(), &soft_path)
@@ -759,10 +735,7 @@ impl<'p> Check<'p> {
                 let known: Vec<&str> = CostService::ALL.iter().map(|s| s.name()).collect();
                 self.report(
                     &at,
-                    format!(
-                        "unknown service {name:?}; known services: {}",
-                        known.join(", ")
-                    ),
+                    format!("unknown service {name:?}; known services: {}", known.join(", ")),
                 );
                 continue;
             };
@@ -792,11 +765,7 @@ impl<'p> Check<'p> {
                 ),
                 enabled: self.boolean(fields.get("enabled").copied(), &at.field("enabled")),
             };
-            if let Some(reason) = service
-                .default_threshold()
-                .merged_with(&overrides)
-                .problem()
-            {
+            if let Some(reason) = service.default_threshold().merged_with(&overrides).problem() {
                 self.report(&at, reason);
             }
             stated.insert(service, overrides);
@@ -874,12 +843,7 @@ mod tests {
             .collect()
     }
 
-    fn assert_reported(
-        found: &[(ConfigFile, String, String)],
-        file: ConfigFile,
-        path: &str,
-        reason: &str,
-    ) {
+    fn assert_reported(found: &[(ConfigFile, String, String)], file: ConfigFile, path: &str, reason: &str) {
         assert!(
             found
                 .iter()
@@ -916,10 +880,7 @@ mod tests {
 
         let budgets = &config.budgets;
         assert_eq!(budgets.defaults.daily.get(Metric::D1Writes), Some(100_000));
-        assert_eq!(
-            budgets.projects[&app].daily.get(Metric::D1Writes),
-            Some(500_000)
-        );
+        assert_eq!(budgets.projects[&app].daily.get(Metric::D1Writes), Some(500_000));
         assert_eq!(budgets.defaults.warning_thresholds, Some(vec![70, 90]));
 
         let scripts = config.services.script_mappings();
@@ -1008,11 +969,7 @@ mod tests {
         let expected = [
             (S, "projects.my-app.repository", "is not owner/repo"),
             (S, "projects.my-app.tier", "5 is out of range"),
-            (
-                S,
-                "projects.my-app.scripts[1]",
-                "is not a Worker script name",
-            ),
+            (S, "projects.my-app.scripts[1]", "is not a Worker script name"),
             (
                 S,
                 "projects.other.scripts[0]",
@@ -1028,35 +985,19 @@ mod tests {
                 "projects.my-app.features.api.main.cost_tier",
                 "unknown cost tier \"huge\"",
             ),
-            (
-                S,
-                "projects.my-app.features.api.main.colour",
-                "unknown field",
-            ),
+            (S, "projects.my-app.features.api.main.colour", "unknown field"),
             (S, "projects[\"bad:slug\"]", "may not contain ':'"),
             (B, "defaults.daily.d1_write", "unknown metric \"d1_write\""),
             (B, "defaults.daily.kv_reads", "-1 is negative"),
             (B, "defaults.daily.kv_writes", "1.5 is not a whole number"),
             (B, "defaults.daily.requests", "\"lots\" is not a number"),
             (B, "defaults.warning_thresholds", "ascending order"),
-            (
-                B,
-                "defaults.circuit_breaker.auto_reset_seconds",
-                "next UTC day",
-            ),
+            (B, "defaults.circuit_breaker.auto_reset_seconds", "next UTC day"),
             (B, "projects.ghost", "unknown project"),
             (B, "features[\"my-app:api\"]", "malformed feature key"),
-            (
-                B,
-                "features[\"ghost:api:main\"]",
-                "feature of an unknown project",
-            ),
+            (B, "features[\"ghost:api:main\"]", "feature of an unknown project"),
             (B, "features[\"my-app:api:missing\"]", "unknown feature"),
-            (
-                B,
-                "alerts.soft_limit_usd",
-                "-3 is not an amount of 0 or more",
-            ),
+            (B, "alerts.soft_limit_usd", "-3 is not an amount of 0 or more"),
             (
                 B,
                 "cost_thresholds.d1",

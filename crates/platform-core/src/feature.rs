@@ -192,17 +192,11 @@ mod tests {
         );
         assert!(matches!(
             FeatureKey::parse("a:b:"),
-            Err(FeatureKeyError::EmptyPart {
-                part: "feature",
-                ..
-            })
+            Err(FeatureKeyError::EmptyPart { part: "feature", .. })
         ));
         assert!(matches!(
             FeatureKey::parse("a:b c:d"),
-            Err(FeatureKeyError::BadCharacter {
-                part: "category",
-                ..
-            })
+            Err(FeatureKeyError::BadCharacter { part: "category", .. })
         ));
     }
 

@@ -3,6 +3,8 @@
 //! Nothing here touches the Workers runtime: time is passed in as milliseconds since the Unix epoch,
 //! so everything is testable natively with `cargo test`.
 
+pub mod breaker;
+pub mod budget;
 pub mod budgets;
 pub mod config;
 pub mod feature;
@@ -13,6 +15,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod thresholds;
 pub mod time;
+pub mod usage;
 
 pub use feature::{FeatureKey, FeatureKeyError, ProjectId};
 pub use limits::{Limit, MetricLimits};

@@ -100,8 +100,7 @@ mod tests {
     #[test]
     fn reads_numbers_and_underscored_strings() {
         let limits: MetricLimits =
-            serde_json::from_str(r#"{"d1_writes": "1_000", "kv_reads": 5000, "cpu_ms": 2.0}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"d1_writes": "1_000", "kv_reads": 5000, "cpu_ms": 2.0}"#).unwrap();
         assert_eq!(limits.get(Metric::D1Writes), Some(1000));
         assert_eq!(limits.get(Metric::KvReads), Some(5000));
         assert_eq!(limits.get(Metric::CpuMs), Some(2));

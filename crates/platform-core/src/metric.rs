@@ -108,28 +108,19 @@ mod tests {
     #[test]
     fn both_spellings_round_trip() {
         for metric in Metric::ALL {
-            assert_eq!(
-                Metric::from_budget_name(metric.budget_name()),
-                Some(*metric)
-            );
+            assert_eq!(Metric::from_budget_name(metric.budget_name()), Some(*metric));
             assert_eq!(
                 Metric::from_telemetry_name(metric.telemetry_name()),
                 Some(*metric)
             );
         }
-        assert_eq!(
-            Metric::from_telemetry_name("r2ClassA"),
-            Some(Metric::R2ClassA)
-        );
+        assert_eq!(Metric::from_telemetry_name("r2ClassA"), Some(Metric::R2ClassA));
         assert_eq!(Metric::from_budget_name("d1Writes"), None);
     }
 
     #[test]
     fn unknown_names_list_the_known_ones() {
         let err = "d1_write".parse::<Metric>().unwrap_err().to_string();
-        assert!(
-            err.contains("\"d1_write\"") && err.contains("d1_writes"),
-            "{err}"
-        );
+        assert!(err.contains("\"d1_write\"") && err.contains("d1_writes"), "{err}");
     }
 }

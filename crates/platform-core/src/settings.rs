@@ -68,11 +68,7 @@ pub struct SettingProblem {
 
 impl fmt::Display for SettingProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "setting {} = {:?}: {}",
-            self.key, self.value, self.reason
-        )
+        write!(f, "setting {} = {:?}: {}", self.key, self.value, self.reason)
     }
 }
 
@@ -128,10 +124,7 @@ impl Settings {
         };
         let spec = SettingSpec::find(key).ok_or_else(|| {
             let known: Vec<&str> = SETTINGS.iter().map(|s| s.key).collect();
-            problem(format!(
-                "unknown setting; known settings: {}",
-                known.join(", ")
-            ))
+            problem(format!("unknown setting; known settings: {}", known.join(", ")))
         })?;
         let value = value.trim();
         match spec.kind {
@@ -169,12 +162,7 @@ fn parse_percentages(value: &str) -> Result<Vec<u8>, String> {
             .parse()
             .ok()
             .filter(|p| (1..100).contains(p))
-            .ok_or_else(|| {
-                format!(
-                    "{:?} is not a whole percentage between 1 and 99",
-                    part.trim()
-                )
-            })?;
+            .ok_or_else(|| format!("{:?} is not a whole percentage between 1 and 99", part.trim()))?;
         if percents.last().is_some_and(|last| *last >= percent) {
             return Err("percentages must be in ascending order".into());
         }
@@ -201,10 +189,7 @@ mod tests {
             ("cb_max_consecutive_trips", "5"),
         ]);
         assert!(resolved.problems.is_empty());
-        assert_eq!(
-            resolved.settings.budget_warning_thresholds,
-            vec![50, 80, 95]
-        );
+        assert_eq!(resolved.settings.budget_warning_thresholds, vec![50, 80, 95]);
         assert_eq!(resolved.settings.cb_max_consecutive_trips, 5);
         assert_eq!(resolved.settings.cb_cooldown_seconds, 300);
     }

@@ -67,12 +67,9 @@ const NON_BUDGET_METRICS: &[&str] = &[
 impl Telemetry {
     /// Parses a message body. `enqueued_at` stands in for a missing `timestamp`.
     pub fn parse(body: &Value, enqueued_at: EpochMs) -> Result<Self, Rejection> {
-        let object = body.as_object().ok_or_else(|| {
-            reject(
-                "$",
-                format!("expected a JSON object, found {}", kind_of(body)),
-            )
-        })?;
+        let object = body
+            .as_object()
+            .ok_or_else(|| reject("$", format!("expected a JSON object, found {}", kind_of(body))))?;
         let feature = match object.get("feature_key") {
             Some(Value::String(raw)) => {
                 FeatureKey::parse(raw).map_err(|e| reject("feature_key", e.to_string()))?
@@ -233,8 +230,7 @@ mod tests {
 
     #[test]
     fn parses_heartbeats_and_error_reports() {
-        let heartbeat =
-            json!({"feature_key":"a:b:c","metrics":{},"timestamp":1,"is_heartbeat":true});
+        let heartbeat = json!({"feature_key":"a:b:c","metrics":{},"timestamp":1,"is_heartbeat":true});
         assert_eq!(
             Telemetry::parse(&heartbeat, ENQUEUED).unwrap().kind,
             Kind::Heartbeat

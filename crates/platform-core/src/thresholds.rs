@@ -106,9 +106,7 @@ impl ServiceThreshold {
         ];
         for (name, pct) in ordered {
             if !(1..=100).contains(&pct) {
-                return Some(format!(
-                    "{name} {pct} is not a percentage between 1 and 100"
-                ));
+                return Some(format!("{name} {pct} is not a percentage between 1 and 100"));
             }
         }
         for pair in ordered.windows(2) {

@@ -18,6 +18,20 @@ pub trait Family: 'static {
     type Value: KvValue;
 }
 
+/// A key of any family whose values are `Value`: lets one bulk read span families that share a
+/// value type.
+pub trait TypedKey {
+    type Value: KvValue;
+    fn as_str(&self) -> &str;
+}
+
+impl<F: Family> TypedKey for Key<F> {
+    type Value = F::Value;
+    fn as_str(&self) -> &str {
+        &self.raw
+    }
+}
+
 /// One variable part of a key.
 #[derive(Debug, Clone)]
 pub enum Part<'a> {
@@ -88,15 +102,8 @@ impl fmt::Display for KeyError {
             Self::ControlCharacter { family, part } => {
                 write!(f, "{family}: part {{{part}}} contains a control character")
             }
-            Self::ColonInSegment {
-                family,
-                part,
-                value,
-            } => {
-                write!(
-                    f,
-                    "{family}: part {{{part}}} = {value:?} may not contain ':'"
-                )
+            Self::ColonInSegment { family, part, value } => {
+                write!(f, "{family}: part {{{part}}} = {value:?} may not contain ':'")
             }
             Self::TooLong { family, bytes } => {
                 write!(

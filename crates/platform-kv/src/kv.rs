@@ -1,6 +1,7 @@
 //! The storage interface: what a Workers KV namespace does, as a trait with two backends
 //! ([`crate::workers::WorkersKv`] over the binding, [`crate::MemoryKv`] for native tests).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -14,6 +15,8 @@ pub mod limits {
     pub const MAX_LIST_PAGE: u32 = 1000;
     /// Writes to one key at most once per second.
     pub const MIN_WRITE_INTERVAL_MS: u64 = 1000;
+    /// Keys per bulk read; a bulk read is one operation.
+    pub const MAX_BULK_KEYS: usize = 100;
 }
 
 /// When a written key expires.
@@ -141,22 +144,25 @@ pub trait Kv {
     async fn delete(&self, key: &str) -> Result<(), KvError>;
 
     /// One page of the keys starting with `prefix`, in byte order; `limit` defaults to 1000.
-    async fn list(
-        &self,
-        prefix: &str,
-        cursor: Option<&str>,
-        limit: Option<u32>,
-    ) -> Result<ListPage, KvError>;
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: Option<u32>)
+        -> Result<ListPage, KvError>;
+
+    /// Reads up to 100 keys in one operation; missing keys map to `None`.
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Option<String>>, KvError> {
+        let mut values = HashMap::with_capacity(keys.len());
+        for key in keys {
+            values.insert((*key).to_owned(), self.get(key).await?);
+        }
+        Ok(values)
+    }
 
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, KvError> {
         match self.get(key).await? {
             None => Ok(None),
-            Some(raw) => serde_json::from_str(&raw)
-                .map(Some)
-                .map_err(|e| KvError::Json {
-                    key: key.to_owned(),
-                    reason: e.to_string(),
-                }),
+            Some(raw) => serde_json::from_str(&raw).map(Some).map_err(|e| KvError::Json {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            }),
         }
     }
 }
@@ -181,5 +187,8 @@ impl<K: Kv> Kv for &K {
         limit: Option<u32>,
     ) -> Result<ListPage, KvError> {
         (**self).list(prefix, cursor, limit).await
+    }
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Option<String>>, KvError> {
+        (**self).get_many(keys).await
     }
 }

@@ -21,13 +21,12 @@ pub mod value;
 pub mod workers;
 
 pub use families::REGISTRY;
-pub use key::{Family, Key, KeyError, KeyPrefix, Part};
+pub use key::{Family, Key, KeyError, KeyPrefix, Part, TypedKey};
 pub use kv::{Expiration, Kv, KvError, ListPage, ListedKey, PutOptions, Stored};
 pub use memory::{block_on, ManualClock, MemoryKv};
 pub use metered::{Metered, OpCounts};
 pub use spec::{PlatformWorker, Spec, Subsystem, Ttl, ValueFormat, Writers};
 pub use store::{Clock, Store, StoreError};
 pub use value::{
-    BreakerSignal, Json, JsonArray, JsonObject, KvValue, ProjectState, SamplingMode, Timestamp,
-    ValueError,
+    BreakerSignal, Json, JsonArray, JsonObject, KvValue, ProjectState, SamplingMode, Timestamp, ValueError,
 };

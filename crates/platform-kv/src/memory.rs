@@ -97,9 +97,7 @@ impl MemoryKv {
         let mut last = self.last_write_ms.borrow_mut();
         if let Some(previous) = last.get(key) {
             if now < previous + limits::MIN_WRITE_INTERVAL_MS {
-                return Err(KvError::RateLimited {
-                    key: key.to_owned(),
-                });
+                return Err(KvError::RateLimited { key: key.to_owned() });
             }
         }
         last.insert(key.to_owned(), now);
@@ -127,11 +125,7 @@ fn check_key(key: &str) -> Result<(), KvError> {
     })
 }
 
-fn expiration_secs(
-    key: &str,
-    expiration: Option<Expiration>,
-    now_secs: u64,
-) -> Result<Option<u64>, KvError> {
+fn expiration_secs(key: &str, expiration: Option<Expiration>, now_secs: u64) -> Result<Option<u64>, KvError> {
     let invalid = |reason: String| KvError::InvalidExpiration {
         key: key.to_owned(),
         reason,
@@ -142,9 +136,9 @@ fn expiration_secs(
             "expiration_ttl {ttl} s is below KV's minimum of 60 s"
         ))),
         Some(Expiration::Ttl(ttl)) => Ok(Some(now_secs + ttl)),
-        Some(Expiration::At(at)) if at < now_secs + limits::MIN_TTL_SECONDS => Err(invalid(
-            format!("expiration {at} is less than 60 s after now ({now_secs})"),
-        )),
+        Some(Expiration::At(at)) if at < now_secs + limits::MIN_TTL_SECONDS => Err(invalid(format!(
+            "expiration {at} is less than 60 s after now ({now_secs})"
+        ))),
         Some(Expiration::At(at)) => Ok(Some(at)),
     }
 }

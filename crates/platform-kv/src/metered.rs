@@ -2,6 +2,7 @@
 //! operation budgets.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -75,5 +76,11 @@ impl<K: Kv> Kv for Metered<K> {
     ) -> Result<ListPage, KvError> {
         self.count(|c| c.lists += 1);
         self.inner.list(prefix, cursor, limit).await
+    }
+
+    /// One operation per call of up to 100 keys, as KV counts a bulk read.
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Option<String>>, KvError> {
+        self.count(|c| c.reads += 1);
+        self.inner.get_many(keys).await
     }
 }

@@ -51,10 +51,7 @@ fn lost_race(result: Result<(), StoreError>) -> Result<bool, StoreError> {
 impl<K: Kv, C: Clock> Store<K, C> {
     /// Sets a dedup marker to the current time if it is not set. `true` only for the first caller
     /// within the family's expiry: send the alert (or do the work) only then.
-    pub async fn mark_once<F: Family<Value = Timestamp>>(
-        &self,
-        key: &Key<F>,
-    ) -> Result<bool, StoreError> {
+    pub async fn mark_once<F: Family<Value = Timestamp>>(&self, key: &Key<F>) -> Result<bool, StoreError> {
         self.check_owner::<F>()?;
         if self.kv().get(key.as_str()).await?.is_some() {
             return Ok(false);
@@ -110,11 +107,7 @@ impl<K: Kv, C: Clock> Store<K, C> {
     /// Adds `by` to a counter whose key names its window (`ERROR_RATE:{script}:{hour}`) and returns
     /// the new total; the family's expiry removes past windows. Read-modify-write: counts are
     /// approximate under concurrent writers, so aggregate per batch and call once per window.
-    pub async fn increment<F: Family<Value = i64>>(
-        &self,
-        key: &Key<F>,
-        by: i64,
-    ) -> Result<i64, StoreError> {
+    pub async fn increment<F: Family<Value = i64>>(&self, key: &Key<F>, by: i64) -> Result<i64, StoreError> {
         self.check_owner::<F>()?;
         let total = self.get(key).await?.unwrap_or(0).saturating_add(by);
         self.put(key, &total).await?;

@@ -8,8 +8,8 @@ use platform_core::EpochMs;
 use serde_json::{json, Map, Value};
 
 use crate::classify;
-use crate::key::{Family, Key, KeyError, KeyPrefix};
-use crate::kv::{Expiration, Kv, KvError, ListedKey, PutOptions};
+use crate::key::{Family, Key, KeyError, KeyPrefix, TypedKey};
+use crate::kv::{limits, Expiration, Kv, KvError, ListedKey, PutOptions};
 use crate::spec::PlatformWorker;
 use crate::value::{KvValue, ValueError};
 
@@ -128,6 +128,33 @@ impl<K: Kv, C: Clock> Store<K, C> {
         }
     }
 
+    /// Reads many keys, in bulk reads of up to 100 keys each, answering in the order asked. A value
+    /// that does not decode is an error of its own key only.
+    pub async fn get_bulk<V: KvValue>(
+        &self,
+        keys: &[&dyn TypedKey<Value = V>],
+    ) -> Result<Vec<Result<Option<V>, StoreError>>, StoreError> {
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(limits::MAX_BULK_KEYS) {
+            let names: Vec<&str> = chunk.iter().map(|key| key.as_str()).collect();
+            let mut found = self.kv.get_many(&names).await?;
+            for name in names {
+                values.push(
+                    found
+                        .remove(name)
+                        .flatten()
+                        .map(|raw| V::decode(&raw))
+                        .transpose()
+                        .map_err(|error| StoreError::Value {
+                            key: name.to_owned(),
+                            error,
+                        }),
+                );
+            }
+        }
+        Ok(values)
+    }
+
     /// Writes with the family's expiry.
     pub async fn put<F: Family>(&self, key: &Key<F>, value: &F::Value) -> Result<(), StoreError> {
         self.put_with(key, value, None, None).await
@@ -172,18 +199,13 @@ impl<K: Kv, C: Clock> Store<K, C> {
         let keys = page
             .keys
             .into_iter()
-            .filter(|listed| {
-                classify::family_of(&listed.name).is_some_and(|spec| spec.name == F::SPEC.name)
-            })
+            .filter(|listed| classify::family_of(&listed.name).is_some_and(|spec| spec.name == F::SPEC.name))
             .collect();
         Ok((keys, page.cursor))
     }
 
     /// Every key of the family under `prefix`, across pages.
-    pub async fn list_all<F: Family>(
-        &self,
-        prefix: &KeyPrefix<F>,
-    ) -> Result<Vec<ListedKey>, StoreError> {
+    pub async fn list_all<F: Family>(&self, prefix: &KeyPrefix<F>) -> Result<Vec<ListedKey>, StoreError> {
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {

@@ -20,10 +20,7 @@ impl ValueError {
     fn new(format: ValueFormat, found: &str) -> Self {
         let mut found = found.to_owned();
         if found.len() > 80 {
-            let cut = (0..=80)
-                .rev()
-                .find(|i| found.is_char_boundary(*i))
-                .unwrap_or(0);
+            let cut = (0..=80).rev().find(|i| found.is_char_boundary(*i)).unwrap_or(0);
             found.truncate(cut);
             found.push('…');
         }
@@ -79,9 +76,7 @@ impl KvValue for i64 {
         Ok(self.to_string())
     }
     fn decode(raw: &str) -> Result<Self, ValueError> {
-        raw.trim()
-            .parse()
-            .map_err(|_| ValueError::new(Self::FORMAT, raw))
+        raw.trim().parse().map_err(|_| ValueError::new(Self::FORMAT, raw))
     }
 }
 
@@ -160,6 +155,16 @@ word_enum! {
 word_enum! {
     /// A project's breaker state in the middleware contract (`PROJECT:{SLUG}:STATUS`).
     ProjectState { Active => "active", Warning => "warning", Paused => "paused" }
+}
+
+impl From<platform_core::breaker::Level> for ProjectState {
+    fn from(level: platform_core::breaker::Level) -> Self {
+        match level {
+            platform_core::breaker::Level::Active => Self::Active,
+            platform_core::breaker::Level::Warning => Self::Warning,
+            platform_core::breaker::Level::Paused => Self::Paused,
+        }
+    }
 }
 
 word_enum! {

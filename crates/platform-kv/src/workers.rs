@@ -1,5 +1,7 @@
 //! The Workers KV binding as a [`Kv`] backend, and the runtime clock.
 
+use std::collections::HashMap;
+
 use platform_core::EpochMs;
 use worker::kv::KvStore;
 
@@ -25,11 +27,7 @@ fn backend(operation: &'static str, key: &str, error: impl std::fmt::Display) ->
 
 impl Kv for WorkersKv {
     async fn get(&self, key: &str) -> Result<Option<String>, KvError> {
-        self.0
-            .get(key)
-            .text()
-            .await
-            .map_err(|e| backend("get", key, e))
+        self.0.get(key).text().await.map_err(|e| backend("get", key, e))
     }
 
     async fn get_with_metadata(&self, key: &str) -> Result<Option<Stored>, KvError> {
@@ -55,11 +53,23 @@ impl Kv for WorkersKv {
         put.execute().await.map_err(|e| backend("put", key, e))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), KvError> {
-        self.0
-            .delete(key)
+    async fn get_many(&self, keys: &[&str]) -> Result<HashMap<String, Option<String>>, KvError> {
+        let first = keys.first().copied().unwrap_or_default();
+        let mut values = self
+            .0
+            .get_bulk(keys)
+            .text()
             .await
-            .map_err(|e| backend("delete", key, e))
+            .map_err(|e| backend("get", first, e))?;
+        // The runtime leaves absent keys out or maps them to null; answer every key asked.
+        for key in keys {
+            values.entry((*key).to_owned()).or_insert(None);
+        }
+        Ok(values)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.0.delete(key).await.map_err(|e| backend("delete", key, e))
     }
 
     async fn list(
@@ -75,10 +85,7 @@ impl Kv for WorkersKv {
         if let Some(limit) = limit {
             list = list.limit(u64::from(limit));
         }
-        let response = list
-            .execute()
-            .await
-            .map_err(|e| backend("list", prefix, e))?;
+        let response = list.execute().await.map_err(|e| backend("list", prefix, e))?;
         let keys = response
             .keys
             .into_iter()

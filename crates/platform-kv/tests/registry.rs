@@ -29,10 +29,7 @@ fn spec_worker(label: &str) -> Option<PlatformWorker> {
 }
 
 fn registry_spec(pattern: &str) -> Option<&'static Spec> {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|spec| spec.pattern == pattern)
+    REGISTRY.iter().copied().find(|spec| spec.pattern == pattern)
 }
 
 /// Writers that later requirements add beyond the specification's owner, each with its reason.
@@ -66,10 +63,7 @@ fn every_specified_pattern_is_registered_with_its_ttl_and_owner() {
             ("shared/slack-alerts", Writers::SharedAlertModule) => {}
             (label, Writers::Only(writers)) => {
                 let worker = spec_worker(label).unwrap_or_else(|| panic!("unknown worker {label}"));
-                assert!(
-                    writers.contains(&worker),
-                    "{pattern} must be writable by {label}"
-                );
+                assert!(writers.contains(&worker), "{pattern} must be writable by {label}");
                 for extra in writers.iter().filter(|w| **w != worker) {
                     assert!(
                         EXTRA_WRITERS.contains(&(pattern.as_str(), *extra)),
@@ -117,11 +111,7 @@ fn every_example_has_one_value_per_placeholder_and_classifies_to_its_family() {
             spec.name
         );
         let example = example_key(spec);
-        assert_eq!(
-            family_of(&example).map(|s| s.name),
-            Some(spec.name),
-            "{example}"
-        );
+        assert_eq!(family_of(&example).map(|s| s.name), Some(spec.name), "{example}");
     }
 }
 

@@ -53,10 +53,7 @@ mod memory_backend {
             metadata: None,
         };
         let err = put(kv, "a", short_ttl).unwrap_err();
-        assert!(
-            err.to_string().contains("below KV's minimum of 60 s"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("below KV's minimum of 60 s"), "{err}");
         let soon = PutOptions {
             expiration: Some(Expiration::At(NOW / 1000 + 30)),
             metadata: None,
@@ -69,10 +66,7 @@ mod memory_backend {
             expiration: None,
             metadata: Some(json!({ "x": "y".repeat(1020) })),
         };
-        assert!(matches!(
-            put(kv, "a", fat),
-            Err(KvError::MetadataTooLarge { .. })
-        ));
+        assert!(matches!(put(kv, "a", fat), Err(KvError::MetadataTooLarge { .. })));
         assert!(matches!(
             block_on(kv.list("", None, Some(1001))),
             Err(KvError::InvalidListLimit { limit: 1001 })
@@ -180,9 +174,7 @@ mod store {
         assert!(!read.value);
         assert_eq!(
             read.metadata,
-            Some(
-                json!({ "reason": "d1_writes over budget", "writer": "platform-usage", "written_at": NOW })
-            )
+            Some(json!({ "reason": "d1_writes over budget", "writer": "platform-usage", "written_at": NOW }))
         );
         assert_eq!(store.kv().snapshot(), vec![(key.to_string(), None)]);
         let forged = json!({ "writer": "someone" }).as_object().cloned();
@@ -245,10 +237,7 @@ mod store {
         ));
         assert!(matches!(
             Key::<ScriptMap>::parse("nobody:knows"),
-            Err(KeyError::Collides {
-                other: "(none)",
-                ..
-            })
+            Err(KeyError::Collides { other: "(none)", .. })
         ));
         assert!(matches!(
             Key::<ScriptMap>::parse(&format!("SCRIPT_MAP:{}", "w".repeat(600))),
@@ -292,6 +281,20 @@ mod store {
             ConfigGlobalStatus::key().unwrap().as_str(),
             "CONFIG:GLOBAL:STATUS"
         );
+    }
+
+    #[test]
+    fn a_bulk_read_spans_families_of_one_value_type_in_one_operation() {
+        let (clock, metered, _) = setup(PlatformWorker::SyncConfig);
+        let store = Store::new(&metered, PlatformWorker::SyncConfig, clock);
+        let daily = FeatureBudget::key(&feature()).unwrap();
+        let monthly = FeatureBudgetMonthly::key(&feature()).unwrap();
+        let limits: platform_core::MetricLimits = serde_json::from_str(r#"{"kv_reads": 10}"#).unwrap();
+        block_on(store.put(&daily, &Json(limits.clone()))).unwrap();
+        let before = metered.counts();
+        let read = block_on(store.get_bulk(&[&daily, &monthly])).unwrap();
+        assert_eq!(read, vec![Ok(Some(Json(limits))), Ok(None)]);
+        assert_eq!(metered.counts().reads, before.reads + 1);
     }
 
     #[test]
@@ -399,12 +402,7 @@ mod primitives {
         assert_eq!(computed, 1);
 
         let all = SettingsAll::key().unwrap();
-        block_on(
-            store
-                .kv()
-                .put(all.as_str(), "{not json", &PutOptions::default()),
-        )
-        .unwrap();
+        block_on(store.kv().put(all.as_str(), "{not json", &PutOptions::default())).unwrap();
         clock.advance_secs(1);
         let healed = block_on(store.get_or_set(&all, async || -> Result<_, StoreError> {
             Ok(Json(platform_core::settings::Settings::resolve([])))
@@ -426,11 +424,7 @@ mod primitives {
             ))
             .unwrap();
         }
-        block_on(store.put(
-            &NotificationRead::key("bob", "n1").unwrap(),
-            &Timestamp(NOW),
-        ))
-        .unwrap();
+        block_on(store.put(&NotificationRead::key("bob", "n1").unwrap(), &Timestamp(NOW))).unwrap();
         let admin = KeyPrefix::<NotificationRead>::with(&[Part::segment("admin")]).unwrap();
         assert_eq!(admin.as_str(), "NOTIFICATION_READ:admin:");
         clock.advance_secs(1);
@@ -438,12 +432,7 @@ mod primitives {
         assert_eq!((first.deleted, first.complete), (1000, false));
         let rest = block_on(store.delete_prefix(&admin, 1000)).unwrap();
         assert_eq!((rest.deleted, rest.complete), (200, true));
-        let left: Vec<_> = metered
-            .inner()
-            .snapshot()
-            .into_iter()
-            .map(|(k, _)| k)
-            .collect();
+        let left: Vec<_> = metered.inner().snapshot().into_iter().map(|(k, _)| k).collect();
         assert_eq!(left, ["NOTIFICATION_READ:bob:n1"]);
     }
 }

@@ -18,19 +18,31 @@ pub struct Health {
     /// Patterns of the key families the worker may write.
     pub owns: Vec<&'static str>,
     pub bindings: BTreeMap<&'static str, bool>,
+    /// What the worker cannot do because an optional binding is missing.
+    pub warnings: Vec<String>,
 }
 
 impl Health {
     pub fn of(info: &WorkerInfo, env: &Env) -> Self {
-        let bindings: BTreeMap<_, _> = info
+        let mut bindings: BTreeMap<_, _> = info
             .bindings
             .iter()
             .map(|b| (b.name(), b.is_present(env)))
             .collect();
+        let ok = bindings.values().all(|present| *present);
+        let mut warnings = Vec::new();
+        for (binding, loss) in info.optional {
+            let present = binding.is_present(env);
+            bindings.insert(binding.name(), present);
+            if !present {
+                warnings.push(format!("{} is not set: {loss}", binding.name()));
+            }
+        }
         Self {
             worker: info.id.script_name(),
             version: info.version,
-            ok: bindings.values().all(|present| *present),
+            ok,
+            warnings,
             owns: REGISTRY
                 .iter()
                 .filter(|spec| spec.writers.allows(info.id))
@@ -41,7 +53,7 @@ impl Health {
     }
 }
 
-/// 200 when every binding is present, 503 otherwise, with the report either way.
+/// 200 when every required binding is present, 503 otherwise, with the report either way.
 pub fn respond(info: &WorkerInfo, env: &Env) -> worker::Result<Response> {
     let health = Health::of(info, env);
     json_response(if health.ok { 200 } else { 503 }, &health)

@@ -1,8 +1,10 @@
 //! Glue between the Workers runtime and the platform's domain crates. Handlers stay thin: they
 //! decode with these helpers, call the domain, and encode.
 
+pub mod alerts;
 pub mod auth;
 pub mod bindings;
+pub mod d1;
 pub mod health;
 pub mod response;
 
@@ -20,6 +22,8 @@ pub struct WorkerInfo {
     pub version: &'static str,
     /// Bindings the worker needs; `/health` reports each as present or missing.
     pub bindings: &'static [Binding],
+    /// Bindings it works without, each with what is lost while it is missing.
+    pub optional: &'static [(Binding, &'static str)],
 }
 
 /// The worker's store over `PLATFORM_CACHE`.
@@ -47,8 +51,6 @@ pub fn common_routes(
 ) -> worker::Result<worker::Response> {
     match (req.method(), req.path().as_str()) {
         (worker::Method::Get, "/health") => health::respond(info, env),
-        (method, path) => {
-            ApiError::not_found(format!("no route for {method} {path}")).into_response()
-        }
+        (method, path) => ApiError::not_found(format!("no route for {method} {path}")).into_response(),
     }
 }

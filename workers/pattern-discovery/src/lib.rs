@@ -10,6 +10,7 @@ const INFO: WorkerInfo = WorkerInfo {
     id: PlatformWorker::PatternDiscovery,
     version: env!("CARGO_PKG_VERSION"),
     bindings: &bindings::COMMON,
+    optional: &[],
 };
 
 #[event(start)]

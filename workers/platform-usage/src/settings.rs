@@ -1,13 +1,19 @@
-//! `GET /settings`: the effective settings, read through the `CONFIG:SETTINGS:ALL` cache over the
-//! D1 `settings` table.
+//! `GET /settings` and `PUT /settings`: the effective settings, read through the
+//! `CONFIG:SETTINGS:ALL` cache over the D1 `settings` table, and validated changes to them.
+
+use std::collections::BTreeMap;
 
 use platform_core::settings::{Resolved, Settings};
-use platform_kv::families::SettingsAll;
+use platform_kv::families::{SettingValue, SettingsAll};
 use platform_kv::primitives::Source;
-use platform_kv::Json;
-use platform_worker::{ApiError, PlatformStore, PLATFORM_DB};
+use platform_kv::{Clock, Json, Kv, Store};
+use platform_worker::{d1, ApiError};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use worker::{D1Database, Env};
+
+use crate::context;
+use crate::ingest::{database, metered_store};
 
 #[derive(Debug, Serialize)]
 pub struct SettingsView {
@@ -18,10 +24,7 @@ pub struct SettingsView {
 }
 
 pub async fn get(env: &Env) -> Result<SettingsView, ApiError> {
-    let store = platform_worker::store(env, crate::INFO.id)?;
-    let db = env
-        .d1(PLATFORM_DB)
-        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))?;
+    let (store, db) = (metered_store(env)?, database(env)?);
     let (resolved, source) = effective(&store, &db).await?;
     Ok(SettingsView {
         resolved,
@@ -29,9 +32,58 @@ pub async fn get(env: &Env) -> Result<SettingsView, ApiError> {
     })
 }
 
+/// Validates every given setting, then stores them all and drops the caches; or, if any is
+/// invalid, stores nothing and says what was wrong with each.
+pub async fn put(env: &Env, changes: BTreeMap<String, Value>) -> Result<SettingsView, ApiError> {
+    let (store, db) = (metered_store(env)?, database(env)?);
+    let mut candidate = Settings::default();
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for (key, value) in &changes {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| item.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            other => other.to_string(),
+        };
+        match candidate.set(key, &text) {
+            Ok(()) => values.push((key.clone(), text)),
+            Err(problem) => problems.push(problem.to_string()),
+        }
+    }
+    if changes.is_empty() {
+        problems.push("no settings given".to_owned());
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::bad_request(problems.join("; ")));
+    }
+    let now = store.now_ms();
+    let rows: Vec<Vec<_>> = values
+        .iter()
+        .map(|(k, v)| vec![d1::text(k), d1::text(v), d1::ms(now)])
+        .collect();
+    let statements = d1::rows_statements(
+        &db,
+        "INSERT INTO settings (key, value, updated_at)",
+        &rows,
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )?;
+    d1::batch(&db, statements).await?;
+    store.delete(&SettingsAll::key()?).await?;
+    for (key, _) in &values {
+        store.delete(&SettingValue::key(key)?).await?;
+    }
+    context::forget_settings();
+    get(env).await
+}
+
 /// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
-pub async fn effective(
-    store: &PlatformStore,
+pub async fn effective<K: Kv, C: Clock>(
+    store: &Store<K, C>,
     db: &D1Database,
 ) -> Result<(Resolved, Source), ApiError> {
     let key = SettingsAll::key()?;
@@ -58,14 +110,14 @@ struct Row {
 }
 
 async fn read_rows(db: &D1Database) -> Result<Resolved, ApiError> {
-    let rows: Vec<Row> = db
-        .prepare("SELECT key, value FROM settings ORDER BY key")
-        .all()
-        .await
-        .and_then(|result| result.results())
-        .map_err(|e| ApiError::internal("reading settings", e))?;
+    let rows: Vec<Row> = d1::query(
+        db,
+        "reading settings",
+        "SELECT key, value FROM settings ORDER BY key",
+        &[],
+    )
+    .await?;
     Ok(Settings::resolve(
-        rows.iter()
-            .map(|row| (row.key.as_str(), row.value.as_str())),
+        rows.iter().map(|row| (row.key.as_str(), row.value.as_str())),
     ))
 }

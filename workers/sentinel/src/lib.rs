@@ -10,6 +10,7 @@ const INFO: WorkerInfo = WorkerInfo {
     id: PlatformWorker::Sentinel,
     version: env!("CARGO_PKG_VERSION"),
     bindings: &bindings::COMMON,
+    optional: &[],
 };
 
 #[event(start)]

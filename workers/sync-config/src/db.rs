@@ -146,14 +146,8 @@ impl Db {
             .await?;
         Ok(CurrentRows {
             settings: settings.into_iter().map(|r| (r.key.clone(), r)).collect(),
-            projects: projects
-                .into_iter()
-                .map(|r| (r.project_id.clone(), r))
-                .collect(),
-            features: features
-                .into_iter()
-                .map(|r| (r.feature_key.clone(), r))
-                .collect(),
+            projects: projects.into_iter().map(|r| (r.project_id.clone(), r)).collect(),
+            features: features.into_iter().map(|r| (r.feature_key.clone(), r)).collect(),
         })
     }
 
@@ -200,15 +194,12 @@ impl Db {
         for (table, column, keys) in deletes {
             for keys in keys.chunks(ROWS_PER_STATEMENT) {
                 statements.push(self.statement(
-                    &format!(
-                        "DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"
-                    ),
+                    &format!("DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?1))"),
                     &[json_param(keys)],
                 )?);
             }
         }
-        self.batch("writing settings and registries", statements)
-            .await
+        self.batch("writing settings and registries", statements).await
     }
 
     /// The config applied last (with its document).
@@ -289,12 +280,7 @@ impl Db {
         statements.push(self.statement(
             "UPDATE config_history SET kv_done = kv_done + ?2, runs = runs + 1, \
              completed_at = CASE WHEN ?3 = 1 THEN ?4 ELSE NULL END WHERE id = ?1",
-            &[
-                number(id),
-                number(done),
-                number(u64::from(complete)),
-                number(now),
-            ],
+            &[number(id), number(done), number(u64::from(complete)), number(now)],
         )?);
         self.batch("recording the run", statements).await
     }
@@ -332,8 +318,7 @@ impl Db {
                 JsValue::from_str(&row.repaired),
             ],
         )?;
-        self.batch("recording the drift check", vec![statement])
-            .await
+        self.batch("recording the drift check", vec![statement]).await
     }
 
     pub async fn last_drift_check(&self) -> Result<Option<DriftRow>, ApiError> {

@@ -85,16 +85,10 @@ mod tests {
         let value = parse_text(ConfigFile::Budgets, yaml).unwrap();
         let limit = &value["defaults"]["daily"]["d1_writes"];
         // YAML 1.2 reads 100_000 as text; the validator reads either form.
-        assert!(
-            limit == &json!(100_000) || limit == &json!("100_000"),
-            "{limit}"
-        );
+        assert!(limit == &json!(100_000) || limit == &json!("100_000"), "{limit}");
         assert_eq!(value["defaults"]["daily"]["kv_reads"], json!(5000));
         assert_eq!(value["defaults"]["warning_thresholds"], json!([70, 90]));
-        assert_eq!(
-            value["features"]["a:b:c"]["daily"]["cpu_ms"],
-            json!("1_000")
-        );
+        assert_eq!(value["features"]["a:b:c"]["daily"]["cpu_ms"], json!("1_000"));
     }
 
     #[test]
@@ -103,30 +97,20 @@ mod tests {
             ConfigFile::Services,
             include_str!("../../../config/services.yaml"),
         );
-        let budgets = parse_text(
-            ConfigFile::Budgets,
-            include_str!("../../../config/budgets.yaml"),
-        );
+        let budgets = parse_text(ConfigFile::Budgets, include_str!("../../../config/budgets.yaml"));
         let config = platform_core::config::validate(&services.unwrap(), &budgets.unwrap())
             .unwrap_or_else(|problems| panic!("{problems:#?}"));
         assert_eq!(config.services.projects.len(), 2);
         assert_eq!(config.settings_rows().len(), 4);
         let ocr = platform_core::FeatureKey::parse("my-app:scanner:ocr").unwrap();
         let limits = config.budgets.feature_limits(&ocr);
-        assert_eq!(
-            limits.daily.get(platform_core::Metric::D1Writes),
-            Some(200_000)
-        );
-        assert_eq!(
-            limits.daily.get(platform_core::Metric::KvReads),
-            Some(100_000)
-        );
+        assert_eq!(limits.daily.get(platform_core::Metric::D1Writes), Some(200_000));
+        assert_eq!(limits.daily.get(platform_core::Metric::KvReads), Some(100_000));
     }
 
     #[test]
     fn a_yaml_flow_mapping_is_not_mistaken_for_json() {
-        let value =
-            parse_text(ConfigFile::Services, "{projects: {app: {repository: a/b}}}").unwrap();
+        let value = parse_text(ConfigFile::Services, "{projects: {app: {repository: a/b}}}").unwrap();
         assert_eq!(value["projects"]["app"]["repository"], json!("a/b"));
     }
 
@@ -147,16 +131,10 @@ mod tests {
         let problems = read_body(&body.to_string()).unwrap().unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(problems[0].file, ConfigFile::Services);
-        assert!(
-            problems[0].reason.starts_with("not valid YAML"),
-            "{problems:?}"
-        );
+        assert!(problems[0].reason.starts_with("not valid YAML"), "{problems:?}");
         assert!(!problems[0].reason.contains('\n'), "{problems:?}");
         assert_eq!(problems[1].file, ConfigFile::Budgets);
-        assert!(
-            problems[1].reason.starts_with("not valid JSON"),
-            "{problems:?}"
-        );
+        assert!(problems[1].reason.starts_with("not valid JSON"), "{problems:?}");
     }
 
     #[test]

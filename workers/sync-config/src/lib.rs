@@ -13,8 +13,8 @@ use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_D
 use platform_worker::response::{json_response, respond};
 use platform_worker::{auth, ApiError, WorkerInfo};
 use worker::{
-    event, Context, Env, MessageBatch, MessageExt, Method, Request, Response, Result,
-    ScheduleContext, ScheduledEvent,
+    event, Context, Env, MessageBatch, MessageExt, Method, Request, Response, Result, ScheduleContext,
+    ScheduledEvent,
 };
 
 const INFO: WorkerInfo = WorkerInfo {
@@ -26,6 +26,7 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Secret(ADMIN_TOKEN),
         Binding::Queue(sync::SYNC_QUEUE),
     ],
+    optional: &[],
 };
 
 /// The daily drift check (wrangler/sync-config.toml `[triggers] crons`).

@@ -19,8 +19,7 @@ use platform_core::settings::SETTINGS;
 use platform_core::thresholds::CostAlertThresholds;
 use platform_core::MetricLimits;
 use platform_kv::families::{
-    AlertThresholds, BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, ScriptMap, SettingValue,
-    SettingsAll,
+    AlertThresholds, BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, ScriptMap, SettingValue, SettingsAll,
 };
 use platform_kv::{Clock, Family, Json, Key, KeyError, KeyPrefix, Kv, KvValue, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -92,18 +91,10 @@ impl Desired {
         let mut desired = Self {
             entries: BTreeMap::new(),
         };
-        desired.add(
-            BudgetsConfig::key()?,
-            Json(config.budgets.clone()),
-            Item::Budgets,
-        )?;
+        desired.add(BudgetsConfig::key()?, Json(config.budgets.clone()), Item::Budgets)?;
         for (feature, limits) in config.feature_budgets() {
             if !limits.daily.is_empty() {
-                desired.add(
-                    FeatureBudget::key(feature)?,
-                    Json(limits.daily),
-                    Item::Daily,
-                )?;
+                desired.add(FeatureBudget::key(feature)?, Json(limits.daily), Item::Daily)?;
             }
             if !limits.monthly.is_empty() {
                 desired.add(
@@ -307,9 +298,7 @@ async fn delete<K: Kv, C: Clock>(store: &Store<K, C>, raw: &str) -> Result<(), S
 /// Deletes the settings cache (`CONFIG:SETTINGS:ALL` and each `CONFIG:SETTINGS:{key}`), after
 /// the settings rows changed, so that every worker reads the new rows. Returns the KV operations
 /// made and the deletes that failed.
-pub async fn invalidate_settings_cache<K: Kv, C: Clock>(
-    store: &Store<K, C>,
-) -> (u32, Vec<Failure>) {
+pub async fn invalidate_settings_cache<K: Kv, C: Clock>(store: &Store<K, C>) -> (u32, Vec<Failure>) {
     let mut ops = 0;
     let mut failed = Vec::new();
     let mut note = |key: String, result: Result<(), StoreError>| {
@@ -682,9 +671,7 @@ mod tests {
         assert!(plan.put.iter().all(|p| p.action == Action::Add));
         assert!(plan.delete.is_empty() && plan.unchanged.is_empty());
         assert_eq!(desired.len(), 7);
-        let ocr = desired
-            .get("CONFIG:FEATURE:app:scanner:ocr:BUDGET")
-            .unwrap();
+        let ocr = desired.get("CONFIG:FEATURE:app:scanner:ocr:BUDGET").unwrap();
         assert_eq!(
             ocr.value, r#"{"d1_writes":5000,"kv_reads":50}"#,
             "merged over the defaults"
@@ -714,11 +701,7 @@ mod tests {
         assert_eq!((plan.operations(), plan.unchanged.len()), (0, 5));
         let second = platform.run(&config);
         assert_eq!(second, RunReport::default());
-        assert_eq!(
-            platform.store.kv().counts(),
-            before,
-            "no KV operation at all"
-        );
+        assert_eq!(platform.store.kv().counts(), before, "no KV operation at all");
     }
 
     #[test]
@@ -736,11 +719,7 @@ mod tests {
                 "CONFIG:FEATURE:app:scanner:thumbs:BUDGET_MONTHLY"
             ]
         );
-        let changed: Vec<(&str, Action)> = plan
-            .put
-            .iter()
-            .map(|p| (p.key.as_str(), p.action))
-            .collect();
+        let changed: Vec<(&str, Action)> = plan.put.iter().map(|p| (p.key.as_str(), p.action)).collect();
         assert_eq!(
             changed,
             [
@@ -755,9 +734,7 @@ mod tests {
             platform.keys()
         );
         assert_eq!(
-            platform
-                .value("CONFIG:FEATURE:app:scanner:ocr:BUDGET")
-                .unwrap(),
+            platform.value("CONFIG:FEATURE:app:scanner:ocr:BUDGET").unwrap(),
             r#"{"d1_writes":5000,"kv_reads":60}"#
         );
         assert_eq!(platform.written.len(), 5);
@@ -859,21 +836,12 @@ mod tests {
         let mut platform = Platform::new();
         let config = config(&["ocr"], budgets());
         // KV refuses a second write to a key within a second: written by someone else just now.
-        block_on(
-            platform
-                .kv
-                .put("CONFIG:BUDGETS", "{}", &PutOptions::default()),
-        )
-        .unwrap();
+        block_on(platform.kv.put("CONFIG:BUDGETS", "{}", &PutOptions::default())).unwrap();
         let (desired, plan) = platform.plan(&config);
         let report = block_on(run(&platform.store, &desired, &plan, KV_OPS_PER_RUN));
         assert_eq!(report.failed.len(), 1);
         assert_eq!(report.failed[0].key, "CONFIG:BUDGETS");
-        assert!(
-            report.failed[0].error.contains("429"),
-            "{:?}",
-            report.failed
-        );
+        assert!(report.failed[0].error.contains("429"), "{:?}", report.failed);
         platform.written.extend(report.written);
         platform.clock.advance_secs(1);
         let (_, retry) = platform.plan(&config);
@@ -909,10 +877,7 @@ mod tests {
 
     #[test]
     fn rows_diff_against_what_d1_holds() {
-        let config = config(
-            &["ocr"],
-            json!({"defaults": {"warning_thresholds": [50, 80]}}),
-        );
+        let config = config(&["ocr"], json!({"defaults": {"warning_thresholds": [50, 80]}}));
         let desired = DesiredRows::of(&config);
         let empty = D1Plan::new(&desired, &CurrentRows::default());
         assert_eq!(

@@ -11,8 +11,8 @@ use worker::Env;
 use crate::db::{Db, DriftRow, HistoryRow};
 use crate::files::{read_body, BadBody};
 use crate::state::{
-    self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan,
-    RunReport, KV_OPS_PER_RUN,
+    self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan, RunReport,
+    KV_OPS_PER_RUN,
 };
 
 /// The queue that carries an apply across invocations.
@@ -176,10 +176,10 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
     let history_id = match same {
         Some(row) => row.id,
         None => {
-            let document = serde_json::to_string(&config)
-                .map_err(|e| ApiError::internal("encoding the config", e))?;
-            let summary = serde_json::to_string(&summary)
-                .map_err(|e| ApiError::internal("encoding the summary", e))?;
+            let document =
+                serde_json::to_string(&config).map_err(|e| ApiError::internal("encoding the config", e))?;
+            let summary =
+                serde_json::to_string(&summary).map_err(|e| ApiError::internal("encoding the summary", e))?;
             context
                 .db
                 .record_version(&version, now, &document, &summary, plan.kv.operations())
@@ -202,9 +202,7 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
         }
         cache_failures = failed;
     }
-    let report = context
-        .advance(history_id, &desired, &plan.kv, budget)
-        .await?;
+    let report = context.advance(history_id, &desired, &plan.kv, budget).await?;
     let complete = report.remaining == 0 && report.failed.is_empty();
     body["result"] = json!({
         "complete": complete,
@@ -286,11 +284,7 @@ pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
     let checked = written.len();
     if !drift.is_empty() {
         for found in &drift {
-            worker::console_warn!(
-                "drift check: {} is {}; repairing it",
-                found.key,
-                found.reason
-            );
+            worker::console_warn!("drift check: {} is {}; repairing it", found.key, found.reason);
             written.remove(&found.key);
         }
         context.db.forget_drift(current.id, &drift).await?;
@@ -298,12 +292,7 @@ pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
     let plan = KvPlan::new(&desired, &written);
     if plan.operations() > 0 {
         let report = context
-            .advance(
-                current.id,
-                &desired,
-                &plan,
-                KV_OPS_PER_RUN.saturating_sub(lists),
-            )
+            .advance(current.id, &desired, &plan, KV_OPS_PER_RUN.saturating_sub(lists))
             .await?;
         worker::console_log!(
             "drift check: repaired {} key(s), {} left for the next run",

@@ -1,0 +1,147 @@
+//! Usage added by one queue batch, aggregated in memory per feature and period, so that storage is
+//! touched once per batch rather than once per message.
+
+use std::collections::BTreeMap;
+
+use crate::feature::{FeatureKey, ProjectId};
+use crate::metric::Metric;
+use crate::telemetry::{Kind, Telemetry};
+use crate::time::{EpochMs, UtcDay, UtcMonth};
+
+/// Amounts per metric.
+pub type MetricTotals = BTreeMap<Metric, f64>;
+
+/// See the module documentation.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchUsage {
+    pub daily: BTreeMap<(FeatureKey, UtcDay), MetricTotals>,
+    pub monthly: BTreeMap<(FeatureKey, UtcMonth), MetricTotals>,
+    /// The latest heartbeat of each feature.
+    pub heartbeats: BTreeMap<FeatureKey, EpochMs>,
+    /// Errors consumers reported, per feature.
+    pub errors: BTreeMap<FeatureKey, u64>,
+}
+
+impl BatchUsage {
+    pub fn add(&mut self, message: &Telemetry) {
+        if message.error_count > 0 {
+            *self.errors.entry(message.feature.clone()).or_default() += message.error_count;
+        }
+        if message.kind == Kind::Heartbeat {
+            let latest = self.heartbeats.entry(message.feature.clone()).or_default();
+            *latest = (*latest).max(message.timestamp);
+            return;
+        }
+        if message.metrics.is_empty() {
+            return;
+        }
+        let day = UtcDay::containing(message.timestamp);
+        add_into(
+            self.daily.entry((message.feature.clone(), day)).or_default(),
+            &message.metrics,
+        );
+        add_into(
+            self.monthly
+                .entry((message.feature.clone(), day.month()))
+                .or_default(),
+            &message.metrics,
+        );
+    }
+
+    /// Every feature the batch touched.
+    pub fn features(&self) -> Vec<FeatureKey> {
+        let mut features: Vec<FeatureKey> = self
+            .daily
+            .keys()
+            .map(|(feature, _)| feature.clone())
+            .chain(self.heartbeats.keys().cloned())
+            .collect();
+        features.sort();
+        features.dedup();
+        features
+    }
+
+    /// The features with metered usage in the batch (heartbeats and error reports add none).
+    pub fn used_features(&self) -> Vec<FeatureKey> {
+        let mut features: Vec<FeatureKey> = self.daily.keys().map(|(feature, _)| feature.clone()).collect();
+        features.dedup();
+        features
+    }
+
+    /// The daily usage summed per project.
+    pub fn project_daily(&self) -> BTreeMap<(ProjectId, UtcDay), MetricTotals> {
+        let mut projects: BTreeMap<(ProjectId, UtcDay), MetricTotals> = BTreeMap::new();
+        for ((feature, day), totals) in &self.daily {
+            add_into(projects.entry((feature.project(), *day)).or_default(), totals);
+        }
+        projects
+    }
+
+    /// The monthly usage summed per project.
+    pub fn project_monthly(&self) -> BTreeMap<(ProjectId, UtcMonth), MetricTotals> {
+        let mut projects: BTreeMap<(ProjectId, UtcMonth), MetricTotals> = BTreeMap::new();
+        for ((feature, month), totals) in &self.monthly {
+            add_into(projects.entry((feature.project(), *month)).or_default(), totals);
+        }
+        projects
+    }
+}
+
+/// Adds `more` into `totals`.
+pub fn add_into(totals: &mut MetricTotals, more: &MetricTotals) {
+    for (metric, amount) in more {
+        *totals.entry(*metric).or_default() += amount;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn message(body: serde_json::Value) -> Telemetry {
+        Telemetry::parse(&body, 0).unwrap()
+    }
+
+    #[test]
+    fn aggregates_per_feature_day_month_and_project() {
+        let mut usage = BatchUsage::default();
+        // 2026-03-02 and 2026-03-03, UTC.
+        usage.add(&message(
+            json!({"feature_key":"app:api:read","metrics":{"kvReads":2},"timestamp":1_772_460_306_789_u64}),
+        ));
+        usage.add(&message(json!({"feature_key":"app:api:read","metrics":{"kvReads":3,"d1Writes":1},"timestamp":1_772_460_306_790_u64})));
+        usage.add(&message(
+            json!({"feature_key":"app:api:read","metrics":{"kvReads":5},"timestamp":1_772_546_706_789_u64}),
+        ));
+        usage.add(&message(
+            json!({"feature_key":"app:cron:sync","metrics":{"kvReads":1},"timestamp":1_772_460_306_789_u64}),
+        ));
+        usage.add(&message(
+            json!({"feature_key":"app:cron:sync","metrics":{},"is_heartbeat":true,"timestamp":7}),
+        ));
+        usage.add(&message(
+            json!({"feature_key":"app:cron:sync","metrics":{},"error_count":2,"timestamp":8}),
+        ));
+
+        let day = UtcDay::parse("2026-03-02").unwrap();
+        let read = FeatureKey::parse("app:api:read").unwrap();
+        assert_eq!(usage.daily[&(read.clone(), day)][&Metric::KvReads], 5.0);
+        assert_eq!(usage.daily[&(read.clone(), day)][&Metric::D1Writes], 1.0);
+        assert_eq!(usage.daily.len(), 3);
+        assert_eq!(usage.monthly[&(read, day.month())][&Metric::KvReads], 10.0);
+        let project = ProjectId::parse("app").unwrap();
+        assert_eq!(
+            usage.project_daily()[&(project.clone(), day)][&Metric::KvReads],
+            6.0
+        );
+        assert_eq!(
+            usage.project_monthly()[&(project, day.month())][&Metric::KvReads],
+            11.0
+        );
+        assert_eq!(usage.heartbeats.values().copied().collect::<Vec<_>>(), [7]);
+        assert_eq!(usage.errors.values().copied().collect::<Vec<_>>(), [2]);
+        assert_eq!(usage.features().len(), 2);
+    }
+}

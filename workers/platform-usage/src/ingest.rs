@@ -1,0 +1,350 @@
+//! The telemetry queue consumer: each batch is decoded, aggregated in memory, checked against the
+//! ledger in one D1 round trip, decided on, and committed in a second; KV is written only for
+//! transitions. A message that cannot be used is recorded and acknowledged; a storage failure
+//! retries the whole batch, which the ledger makes idempotent.
+
+use platform_core::budget::Period;
+use platform_core::telemetry::{Rejection, Telemetry};
+use platform_core::usage::BatchUsage;
+use platform_core::{FeatureKey, UtcDay};
+use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
+use platform_kv::workers::{WorkersClock, WorkersKv};
+use platform_kv::{Metered, PlatformWorker, Store, Timestamp};
+use platform_worker::{alerts, ApiError, PLATFORM_CACHE, PLATFORM_DB};
+use serde::Serialize;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
+
+use crate::decide::{decide, Inputs, Plan};
+use crate::ledger::{self, Transaction, UsageRows};
+use crate::{broadcast, context};
+
+/// Seconds before a batch that failed on storage is delivered again.
+const RETRY_DELAY_SECONDS: u32 = 30;
+
+pub type MeteredStore = Store<Metered<WorkersKv>, WorkersClock>;
+
+/// One delivered message, decoded.
+struct Incoming {
+    message: RawMessage,
+    id: String,
+    payload: String,
+    parsed: Result<Telemetry, Rejection>,
+}
+
+/// The structured line each batch ends with: the platform meters itself.
+#[derive(Debug, Default, Serialize)]
+pub struct BatchReport {
+    pub event: &'static str,
+    pub queue: String,
+    pub messages: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub features: usize,
+    pub kv_reads: u32,
+    pub kv_writes: u32,
+    pub d1_calls: u32,
+    pub transitions: usize,
+    pub warnings: usize,
+    pub outcome: &'static str,
+}
+
+pub fn metered_store(env: &Env) -> Result<MeteredStore, ApiError> {
+    let kv = env
+        .kv(PLATFORM_CACHE)
+        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_CACHE} is missing")))?;
+    Ok(Store::new(
+        Metered::new(WorkersKv::new(kv)),
+        PlatformWorker::PlatformUsage,
+        WorkersClock,
+    ))
+}
+
+pub fn database(env: &Env) -> Result<D1Database, ApiError> {
+    env.d1(PLATFORM_DB)
+        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))
+}
+
+fn decode(message: RawMessage) -> Incoming {
+    let id = message.id();
+    let enqueued_at = message.timestamp().as_millis();
+    let body = message.body();
+    let payload = js_json(&body);
+    let parsed = serde_wasm_bindgen::from_value::<serde_json::Value>(body)
+        .map_err(|e| Rejection {
+            field: "$".into(),
+            reason: format!("not JSON: {e}"),
+        })
+        .and_then(|value| Telemetry::parse(&value, enqueued_at));
+    Incoming {
+        message,
+        id,
+        payload,
+        parsed,
+    }
+}
+
+/// The payload as JSON text, for the record and for replay.
+fn js_json(value: &JsValue) -> String {
+    worker::js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Handles a batch of the telemetry queue. Settles every message itself.
+pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> BatchReport {
+    let incoming: Vec<Incoming> = messages.into_iter().map(decode).collect();
+    let mut report = BatchReport {
+        event: "telemetry_batch",
+        queue: queue.to_owned(),
+        messages: incoming.len(),
+        ..BatchReport::default()
+    };
+    match ingest(&incoming, queue, env, &mut report).await {
+        Ok(()) => {
+            report.outcome = "ok";
+            incoming.iter().for_each(|m| m.message.ack());
+        }
+        Err(error) => {
+            report.outcome = "retried";
+            worker::console_error!("telemetry batch retried: {}", error.message);
+            let delay = QueueRetryOptionsBuilder::new()
+                .with_delay_seconds(RETRY_DELAY_SECONDS)
+                .build();
+            incoming.iter().for_each(|m| m.message.retry_with_options(&delay));
+        }
+    }
+    report
+}
+
+async fn ingest(
+    incoming: &[Incoming],
+    queue: &str,
+    env: &Env,
+    report: &mut BatchReport,
+) -> Result<(), ApiError> {
+    let store = metered_store(env)?;
+    let db = database(env)?;
+    let now = store.now_ms();
+    let today = UtcDay::containing(now);
+
+    let accepted: Vec<(&Incoming, &Telemetry)> = incoming
+        .iter()
+        .filter_map(|m| m.parsed.as_ref().ok().map(|t| (m, t)))
+        .collect();
+    let mut all = BatchUsage::default();
+    accepted.iter().for_each(|(_, telemetry)| all.add(telemetry));
+    let features = all.features();
+    report.features = features.len();
+
+    let ids: Vec<String> = accepted.iter().map(|(m, _)| m.id.clone()).collect();
+    let snapshot = ledger::snapshot(
+        &db,
+        &ids,
+        &features,
+        [today.to_string(), today.month().to_string()],
+    )
+    .await?;
+    report.d1_calls += 1;
+
+    let fresh: Vec<&(&Incoming, &Telemetry)> = accepted
+        .iter()
+        .filter(|(m, _)| !snapshot.seen.contains(&m.id))
+        .collect();
+    report.duplicates = accepted.len() - fresh.len();
+    let mut usage = BatchUsage::default();
+    fresh.iter().for_each(|(_, telemetry)| usage.add(telemetry));
+
+    let touched = usage.features();
+    let limits = context::feature_limits(&store, &touched).await?;
+    let budgets = context::budgets(&store).await?;
+    let settings = context::settings(&store, &db).await?.settings;
+    let plan = decide(&Inputs {
+        now,
+        usage: &usage,
+        before: &snapshot.totals,
+        feature_breakers: &snapshot.feature_breakers,
+        project_breakers: &snapshot.project_breakers,
+        warned: &snapshot.warned,
+        limits: &limits,
+        budgets: &budgets,
+        settings: &settings,
+    });
+
+    let mut tx = Transaction::new(&db, now);
+    tx.mark_seen(&fresh.iter().map(|(m, _)| m.id.clone()).collect::<Vec<_>>())?;
+    tx.add_usage(&usage_rows(&usage))?;
+    tx.heartbeats(&usage.heartbeats)?;
+    for rejected in incoming.iter().filter(|m| m.parsed.is_err()) {
+        if let Err(rejection) = &rejected.parsed {
+            report.rejected += 1;
+            worker::console_warn!("telemetry message {} rejected: {rejection}", rejected.id);
+            tx.reject(
+                "rejected",
+                &rejected.id,
+                queue,
+                &rejection.to_string(),
+                &rejected.payload,
+            )?;
+        }
+    }
+    record(&mut tx, &plan)?;
+    if !tx.is_empty() {
+        tx.commit().await?;
+        report.d1_calls += 1;
+    }
+
+    publish(&store, &plan).await;
+    report.transitions = plan.transitions();
+    report.warnings = plan.warnings.len();
+    if !plan.alerts.is_empty() {
+        let delivery = alerts::deliver_pending(env, &store, &db).await;
+        report.d1_calls += 2;
+        if let Err(error) = delivery {
+            worker::console_warn!("alerts left pending: {}", error.message);
+        }
+    }
+    let counts = store.kv().counts();
+    report.kv_reads = counts.reads;
+    report.kv_writes = counts.writes + counts.deletes;
+    Ok(())
+}
+
+fn usage_rows(usage: &BatchUsage) -> UsageRows {
+    let mut rows = Vec::new();
+    rows.extend(
+        usage
+            .daily
+            .iter()
+            .map(|((f, day), t)| ("feature", f.to_string(), day.to_string(), t.clone())),
+    );
+    rows.extend(
+        usage
+            .monthly
+            .iter()
+            .map(|((f, month), t)| ("feature", f.to_string(), month.to_string(), t.clone())),
+    );
+    rows.extend(
+        usage
+            .project_daily()
+            .into_iter()
+            .map(|((p, day), t)| ("project", p.to_string(), day.to_string(), t)),
+    );
+    rows.extend(
+        usage
+            .project_monthly()
+            .into_iter()
+            .map(|((p, m), t)| ("project", p.to_string(), m.to_string(), t)),
+    );
+    rows
+}
+
+/// The plan's records, in the batch's transaction.
+pub fn record(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), ApiError> {
+    for (feature, breaker) in &plan.feature_trips {
+        tx.set_feature_breaker(feature, breaker)?;
+    }
+    for (project, breaker) in &plan.project_changes {
+        tx.set_project_breaker(project, breaker)?;
+    }
+    for (feature, warning) in &plan.warnings {
+        tx.warned(feature, warning.metric, &warning.period.id(), &warning.covers)?;
+    }
+    plan.events.iter().try_for_each(|event| tx.event(event))?;
+    plan.alerts.iter().try_for_each(|alert| tx.alert(alert))
+}
+
+/// Broadcasts the plan's transitions and writes the warning markers. D1 already holds the record,
+/// so a KV failure is logged and repaired by the hourly reconciliation.
+pub async fn publish<K: platform_kv::Kv>(store: &Store<K, WorkersClock>, plan: &Plan) {
+    for (feature, breaker) in &plan.feature_trips {
+        if let Err(error) = broadcast::feature_opened(store, feature, breaker).await {
+            worker::console_error!("breaker of {feature} not broadcast: {error}");
+        }
+    }
+    for (project, breaker) in &plan.project_changes {
+        // The previous level only matters when leaving `paused`, which evaluation does not do.
+        if let Err(error) =
+            broadcast::project_changed(store, project, platform_core::breaker::Level::Active, breaker).await
+        {
+            worker::console_error!("level of project {project} not broadcast: {error}");
+        }
+    }
+    for (feature, warning) in &plan.warnings {
+        if let Err(error) = warning_marker(store, feature, warning).await {
+            worker::console_warn!("warning marker of {feature} not written: {error}");
+        }
+    }
+}
+
+async fn warning_marker<K: platform_kv::Kv>(
+    store: &Store<K, WorkersClock>,
+    feature: &FeatureKey,
+    warning: &platform_core::budget::Warning,
+) -> Result<(), platform_kv::StoreError> {
+    let now = Timestamp(store.now_ms());
+    match warning.period {
+        Period::Day(_) => {
+            store
+                .put(
+                    &BudgetWarn::key(feature, warning.metric, warning.threshold)?,
+                    &now,
+                )
+                .await
+        }
+        Period::Month(_) => {
+            store
+                .put(
+                    &BudgetWarnMonthly::key(feature, warning.metric, warning.threshold)?,
+                    &now,
+                )
+                .await
+        }
+    }
+}
+
+/// Handles a batch of the dead-letter queue: every message is recorded for inspection and replay.
+pub async fn dead_letters(
+    messages: Vec<RawMessage>,
+    queue: &str,
+    telemetry_queue: &str,
+    env: &Env,
+) -> BatchReport {
+    let mut report = BatchReport {
+        event: "dead_letter_batch",
+        queue: queue.to_owned(),
+        messages: messages.len(),
+        ..BatchReport::default()
+    };
+    let result = async {
+        let db = database(env)?;
+        let mut tx = Transaction::new(&db, worker::Date::now().as_millis());
+        let reason = format!("exhausted its retries on {telemetry_queue}");
+        for message in &messages {
+            tx.reject(
+                "dead_letter",
+                &message.id(),
+                queue,
+                &reason,
+                &js_json(&message.body()),
+            )?;
+        }
+        tx.commit().await
+    }
+    .await;
+    report.d1_calls = 1;
+    report.rejected = messages.len();
+    match result {
+        Ok(()) => {
+            report.outcome = "ok";
+            messages.iter().for_each(|m| m.ack());
+        }
+        Err(error) => {
+            report.outcome = "retried";
+            worker::console_error!("dead letters retried: {}", error.message);
+            messages.iter().for_each(|m| m.retry());
+        }
+    }
+    report
+}
