@@ -37,6 +37,12 @@ pub fn store(env: &Env, worker: PlatformWorker) -> Result<PlatformStore, ApiErro
     Ok(Store::new(WorkersKv::new(kv), worker, WorkersClock))
 }
 
+/// Opens `PLATFORM_DB`.
+pub fn database(env: &Env) -> Result<worker::D1Database, ApiError> {
+    env.d1(PLATFORM_DB)
+        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))
+}
+
 /// Installs the panic hook once per isolate, so a panic is logged readably before the runtime
 /// restarts the instance.
 pub fn init() {

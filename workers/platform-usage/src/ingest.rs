@@ -10,10 +10,10 @@ use platform_core::{FeatureKey, UtcDay};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::{WorkersClock, WorkersKv};
 use platform_kv::{Metered, PlatformWorker, Store, Timestamp};
-use platform_worker::{alerts, ApiError, PLATFORM_CACHE, PLATFORM_DB};
+use platform_worker::{alerts, ApiError, PLATFORM_CACHE};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
+use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 use crate::decide::{decide, Inputs, Plan};
 use crate::ledger::{self, Transaction, UsageRows};
@@ -60,10 +60,7 @@ pub fn metered_store(env: &Env) -> Result<MeteredStore, ApiError> {
     ))
 }
 
-pub fn database(env: &Env) -> Result<D1Database, ApiError> {
-    env.d1(PLATFORM_DB)
-        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))
-}
+pub use platform_worker::database;
 
 fn decode(message: RawMessage) -> Incoming {
     let id = message.id();

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use platform_core::settings::SETTINGS;
-use platform_worker::{ApiError, PLATFORM_DB};
+use platform_worker::{d1, ApiError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
@@ -45,62 +45,36 @@ pub struct DriftRow {
 
 pub struct Db(D1Database);
 
-fn failed(context: &'static str) -> impl Fn(worker::Error) -> ApiError {
-    move |error| ApiError::internal(context, error)
-}
-
-fn number(n: u64) -> JsValue {
-    // D1 numbers are JavaScript numbers: exact below 2^53, which instants in ms are.
-    JsValue::from_f64(n as f64)
-}
-
 fn json_param<T: Serialize>(rows: &[T]) -> JsValue {
     JsValue::from_str(&serde_json::to_string(rows).unwrap_or_else(|_| "[]".into()))
 }
 
 impl Db {
     pub fn open(env: &Env) -> Result<Self, ApiError> {
-        env.d1(PLATFORM_DB)
-            .map(Self)
-            .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))
+        platform_worker::database(env).map(Self)
     }
 
     async fn all<T: DeserializeOwned>(
         &self,
-        context: &'static str,
+        context: &str,
         sql: &str,
         params: &[JsValue],
     ) -> Result<Vec<T>, ApiError> {
-        self.0
-            .prepare(sql)
-            .bind(params)
-            .map_err(failed(context))?
-            .all()
-            .await
-            .and_then(|result| result.results())
-            .map_err(failed(context))
+        d1::query(&self.0, context, sql, params).await
     }
 
     fn statement(&self, sql: &str, params: &[JsValue]) -> Result<D1PreparedStatement, ApiError> {
-        self.0
-            .prepare(sql)
-            .bind(params)
-            .map_err(failed("preparing a statement"))
+        d1::statement(&self.0, sql, params)
     }
 
-    async fn batch(
-        &self,
-        context: &'static str,
-        statements: Vec<D1PreparedStatement>,
-    ) -> Result<(), ApiError> {
-        if statements.is_empty() {
-            return Ok(());
-        }
-        self.0
-            .batch(statements)
+    /// One transaction; `context` names it in the log if it fails.
+    async fn batch(&self, context: &str, statements: Vec<D1PreparedStatement>) -> Result<(), ApiError> {
+        d1::batch(&self.0, statements)
             .await
             .map(|_| ())
-            .map_err(failed(context))
+            .inspect_err(|error| {
+                worker::console_error!("{context}: {}", error.message);
+            })
     }
 
     /// What sync-config has written to KV: key → digest.
@@ -159,7 +133,7 @@ impl Db {
                 "INSERT INTO settings (key, value, updated_at) \
                  SELECT json_extract(value, '$.key'), json_extract(value, '$.value'), ?2 FROM json_each(?1) WHERE true \
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                &[json_param(rows), number(now)],
+                &[json_param(rows), d1::ms(now)],
             )?);
         }
         for rows in plan.projects.upsert.chunks(ROWS_PER_STATEMENT) {
@@ -170,7 +144,7 @@ impl Db {
                  FROM json_each(?1) WHERE true \
                  ON CONFLICT(project_id) DO UPDATE SET display_name = excluded.display_name, \
                  repository = excluded.repository, tier = excluded.tier, scripts = excluded.scripts, updated_at = excluded.updated_at",
-                &[json_param(rows), number(now)],
+                &[json_param(rows), d1::ms(now)],
             )?);
         }
         for rows in plan.features.upsert.chunks(ROWS_PER_STATEMENT) {
@@ -183,7 +157,7 @@ impl Db {
                  ON CONFLICT(feature_key) DO UPDATE SET project_id = excluded.project_id, category = excluded.category, \
                  feature = excluded.feature, display_name = excluded.display_name, circuit_breaker = excluded.circuit_breaker, \
                  cost_tier = excluded.cost_tier, updated_at = excluded.updated_at",
-                &[json_param(rows), number(now)],
+                &[json_param(rows), d1::ms(now)],
             )?);
         }
         let deletes = [
@@ -220,7 +194,7 @@ impl Db {
             "reading the config history",
             "SELECT id, version, applied_at, summary, kv_total, kv_done, runs, completed_at FROM config_history \
              WHERE id < (SELECT MAX(id) FROM config_history) ORDER BY id DESC LIMIT ?1",
-            &[number(u64::from(limit))],
+            &[d1::number(limit)],
         )
         .await
     }
@@ -245,10 +219,10 @@ impl Db {
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, 0) RETURNING id",
                 &[
                     JsValue::from_str(version),
-                    number(now),
+                    d1::ms(now),
                     JsValue::from_str(document),
                     JsValue::from_str(summary),
-                    number(kv_total as u64),
+                    d1::number(kv_total as f64),
                 ],
             )
             .await?;
@@ -272,7 +246,7 @@ impl Db {
                 "INSERT INTO synced_kv_keys (key, digest, written_at) \
                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?2 FROM json_each(?1) WHERE true \
                  ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, written_at = excluded.written_at",
-                &[json_param(rows), number(now)],
+                &[json_param(rows), d1::ms(now)],
             )?);
         }
         statements.extend(self.forget_statements(&report.deleted)?);
@@ -280,7 +254,12 @@ impl Db {
         statements.push(self.statement(
             "UPDATE config_history SET kv_done = kv_done + ?2, runs = runs + 1, \
              completed_at = CASE WHEN ?3 = 1 THEN ?4 ELSE NULL END WHERE id = ?1",
-            &[number(id), number(done), number(u64::from(complete)), number(now)],
+            &[
+                d1::ms(id),
+                d1::number(done as f64),
+                d1::flag(complete),
+                d1::ms(now),
+            ],
         )?);
         self.batch("recording the run", statements).await
     }
@@ -303,7 +282,7 @@ impl Db {
         let mut statements = self.forget_statements(&keys)?;
         statements.push(self.statement(
             "UPDATE config_history SET kv_total = kv_total + ?2, completed_at = NULL WHERE id = ?1",
-            &[number(id), number(keys.len() as u64)],
+            &[d1::ms(id), d1::number(keys.len() as f64)],
         )?);
         self.batch("forgetting drifted keys", statements).await
     }
@@ -312,9 +291,9 @@ impl Db {
         let statement = self.statement(
             "INSERT OR REPLACE INTO drift_checks (checked_at, version, checked, repaired) VALUES (?1, ?2, ?3, ?4)",
             &[
-                number(row.checked_at),
+                d1::ms(row.checked_at),
                 JsValue::from_str(&row.version),
-                number(row.checked),
+                d1::ms(row.checked),
                 JsValue::from_str(&row.repaired),
             ],
         )?;
