@@ -177,6 +177,19 @@ describe("platform-usage", () => {
     });
   });
 
+  describe("alerts", () => {
+    it("keeps an alert Slack refused and delivers it on the next sweep", async () => {
+      await platform.fakes.failNext("slack", 500, { body: "internal_error" });
+      assert.equal((await admin("POST", "/global-stop", { enabled: true, reason: "alert retry" })).status, 200);
+      assert.equal((await slackTexts("global stop: alert retry")).length, 1, "the refused attempt reached Slack");
+      assert.equal((await admin("GET", "/status")).body.alerts.pending, 1);
+      await sweep(Date.now());
+      assert.equal((await admin("GET", "/status")).body.alerts.pending, 0);
+      assert.equal((await slackTexts("global stop: alert retry")).length, 2, "delivered once more, not forgotten");
+      await admin("POST", "/global-stop", { enabled: false });
+    });
+  });
+
   describe("manual trips and repeated trips", () => {
     it("keeps a manual disable through every sweep until an operator enables it", async () => {
       const feature = "shop:admin:import";

@@ -195,12 +195,19 @@ pub async fn global_stop(env: &Env, body: GlobalStopBody) -> Result<Value, ApiEr
     if body.enabled {
         tx.alert(&alerts::Alert {
             kind: "global",
-            subject: "*".into(),
+            // Each stop an operator orders is news.
+            subject: now.to_string(),
             text: format!(":octagonal_sign: global stop: {reason}"),
         })?;
     }
     tx.commit().await?;
     broadcast::global_stop(&store, body.enabled).await?;
+    if body.enabled {
+        // Stored first, so a failed delivery is retried by the sweep.
+        if let Err(error) = alerts::deliver_pending(env, &store, &db).await {
+            worker::console_warn!("alerts left pending: {}", error.message);
+        }
+    }
     Ok(json!({ "stopped": body.enabled, "reason": reason, "since": now }))
 }
 
