@@ -157,7 +157,7 @@ pub async fn set_project(
     tx.set_project_breaker(&project, &next)?;
     tx.event(&event("project", project.as_str(), name, next.reason.clone()))?;
     tx.commit().await?;
-    broadcast::project_changed(&store, &project, current.level, &next).await?;
+    broadcast::project_changed(&store, &project, &next).await?;
     Ok(json!({ "project": project, "changed": true, "breaker": next }))
 }
 

@@ -52,11 +52,11 @@ pub async fn feature_closed<K: Kv, C: Clock>(
     store.delete(&ConfigFeatureReason::key(feature)?).await
 }
 
-/// A project's new level: `paused` also stops it in the SDK contract; leaving `paused` lifts that.
+/// A project's new level: `paused` also stops it in the SDK contract, any other level lifts that
+/// (a delete costs one write on a rare transition, and repairs a stop left behind).
 pub async fn project_changed<K: Kv, C: Clock>(
     store: &Store<K, C>,
     project: &ProjectId,
-    previous: Level,
     breaker: &ProjectBreaker,
 ) -> Result<(), StoreError> {
     store
@@ -64,11 +64,10 @@ pub async fn project_changed<K: Kv, C: Clock>(
         .await?;
     let sdk = ConfigProjectStatus::key(project)?;
     if breaker.level == Level::Paused {
-        store.put(&sdk, &BreakerSignal::Stop).await?;
-    } else if previous == Level::Paused {
-        store.delete(&sdk).await?;
+        store.put(&sdk, &BreakerSignal::Stop).await
+    } else {
+        store.delete(&sdk).await
     }
-    Ok(())
 }
 
 /// Stops or releases every consumer.

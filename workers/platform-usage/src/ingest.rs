@@ -261,10 +261,7 @@ pub async fn publish<K: platform_kv::Kv>(store: &Store<K, WorkersClock>, plan: &
         }
     }
     for (project, breaker) in &plan.project_changes {
-        // The previous level only matters when leaving `paused`, which evaluation does not do.
-        if let Err(error) =
-            broadcast::project_changed(store, project, platform_core::breaker::Level::Active, breaker).await
-        {
+        if let Err(error) = broadcast::project_changed(store, project, breaker).await {
             worker::console_error!("level of project {project} not broadcast: {error}");
         }
     }

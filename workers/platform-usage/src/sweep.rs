@@ -1,7 +1,6 @@
 //! The scheduled work: every few minutes, reset the trips whose period has ended, deliver pending
 //! alerts and drop old ledger rows; every hour, repair the KV broadcast of open breakers.
 
-use platform_core::breaker::Level;
 use platform_core::{EpochMs, FeatureKey, ProjectId};
 use platform_kv::families::{ConfigFeatureStatus, ConfigGlobalStatus, ConfigProjectStatus};
 use platform_kv::{BreakerSignal, TypedKey};
@@ -121,7 +120,7 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
         );
     }
     for (project, active) in &resumed {
-        if let Err(error) = broadcast::project_changed(&store, project, Level::Paused, active).await {
+        if let Err(error) = broadcast::project_changed(&store, project, active).await {
             worker::console_error!("resume of {project} not broadcast: {error}");
         }
         worker::console_log!(
@@ -195,7 +194,7 @@ pub async fn reconcile(env: &Env) -> Result<SweepReport, ApiError> {
             store.get(&ConfigProjectStatus::key(&project)?).await,
             Ok(Some(BreakerSignal::Stop))
         ) {
-            broadcast::project_changed(&store, &project, Level::Active, &row.breaker()).await?;
+            broadcast::project_changed(&store, &project, &row.breaker()).await?;
             repaired += 1;
         }
     }
