@@ -9,7 +9,7 @@ pub mod health;
 pub mod response;
 
 use platform_kv::workers::{WorkersClock, WorkersKv};
-use platform_kv::{PlatformWorker, Store};
+use platform_kv::{Metered, PlatformWorker, Store};
 use worker::Env;
 
 pub use bindings::{Binding, PLATFORM_CACHE, PLATFORM_DB};
@@ -26,15 +26,15 @@ pub struct WorkerInfo {
     pub optional: &'static [(Binding, &'static str)],
 }
 
-/// The worker's store over `PLATFORM_CACHE`.
-pub type PlatformStore = Store<WorkersKv, WorkersClock>;
+/// The worker's store over `PLATFORM_CACHE`, counting its operations: the platform meters itself.
+pub type PlatformStore = Store<Metered<WorkersKv>, WorkersClock>;
 
 /// Opens `PLATFORM_CACHE` as this worker's store.
 pub fn store(env: &Env, worker: PlatformWorker) -> Result<PlatformStore, ApiError> {
     let kv = env
         .kv(PLATFORM_CACHE)
         .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_CACHE} is missing")))?;
-    Ok(Store::new(WorkersKv::new(kv), worker, WorkersClock))
+    Ok(Store::new(Metered::new(WorkersKv::new(kv)), worker, WorkersClock))
 }
 
 /// Opens `PLATFORM_DB`.

@@ -8,9 +8,9 @@ use platform_core::telemetry::{Rejection, Telemetry};
 use platform_core::usage::BatchUsage;
 use platform_core::{FeatureKey, UtcDay};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
-use platform_kv::workers::{WorkersClock, WorkersKv};
-use platform_kv::{Metered, PlatformWorker, Store, Timestamp};
-use platform_worker::{alerts, ApiError, PLATFORM_CACHE};
+use platform_kv::workers::WorkersClock;
+use platform_kv::{Store, Timestamp};
+use platform_worker::{alerts, ApiError};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
@@ -21,8 +21,6 @@ use crate::{broadcast, context};
 
 /// Seconds before a batch that failed on storage is delivered again.
 const RETRY_DELAY_SECONDS: u32 = 30;
-
-pub type MeteredStore = Store<Metered<WorkersKv>, WorkersClock>;
 
 /// One delivered message, decoded.
 struct Incoming {
@@ -49,15 +47,9 @@ pub struct BatchReport {
     pub outcome: &'static str,
 }
 
-pub fn metered_store(env: &Env) -> Result<MeteredStore, ApiError> {
-    let kv = env
-        .kv(PLATFORM_CACHE)
-        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_CACHE} is missing")))?;
-    Ok(Store::new(
-        Metered::new(WorkersKv::new(kv)),
-        PlatformWorker::PlatformUsage,
-        WorkersClock,
-    ))
+/// The worker's store (platform-worker's, named for this worker).
+pub fn metered_store(env: &Env) -> Result<platform_worker::PlatformStore, ApiError> {
+    platform_worker::store(env, crate::INFO.id)
 }
 
 pub use platform_worker::database;
