@@ -37,13 +37,15 @@ CREATE INDEX IF NOT EXISTS error_fingerprints_by_project ON error_fingerprints (
 CREATE INDEX IF NOT EXISTS error_fingerprints_by_script ON error_fingerprints (script, issue_created_at);
 CREATE INDEX IF NOT EXISTS error_fingerprints_pending ON error_fingerprints (issue_number, next_attempt_at);
 
--- Daily warning digests: one issue per project per day, claimed here before GitHub is called.
-CREATE TABLE IF NOT EXISTS error_digests (
+-- Issues filed at most once per project per day (kind 'digest': warnings; 'gap': coverage gaps).
+-- The row is the claim, inserted before GitHub is called and deleted again if GitHub refused.
+CREATE TABLE IF NOT EXISTS error_daily_issues (
+  kind TEXT NOT NULL,
   project TEXT NOT NULL,
   day TEXT NOT NULL,
   issue_number INTEGER,
   claimed_at INTEGER NOT NULL,
-  PRIMARY KEY (project, day)
+  PRIMARY KEY (kind, project, day)
 ) WITHOUT ROWID;
 
 -- The collector's own facts for /health (key: last_issue_write, last_github_error).

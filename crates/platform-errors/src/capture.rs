@@ -121,7 +121,12 @@ pub fn capture(event: &TailEvent, script: &str, patterns: &Patterns, now: u64) -
                         .flatten()
                 })
         };
-        let message = if limit { String::new() } else { normalize(raw) };
+        // Redacted before normalising: a secret never shapes the fingerprint nor reaches an issue.
+        let message = if limit {
+            String::new()
+        } else {
+            normalize(&redact(&core_message(raw)))
+        };
         let with_route = matches!(kind, ErrorKind::Exception | ErrorKind::SoftError);
         let fingerprint = fingerprint(&Components {
             script,
@@ -257,6 +262,26 @@ mod tests {
         let groups = aggregate([a, b, c.clone()].concat());
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[&c[0].fingerprint].count, 1);
+    }
+
+    #[test]
+    fn nothing_shown_carries_a_secret() {
+        let p = Patterns::default();
+        let o = &capture(
+            &exception(
+                "login failed for jane@example.com password=hunter2",
+                "https://s.example/a?k=v",
+            ),
+            "s",
+            &p,
+            0,
+        )[0];
+        for shown in [&o.message, &o.sample, &o.title, &o.context] {
+            assert!(
+                !shown.contains("jane@example.com") && !shown.contains("hunter2"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

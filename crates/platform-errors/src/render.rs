@@ -112,6 +112,25 @@ pub fn occurrence_comment(occurrences: u64, last_seen: &str, context: &str, regr
     )
 }
 
+/// The title and body of a project's coverage-gap issue (from the sentinel).
+pub fn gap_issue(project: &str, day: &str, coverage: Option<f64>, details: &str) -> (String, String) {
+    let title = match coverage {
+        Some(pct) => format!("Data coverage gap: {project} at {pct:.0}% ({day})"),
+        None => format!("Data coverage gap: {project} ({day})"),
+    };
+    let body = format!(
+        "The sentinel found a coverage gap for project `{}` on {}.\n\n```\n{}\n```\n\n\
+         _Filed at most once per project per day by the platform error collector._\n",
+        cell(project),
+        cell(day),
+        fenced(&cut(details, 20_000))
+    );
+    (cut(&title.replace(['\n', '\r'], " "), MAX_TITLE), body)
+}
+
+/// Labels of a gap issue.
+pub const GAP_LABELS: [&str; 3] = ["cf:error:auto-generated", "cf:gap-alert", "cf:priority:p2"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +179,12 @@ mod tests {
         assert!(!text.contains("evil ```"));
         assert!(text.chars().count() <= MAX_BODY);
         assert!(text.contains("| Occurrences | 3 |"));
+    }
+
+    #[test]
+    fn gap_issues_name_project_and_day() {
+        let (title, body) = gap_issue("shop", "2026-03-02", Some(42.4), "missing ``` d1");
+        assert_eq!(title, "Data coverage gap: shop at 42% (2026-03-02)");
+        assert!(!body.contains("missing ```"));
     }
 }
