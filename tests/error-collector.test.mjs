@@ -8,6 +8,8 @@ import { startPlatform } from "./harness/platform.mjs";
 
 const COLLECTOR = "platform-error-collector";
 const RETRY_CRON = "*/15 * * * *";
+const DIGEST_CRON = "10 0 * * *";
+const DAY_MS = 86_400_000;
 const TOKEN = "ghp_collectorTestToken0123456789abcdef";
 
 describe("error-collector", () => {
@@ -268,6 +270,29 @@ describe("error-collector", () => {
     assert.equal((await admin("GET", "/errors?script=ops&status=muted")).body.errors.length, 1);
     assert.equal((await admin("POST", `/errors/${fingerprint}/unmute`)).body.muted, 0);
     assert.ok((await issues("ops"))[0].labels.some((l) => l.name === "cf:muted"));
+  });
+
+  it("batches warnings into one digest issue per project per day", async () => {
+    await mapScript("warny", "acme/warny");
+    const warn = (message) => ({
+      scriptName: "warny",
+      outcome: "ok",
+      eventTimestamp: Date.now(),
+      event: { request: { url: "https://app.example/x", method: "GET" } },
+      logs: [{ level: "warn", message: [message], timestamp: Date.now() }],
+    });
+    await tail([warn("slow query took 812 ms"), warn("slow query took 90 ms"), warn("cache cold for key 7")]);
+    assert.equal((await issues("warny")).length, 0);
+    const recorded = await rows("warny");
+    assert.deepEqual(recorded.map((r) => [r.kind, r.priority]), [["warning", "P4"], ["warning", "P4"]]);
+    const nextDay = Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS + 600_000;
+    await platform.cron(COLLECTOR, DIGEST_CRON, nextDay);
+    await platform.cron(COLLECTOR, DIGEST_CRON, nextDay + 60_000);
+    const found = await issues("warny");
+    assert.equal(found.length, 1);
+    assert.match(found[0].title, /^Warning digest: warny \(\d{4}-\d{2}-\d{2}, 2 warnings\)$/);
+    assert.match(found[0].body, /slow query took \d+ ms \| 2 \|/);
+    assert.ok(found[0].labels.some((l) => l.name === "cf:digest"));
   });
 
   it("files a coverage-gap issue at most once per project per day, only after GitHub accepted it", async () => {

@@ -131,6 +131,59 @@ pub fn gap_issue(project: &str, day: &str, coverage: Option<f64>, details: &str)
 /// Labels of a gap issue.
 pub const GAP_LABELS: [&str; 3] = ["cf:error:auto-generated", "cf:gap-alert", "cf:priority:p2"];
 
+/// One warning in a daily digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestEntry {
+    pub script: String,
+    pub sample: String,
+    pub occurrences: u64,
+    pub fingerprint: String,
+}
+
+/// Labels of a warning digest.
+pub const DIGEST_LABELS: [&str; 4] = [
+    "cf:error:auto-generated",
+    "cf:error:warning",
+    "cf:priority:p4",
+    "cf:digest",
+];
+
+/// The title and body of a project's daily warning digest: one table row per warning, most
+/// frequent first, cut to the body limit.
+pub fn digest_issue(project: &str, day: &str, entries: &[DigestEntry]) -> (String, String) {
+    let title = cut(
+        &format!("Warning digest: {project} ({day}, {} warnings)", entries.len()),
+        MAX_TITLE,
+    );
+    let mut sorted: Vec<&DigestEntry> = entries.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.occurrences
+            .cmp(&a.occurrences)
+            .then(a.fingerprint.cmp(&b.fingerprint))
+    });
+    let mut body = format!(
+        "Warnings logged by project `{}`'s Workers on {}.\n\n| Worker | Warning | Occurrences (total) | Fingerprint |\n|---|---|---|---|\n",
+        cell(project),
+        cell(day)
+    );
+    for entry in sorted {
+        let line = format!(
+            "| {} | {} | {} | `{}` |\n",
+            cell(&entry.script),
+            cell(&cut(&entry.sample, 200)),
+            entry.occurrences,
+            entry.fingerprint
+        );
+        if body.len() + line.len() > MAX_BODY - 200 {
+            body.push_str("| … | more warnings left out | | |\n");
+            break;
+        }
+        body.push_str(&line);
+    }
+    body.push_str("\n_One digest per project per day, filed by the platform error collector._\n");
+    (title, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +232,29 @@ mod tests {
         assert!(!text.contains("evil ```"));
         assert!(text.chars().count() <= MAX_BODY);
         assert!(text.contains("| Occurrences | 3 |"));
+    }
+
+    #[test]
+    fn digests_list_warnings_most_frequent_first() {
+        let entry = |sample: &str, occurrences| DigestEntry {
+            script: "shop-api".into(),
+            sample: sample.into(),
+            occurrences,
+            fingerprint: "f".repeat(32),
+        };
+        let (title, body) = digest_issue(
+            "shop",
+            "2026-03-02",
+            &[entry("slow | query", 2), entry("cache cold", 9)],
+        );
+        assert_eq!(title, "Warning digest: shop (2026-03-02, 2 warnings)");
+        let (cold, slow) = (
+            body.find("cache cold").unwrap(),
+            body.find("slow \\| query").unwrap(),
+        );
+        assert!(cold < slow);
+        let many: Vec<_> = (0..2000).map(|i| entry(&"w".repeat(150), i)).collect();
+        assert!(digest_issue("shop", "2026-03-02", &many).1.len() <= MAX_BODY);
     }
 
     #[test]

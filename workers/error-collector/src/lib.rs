@@ -4,6 +4,7 @@
 
 mod admin;
 mod context;
+mod digest;
 mod gap;
 mod github;
 mod health;
@@ -98,6 +99,10 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             let report = tail::retry(&env, at).await;
             worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
         }
+        digest::DIGEST_CRON => match digest::run(&env, at).await {
+            Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
+            Err(error) => worker::console_error!("digest: {}", error.message),
+        },
         other => worker::console_error!("no work is scheduled for cron {other:?}"),
     }
 }
