@@ -168,6 +168,24 @@ describe("error-collector", () => {
     assert.equal(row.last_error, null);
   });
 
+  it("honours Retry-After: no further GitHub calls in the batch, the retry waits as told", async () => {
+    await mapScript("throttled", "acme/throttled");
+    await platform.fakes.failNext("github", 403, { count: 1, headers: { "retry-after": "600" }, body: { message: "secondary rate limit" } });
+    const before = Date.now();
+    await tail([exception("throttled", "first of two"), exception("throttled", "second of two")]);
+    assert.equal((await githubRequests("throttled")).length, 1);
+    const waiting = await rows("throttled");
+    assert.equal(waiting.length, 2);
+    for (const row of waiting) {
+      assert.ok(row.next_attempt_at >= before + 600_000, `next attempt ${row.next_attempt_at - before} ms later`);
+    }
+    await platform.cron(COLLECTOR, RETRY_CRON, before + 300_000);
+    assert.equal((await issues("throttled")).length, 0);
+    // Once GitHub's wait is over, the cron files both, the one tried and the one the halt deferred.
+    await platform.cron(COLLECTOR, RETRY_CRON, Math.max(...waiting.map((r) => r.next_attempt_at)) + 1000);
+    assert.equal((await issues("throttled")).length, 2);
+  });
+
   it("retries a 422 without the optional fields", async () => {
     await mapScript("strict", "acme/strict");
     await platform.fakes.failNext("github", 422, { count: 1, body: { message: "Validation Failed" } });

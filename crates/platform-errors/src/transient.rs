@@ -1,6 +1,11 @@
 //! Transient (expected, operational) error categories. A category replaces the message in the
 //! fingerprint and allows one issue per category, script and day. Programming errors are never
-//! transient, whatever their message says.
+//! transient, whatever their message says. A bare status code counts only next to words that make
+//! it one ("returned 503", "status: 429"): "order 503 failed" is not a 503.
+
+use std::sync::OnceLock;
+
+use regex_lite::Regex;
 
 /// Exception names that always mean a bug in the code.
 const PROGRAMMING_ERRORS: [&str; 3] = ["TypeError", "ReferenceError", "SyntaxError"];
@@ -26,13 +31,12 @@ const STATIC: &[(&str, &[&str])] = &[
             "rate-limit",
             "rate_limited",
             "too many requests",
-            " 429",
         ],
     ),
-    ("service-unavailable", &["service unavailable", " 503"]),
-    ("bad-gateway", &["bad gateway", " 502"]),
-    ("gateway-timeout", &["gateway timeout", " 504"]),
-    ("upstream-5xx", &["internal server error", " 500"]),
+    ("service-unavailable", &["service unavailable"]),
+    ("bad-gateway", &["bad gateway"]),
+    ("gateway-timeout", &["gateway timeout"]),
+    ("upstream-5xx", &["internal server error"]),
     ("connection-refused", &["econnrefused", "connection refused"]),
     (
         "connection-reset",
@@ -53,6 +57,26 @@ const STATIC: &[(&str, &[&str])] = &[
     ("d1-rate-limited", &["too many api requests by single worker"]),
 ];
 
+fn status_code(message: &str) -> Option<&'static str> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    let re = RE
+        .get_or_init(|| {
+            Regex::new(
+                r"(?i)\b(?:status|code|http|returned|responded|answered|response|upstream|got|with)\b[^0-9\n]{0,12}\b(429|500|502|503|504)\b",
+            )
+            .ok()
+        })
+        .as_ref()?;
+    let code = re.captures(message)?.get(1)?.as_str();
+    Some(match code {
+        "429" => "rate-limited",
+        "502" => "bad-gateway",
+        "503" => "service-unavailable",
+        "504" => "gateway-timeout",
+        _ => "upstream-5xx",
+    })
+}
+
 /// Whether an exception name rules out a transient category.
 pub fn is_programming_error(exception_name: Option<&str>) -> bool {
     exception_name.is_some_and(|name| PROGRAMMING_ERRORS.contains(&name))
@@ -63,11 +87,12 @@ pub fn classify(message: &str, exception_name: Option<&str>) -> Option<&'static 
     if is_programming_error(exception_name) || starts_with_programming_error(message) {
         return None;
     }
-    let padded = format!(" {}", message.to_lowercase());
+    let lower = message.to_lowercase();
     STATIC
         .iter()
-        .find(|(_, fragments)| fragments.iter().any(|f| padded.contains(f)))
+        .find(|(_, fragments)| fragments.iter().any(|f| lower.contains(f)))
         .map(|(category, _)| *category)
+        .or_else(|| status_code(message))
 }
 
 /// `TypeError: ...` written into a log line is a programming error too.
@@ -105,6 +130,12 @@ mod tests {
             Some("do-reset")
         );
         assert_eq!(classify("Cannot read properties of undefined", None), None);
+        assert_eq!(classify("upstream returned 502", None), Some("bad-gateway"));
+        assert_eq!(
+            classify("fetch failed with status: 429", None),
+            Some("rate-limited")
+        );
+        assert_eq!(classify("order 503 failed", None), None);
     }
 
     #[test]

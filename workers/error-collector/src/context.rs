@@ -45,6 +45,8 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// Set when GitHub refused auth or asked to wait: no further calls this invocation.
     pub halted: bool,
+    /// When GitHub said to come back, if it did.
+    pub resume_at: Option<u64>,
     hourly_limit: i64,
     pub daily_limit: u64,
     /// Per script: writes already counted in `ERROR_RATE` this hour, and writes made now.
@@ -69,6 +71,7 @@ impl<'a> Ctx<'a> {
             github: Github::from_env(env),
             now,
             halted: false,
+            resume_at: None,
             hourly_limit: var_number(env, HOURLY_LIMIT_VAR, 10) as i64,
             daily_limit: var_number(env, DAILY_LIMIT_VAR, 50),
             counted: BTreeMap::new(),

@@ -3,7 +3,7 @@
 
 use platform_core::time::iso8601;
 use platform_core::UtcDay;
-use platform_errors::lifecycle::{decide, Action};
+use platform_errors::lifecycle::{backoff_ms, decide, Action};
 use platform_errors::priority::{labels, MUTED_LABEL, REGRESSION_LABEL, SILENCING_LABELS};
 use platform_errors::render::{body, occurrence_comment, IssueFacts};
 use platform_errors::Priority;
@@ -59,6 +59,7 @@ async fn call(
     if let Err(error) = &result {
         if error.halts() {
             ctx.halted = true;
+            ctx.resume_at = ctx.resume_at.max(error.retry_at);
         }
         let _ = ledger::state(&ctx.db, "last_github_error", &error.describe(), ctx.now).await;
     }
@@ -109,8 +110,14 @@ async fn cache_state(ctx: &mut Ctx<'_>, fingerprint: &str, status: &str, issue: 
 }
 
 async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
-    if ctx.github.is_none() || ctx.halted {
+    if ctx.github.is_none() {
         return Ok(());
+    }
+    if ctx.halted {
+        // GitHub refused this invocation: the retry cron takes it when GitHub said to come back.
+        ctx.report.deferred += 1;
+        let at = ctx.resume_at.unwrap_or(ctx.now + backoff_ms(1));
+        return ledger::creation_failed(&ctx.db, row, "GitHub asked to wait", Some(at), false, ctx.now).await;
     }
     let day = UtcDay::containing(ctx.now);
     let window = match row.category.as_deref() {
@@ -292,6 +299,13 @@ async fn update(
         )
         .await
         .map_err(|e| ApiError::new(502, e.describe()))?;
+        if let Some(previous) = row.state().issue_priority {
+            // Best effort: the issue keeps both labels if GitHub refuses.
+            let stale = format!("{path}/labels/{}", previous.label());
+            if let Err(error) = call(ctx, &row.script, Method::Delete, &stale, None).await {
+                ctx.fail("removing the previous priority label", error.describe());
+            }
+        }
         ledger::set(
             &ctx.db,
             &row.fingerprint,
