@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { pollUntil } from "./harness/poll.mjs";
 import { startPlatform } from "./harness/platform.mjs";
 
 const COLLECTOR = "platform-error-collector";
@@ -15,7 +16,25 @@ const TOKEN = "ghp_collectorTestToken0123456789abcdef";
 describe("error-collector", () => {
   let platform;
   before(async () => {
-    platform = await startPlatform({ workers: ["error-collector"], secrets: { GITHUB_TOKEN: TOKEN } });
+    platform = await startPlatform({
+      workers: ["error-collector"],
+      secrets: { GITHUB_TOKEN: TOKEN },
+      // An application Worker that names the collector as its tail consumer, as consumers do with
+      // `tail_consumers`: the runtime's own tail delivery, not a synthetic batch.
+      extraWorkers: [
+        {
+          name: "failing-app",
+          modules: true,
+          script: `export default { async fetch(request) {
+            console.error(JSON.stringify({ level: "error", message: "producer soft error 17" }));
+            if (new URL(request.url).pathname === "/throw") throw new Error("producer exploded 42");
+            return new Response("ok");
+          } };`,
+          compatibilityDate: "2026-04-01",
+          tails: [COLLECTOR],
+        },
+      ],
+    });
   });
   after(() => platform?.dispose());
 
@@ -81,6 +100,21 @@ describe("error-collector", () => {
     assert.equal(writes.length, 2);
     // The fingerprint's KV state was written on its one state change, not per occurrence.
     assert.equal((await platform.kv.list("ERROR_FINGERPRINT:")).filter((k) => k.name.endsWith(row.fingerprint)).length, 1);
+  });
+
+  it("receives the tail events of a producer that names it as tail consumer", async () => {
+    const app = await platform.mf.getWorker("failing-app");
+    await app.fetch("http://app.example/throw?token=SECRET").then((r) => r.text()).catch(() => {});
+    const recorded = await pollUntil(
+      async () => {
+        const found = await platform.d1.all("SELECT kind, script, project, sample FROM error_fingerprints WHERE sample LIKE 'producer %'");
+        return found.length === 2 ? found : undefined;
+      },
+      { what: "the producer's exception and soft error recorded" },
+    );
+    assert.deepEqual(recorded.map((r) => r.kind).sort(), ["exception", "soft-error"]);
+    // Miniflare delivers scriptName null: recorded under the unknown script, unmapped.
+    assert.ok(recorded.every((r) => r.project === "unmapped"));
   });
 
   it("gives two distinct errors two issues", async () => {
@@ -225,7 +259,7 @@ describe("error-collector", () => {
       exception("nobody-mapped-me", "orphan failure"),
     ]);
     const recorded = await platform.d1.all(
-      "SELECT script, project, occurrences FROM error_fingerprints WHERE script IN ('unknown-script', 'nobody-mapped-me') ORDER BY script",
+      "SELECT script, project, occurrences FROM error_fingerprints WHERE sample IN ('anonymous failure', 'orphan failure') ORDER BY script",
     );
     assert.deepEqual(recorded.map((r) => [r.script, r.project]), [["nobody-mapped-me", "unmapped"], ["unknown-script", "unmapped"]]);
     const health = await (await platform.fetch(COLLECTOR, "/health")).json();
