@@ -220,6 +220,19 @@ describe("error-collector", () => {
     assert.equal((await issues("throttled")).length, 2);
   });
 
+  it("waits for the rate-limit reset when GitHub's quota is used up", async () => {
+    await mapScript("quota", "acme/quota");
+    const reset = Math.floor(Date.now() / 1000) + 1800;
+    await platform.fakes.failNext("github", 403, {
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) },
+      body: { message: "API rate limit exceeded" },
+    });
+    await tail([exception("quota", "quota used up")]);
+    const [row] = await rows("quota");
+    assert.equal(row.next_attempt_at, reset * 1000);
+    assert.match(row.last_error, /403/);
+  });
+
   it("retries a 422 without the optional fields", async () => {
     await mapScript("strict", "acme/strict");
     await platform.fakes.failNext("github", 422, { count: 1, body: { message: "Validation Failed" } });
@@ -233,13 +246,13 @@ describe("error-collector", () => {
     await mapScript("leaky", "acme/leaky");
     const secrets = ["SECRETQUERYVALUE", "sessioncookie123", "jane.doe@example.com", "bearerSECRET999", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "hunter2pass"];
     await tail([
-      exception("leaky", "login failed for jane.doe@example.com with password=hunter2pass", {
+      { ...exception("leaky", "login failed for jane.doe@example.com with password=hunter2pass", {
         url: "https://app.example/login?token=SECRETQUERYVALUE&next=/home",
         logs: [
           { level: "log", message: ["headers", { authorization: "Bearer bearerSECRET999", cookie: "session=sessioncookie123" }], timestamp: Date.now() },
           { level: "info", message: ["jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"], timestamp: Date.now() },
         ],
-      }),
+      }), scriptVersion: { id: "version-7f3a", tag: "v1.2.3" } },
     ]);
     const requests = await githubRequests("leaky");
     assert.ok(requests.length > 0);
@@ -250,7 +263,10 @@ describe("error-collector", () => {
       assert.equal(request.headers["x-github-api-version"], "2022-11-28");
       assert.equal(request.headers["authorization"], `Bearer ${TOKEN}`);
     }
-    assert.match((await issues("leaky"))[0].body, /app\.example\/login/);
+    const [issue] = await issues("leaky");
+    assert.match(issue.body, /POST https:\/\/app\.example\/login/);
+    assert.match(issue.body, /version version-7f3a/);
+    assert.match(issue.body, /\[redacted-email\]/);
   });
 
   it("records events with a null script name and from unmapped scripts, and reports them", async () => {
