@@ -188,6 +188,14 @@ function createHandle({ mf, configs, shared, migrations, adminToken, capturesTel
       return settleBatch(result, batch.map((message) => message.id));
     },
 
+    /**
+     * Delivers one batch of tail events (synthetic TraceItems) to a worker's tail handler, as the
+     * runtime does for a producer that lists it in `tail_consumers`.
+     */
+    async tail(workerName, events) {
+      await (await worker(workerName)).tail(events);
+    },
+
     /** The shared PLATFORM_CACHE namespace. */
     kv: {
       put: async (key, value, options) => (await kvNamespace()).put(key, value, options),

@@ -16,8 +16,13 @@ const CACHE_BINDING = "PLATFORM_CACHE";
 export const TELEMETRY_QUEUE = "platform-telemetry";
 
 const TESTS_DIR = join(REPO_ROOT, "tests");
-// worker-build's output imports its .wasm module; without this rule Miniflare cannot resolve it.
-const WASM_MODULE_RULES = [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }];
+// worker-build's output imports its .wasm module; without this rule Miniflare cannot resolve it. An
+// entry outside build/ (error-collector's tail.mjs) imports build/index.js, which is an ES module as
+// wrangler assumes for every .js file (Miniflare would read it as CommonJS).
+const WASM_MODULE_RULES = [
+  { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+  { type: "ESModule", include: ["**/*.js"], fallthrough: true },
+];
 
 export function platformWorkerOptions(config, { secrets, queueBatchTimeout, socket }) {
   return {

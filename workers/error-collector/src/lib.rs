@@ -1,24 +1,108 @@
-//! Tail consumer of application Workers: fingerprints errors and keeps one GitHub issue per error.
+//! Tail consumer of application Workers: every error becomes one well-kept GitHub issue.
 //!
-//! Today it serves `GET /health`; see docs/workers/error-collector.md.
+//! Routes, crons, bindings, keys and the tail wiring: docs/workers/error-collector.md.
+
+mod admin;
+mod context;
+mod digest;
+mod gap;
+mod github;
+mod health;
+mod issues;
+mod ledger;
+mod tail;
 
 use platform_kv::PlatformWorker;
-use platform_worker::{bindings, WorkerInfo};
-use worker::{event, Context, Env, Request, Response, Result};
+use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
+use platform_worker::{auth, response, ApiError, WorkerInfo};
+use serde_json::Value;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsValue;
+use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+/// The cron that retries failed or deferred issue creations.
+const RETRY_CRON: &str = "*/15 * * * *";
 
 const INFO: WorkerInfo = WorkerInfo {
     id: PlatformWorker::ErrorCollector,
     version: env!("CARGO_PKG_VERSION"),
-    bindings: &bindings::COMMON,
-    optional: &[],
+    bindings: &[
+        Binding::Kv(PLATFORM_CACHE),
+        Binding::D1(PLATFORM_DB),
+        Binding::Secret(ADMIN_TOKEN),
+        Binding::Var(context::HOURLY_LIMIT_VAR),
+        Binding::Var(context::DAILY_LIMIT_VAR),
+    ],
+    optional: &[
+        (
+            Binding::Secret(github::GITHUB_TOKEN),
+            "errors are recorded in D1 but no GitHub issue is filed",
+        ),
+        (
+            Binding::Var(context::DEFAULT_REPOSITORY_VAR),
+            "errors of unmapped scripts are recorded but not filed",
+        ),
+    ],
 };
+
+fn now() -> u64 {
+    worker::Date::now().as_millis()
+}
 
 #[event(start)]
 fn start() {
     platform_worker::init();
 }
 
+/// The tail handler's body, called by `tail.mjs` (workers-rs has no tail event). Never fails
+/// the invocation: what went wrong is in the logged report.
+#[wasm_bindgen]
+pub async fn tail_events(events: JsValue, env: Env) -> std::result::Result<(), JsValue> {
+    let report = tail::batch(events, &env, now()).await;
+    worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
+    Ok(())
+}
+
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    platform_worker::common_routes(&INFO, &req, &env)
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if req.method() == Method::Get && segments == ["health"] {
+        return health::respond(&INFO, &env, now()).await;
+    }
+    if segments == [""] {
+        return platform_worker::common_routes(&INFO, &req, &env);
+    }
+    if let Err(refused) = auth::require_admin(&req, &env) {
+        return refused.into_response();
+    }
+    let result: std::result::Result<Value, ApiError> = match (req.method(), segments.as_slice()) {
+        (Method::Get, ["errors"]) => admin::list(&req, &env).await,
+        (Method::Get, ["errors", fingerprint]) => admin::show(&env, fingerprint).await,
+        (Method::Post, ["errors", fingerprint, action @ ("mute" | "unmute" | "resolve")]) => {
+            admin::act(&env, fingerprint, action, now()).await
+        }
+        (Method::Post, ["gap-alerts"]) => match req.json::<gap::GapRequest>().await {
+            Ok(request) => gap::file(&env, request, now()).await,
+            Err(e) => Err(ApiError::bad_request(format!("invalid body: {e}"))),
+        },
+        _ => return platform_worker::common_routes(&INFO, &req, &env),
+    };
+    response::respond(result)
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let at = event.schedule() as u64;
+    match event.cron().as_str() {
+        RETRY_CRON => {
+            let report = tail::retry(&env, at).await;
+            worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
+        }
+        digest::DIGEST_CRON => match digest::run(&env, at).await {
+            Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
+            Err(error) => worker::console_error!("digest: {}", error.message),
+        },
+        other => worker::console_error!("no work is scheduled for cron {other:?}"),
+    }
 }

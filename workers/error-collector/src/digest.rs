@@ -1,0 +1,147 @@
+//! The daily warning digest: one issue per project per UTC day listing the warnings (P4) its
+//! Workers logged, instead of an issue per warning. Claimed in D1 before GitHub is called, so a
+//! cron that runs twice files once.
+
+use std::collections::BTreeMap;
+
+use platform_core::UtcDay;
+use platform_errors::milestone::DAY_MS;
+use platform_errors::render::{digest_issue, DigestEntry, DIGEST_LABELS};
+use platform_worker::{d1, ApiError};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{Env, Method};
+
+use crate::context::Ctx;
+use crate::ledger;
+
+/// Files the digest of the UTC day before the cron's time.
+pub const DIGEST_CRON: &str = "10 0 * * *";
+/// Warnings listed per digest at most (the body is cut to GitHub's limit anyway).
+const MAX_WARNINGS: u32 = 2000;
+
+#[derive(Deserialize)]
+struct Warning {
+    project: String,
+    repository: String,
+    script: String,
+    sample: String,
+    occurrences: f64,
+    fingerprint: String,
+}
+
+#[derive(Deserialize)]
+struct Claimed {
+    #[allow(dead_code)]
+    day: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DigestReport {
+    pub day: String,
+    pub projects: u32,
+    pub filed: u32,
+    pub already_filed: u32,
+    pub errors: Vec<String>,
+}
+
+pub async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
+    let day = UtcDay::containing(now.saturating_sub(DAY_MS));
+    let ctx = Ctx::new(env, now)?;
+    let github = ctx
+        .github
+        .as_ref()
+        .ok_or_else(|| ApiError::unavailable("GITHUB_TOKEN is not set"))?;
+    // Warnings active during the day: seen on it, or first seen before its end and still going.
+    let warnings: Vec<Warning> = d1::query(
+        &ctx.db,
+        "reading the day's warnings",
+        "SELECT project, repository, script, sample, occurrences, fingerprint FROM error_fingerprints \
+         WHERE kind = 'warning' AND repository IS NOT NULL AND muted = 0 AND last_seen >= ?1 AND first_seen < ?2 \
+         ORDER BY project, occurrences DESC LIMIT ?3",
+        &[d1::ms(day.start_ms()), d1::ms(day.next_start_ms()), d1::number(MAX_WARNINGS)],
+    )
+    .await?;
+    let mut by_project: BTreeMap<(String, String), Vec<DigestEntry>> = BTreeMap::new();
+    for w in warnings {
+        by_project
+            .entry((w.project, w.repository))
+            .or_default()
+            .push(DigestEntry {
+                script: w.script,
+                sample: w.sample,
+                occurrences: w.occurrences as u64,
+                fingerprint: w.fingerprint,
+            });
+    }
+    let day_text = day.to_string();
+    let mut report = DigestReport {
+        day: day_text.clone(),
+        projects: by_project.len() as u32,
+        ..DigestReport::default()
+    };
+    for ((project, repository), entries) in by_project {
+        let claimed: Vec<Claimed> = d1::query(
+            &ctx.db,
+            "claiming the day's digest",
+            "INSERT INTO error_daily_issues (kind, project, day, claimed_at) VALUES ('digest', ?1, ?2, ?3) \
+             ON CONFLICT (kind, project, day) DO UPDATE SET claimed_at = excluded.claimed_at \
+             WHERE issue_number IS NULL AND claimed_at <= ?4 RETURNING day",
+            &[
+                d1::text(&project),
+                d1::text(&day_text),
+                d1::ms(now),
+                d1::ms(now.saturating_sub(60_000)),
+            ],
+        )
+        .await?;
+        if claimed.is_empty() {
+            report.already_filed += 1;
+            continue;
+        }
+        let (title, body) = digest_issue(&project, &day_text, &entries);
+        let payload = json!({ "title": title, "body": body, "labels": DIGEST_LABELS });
+        match github
+            .call(
+                Method::Post,
+                &format!("/repos/{repository}/issues"),
+                Some(&payload),
+                now,
+            )
+            .await
+        {
+            Ok(issue) => {
+                let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
+                d1::execute(
+                    &ctx.db,
+                    "recording the digest",
+                    "UPDATE error_daily_issues SET issue_number = ?1 WHERE kind = 'digest' AND project = ?2 AND day = ?3",
+                    &[d1::number(number as f64), d1::text(&project), d1::text(&day_text)],
+                )
+                .await?;
+                ledger::state(
+                    &ctx.db,
+                    "last_issue_write",
+                    &format!("{repository}#{number}"),
+                    now,
+                )
+                .await?;
+                report.filed += 1;
+            }
+            Err(error) => {
+                d1::execute(
+                    &ctx.db,
+                    "releasing the digest claim",
+                    "DELETE FROM error_daily_issues WHERE kind = 'digest' AND project = ?1 AND day = ?2 AND issue_number IS NULL",
+                    &[d1::text(&project), d1::text(&day_text)],
+                )
+                .await?;
+                report.errors.push(format!("{project}: {}", error.describe()));
+                if error.halts() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,178 @@
+//! A tail batch: events read one by one (a malformed one is counted, not fatal), occurrences
+//! grouped per fingerprint, counts added in one D1 round trip, then each fingerprint's issue kept.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use platform_errors::patterns::Patterns;
+use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
+use platform_kv::families::{ApprovedPatterns, ScriptMap};
+use serde_json::Value;
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
+
+use crate::context::{Ctx, Report};
+use crate::{issues, ledger};
+
+/// How long an isolate trusts what it read from KV.
+const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
+const PATTERNS_CACHE_MS: u64 = 300_000;
+
+thread_local! {
+    static SCRIPTS: RefCell<BTreeMap<String, (Option<ScriptInfo>, u64)>> = const { RefCell::new(BTreeMap::new()) };
+    static PATTERNS: RefCell<Option<(Patterns, u64)>> = const { RefCell::new(None) };
+}
+
+/// Each element of the JS array as JSON; `None` for one that cannot be read.
+pub fn read_events(events: &JsValue) -> (Vec<TailEvent>, u32) {
+    if !js_sys::Array::is_array(events) {
+        return (Vec::new(), 1);
+    }
+    let mut read = Vec::new();
+    let mut malformed = 0;
+    for item in js_sys::Array::from(events).iter() {
+        let event = js_sys::JSON::stringify(&item)
+            .ok()
+            .and_then(|s| s.as_string())
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+            .and_then(|v| TailEvent::from_json(&v));
+        match event {
+            Some(event) => read.push(event),
+            None => malformed += 1,
+        }
+    }
+    (read, malformed)
+}
+
+async fn script_info(ctx: &mut Ctx<'_>, script: &str) -> Option<ScriptInfo> {
+    let cached = SCRIPTS.with(|c| c.borrow().get(script).cloned());
+    if let Some((info, at)) = cached {
+        if ctx.now.saturating_sub(at) < SCRIPT_MAP_CACHE_MS {
+            return info;
+        }
+    }
+    let info = match ScriptMap::key(script) {
+        Ok(key) => match ctx.store.get(&key).await {
+            Ok(found) => found.map(|mapping| ScriptInfo {
+                project: mapping.0.project.as_str().to_owned(),
+                repository: Some(mapping.0.repository.to_string()),
+                tier: Some(mapping.0.tier),
+            }),
+            Err(e) => {
+                ctx.fail("SCRIPT_MAP", e);
+                return None;
+            }
+        },
+        Err(_) => None,
+    };
+    SCRIPTS.with(|c| c.borrow_mut().insert(script.to_owned(), (info.clone(), ctx.now)));
+    info
+}
+
+async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
+    let cached = PATTERNS.with(|c| c.borrow().clone());
+    if let Some((patterns, at)) = cached {
+        if ctx.now.saturating_sub(at) < PATTERNS_CACHE_MS {
+            return patterns;
+        }
+    }
+    let patterns = match ApprovedPatterns::key() {
+        Ok(key) => match ctx.store.get(&key).await {
+            Ok(Some(list)) => Patterns::parse(&list.0),
+            Ok(None) => Patterns::default(),
+            Err(e) => {
+                ctx.fail("PATTERNS:DYNAMIC:APPROVED", e);
+                Patterns::default()
+            }
+        },
+        Err(_) => Patterns::default(),
+    };
+    PATTERNS.with(|c| *c.borrow_mut() = Some((patterns.clone(), ctx.now)));
+    patterns
+}
+
+pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
+    let (events, malformed) = read_events(&events);
+    let mut ctx = match Ctx::new(env, now) {
+        Ok(ctx) => ctx,
+        Err(error) => {
+            return Report {
+                errors: vec![error.message],
+                ..Report::default()
+            }
+        }
+    };
+    ctx.report.events = events.len() as u32 + malformed;
+    ctx.report.malformed = malformed;
+    let names: BTreeSet<String> = events
+        .iter()
+        .map(|e| e.script.clone().unwrap_or_else(|| UNKNOWN_SCRIPT.to_owned()))
+        .collect();
+    let default_repository = ctx.default_repository();
+    let mut scripts = BTreeMap::new();
+    for name in names {
+        let info = if name == UNKNOWN_SCRIPT {
+            None
+        } else {
+            script_info(&mut ctx, &name).await
+        };
+        scripts.insert(
+            name,
+            info.unwrap_or_else(|| ScriptInfo::unmapped(default_repository.clone())),
+        );
+    }
+    let patterns = patterns(&mut ctx).await;
+    let occurrences: Vec<_> = events
+        .iter()
+        .flat_map(|event| {
+            let script = event.script.as_deref().unwrap_or(UNKNOWN_SCRIPT);
+            capture(event, script, &patterns, now)
+        })
+        .collect();
+    ctx.report.occurrences = occurrences.len() as u32;
+    let groups = aggregate(occurrences);
+    ctx.report.fingerprints = groups.len() as u32;
+    if groups.is_empty() {
+        return ctx.report;
+    }
+    ctx.report.d1_round_trips += 1;
+    let rows = match ledger::record(&ctx.db, &groups, &scripts).await {
+        Ok(rows) => rows,
+        Err(error) => {
+            ctx.fail("recording counts", error.message);
+            return ctx.report;
+        }
+    };
+    for row in &rows {
+        if let Err(error) = issues::sync(&mut ctx, row).await {
+            ctx.fail(&row.fingerprint, error.message);
+        }
+    }
+    ctx.flush_rates().await;
+    ctx.report
+}
+
+/// The retry cron: creations that failed or were deferred and are due again.
+pub async fn retry(env: &Env, now: u64) -> Report {
+    let mut ctx = match Ctx::new(env, now) {
+        Ok(ctx) => ctx,
+        Err(error) => {
+            return Report {
+                errors: vec![error.message],
+                ..Report::default()
+            }
+        }
+    };
+    match ledger::due_creations(&ctx.db, now, 25).await {
+        Ok(rows) => {
+            for row in &rows {
+                if let Err(error) = issues::sync(&mut ctx, row).await {
+                    ctx.fail(&row.fingerprint, error.message);
+                }
+            }
+        }
+        Err(error) => ctx.fail("reading due creations", error.message),
+    }
+    ctx.flush_rates().await;
+    ctx.report
+}
