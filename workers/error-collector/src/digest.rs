@@ -30,12 +30,6 @@ struct Warning {
     fingerprint: String,
 }
 
-#[derive(Deserialize)]
-struct Claimed {
-    #[allow(dead_code)]
-    day: String,
-}
-
 #[derive(Debug, Default, Serialize)]
 pub struct DigestReport {
     pub day: String,
@@ -81,21 +75,12 @@ pub async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         ..DigestReport::default()
     };
     for ((project, repository), entries) in by_project {
-        let claimed: Vec<Claimed> = d1::query(
-            &ctx.db,
-            "claiming the day's digest",
-            "INSERT INTO error_daily_issues (kind, project, day, claimed_at) VALUES ('digest', ?1, ?2, ?3) \
-             ON CONFLICT (kind, project, day) DO UPDATE SET claimed_at = excluded.claimed_at \
-             WHERE issue_number IS NULL AND claimed_at <= ?4 RETURNING day",
-            &[
-                d1::text(&project),
-                d1::text(&day_text),
-                d1::ms(now),
-                d1::ms(now.saturating_sub(60_000)),
-            ],
-        )
-        .await?;
-        if claimed.is_empty() {
+        let daily = ledger::DailyIssue {
+            kind: "digest",
+            project: &project,
+            day: &day_text,
+        };
+        if !daily.claim(&ctx.db, now).await? {
             report.already_filed += 1;
             continue;
         }
@@ -112,30 +97,11 @@ pub async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         {
             Ok(issue) => {
                 let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
-                d1::execute(
-                    &ctx.db,
-                    "recording the digest",
-                    "UPDATE error_daily_issues SET issue_number = ?1 WHERE kind = 'digest' AND project = ?2 AND day = ?3",
-                    &[d1::number(number as f64), d1::text(&project), d1::text(&day_text)],
-                )
-                .await?;
-                ledger::state(
-                    &ctx.db,
-                    "last_issue_write",
-                    &format!("{repository}#{number}"),
-                    now,
-                )
-                .await?;
+                daily.record(&ctx.db, &repository, number, now).await?;
                 report.filed += 1;
             }
             Err(error) => {
-                d1::execute(
-                    &ctx.db,
-                    "releasing the digest claim",
-                    "DELETE FROM error_daily_issues WHERE kind = 'digest' AND project = ?1 AND day = ?2 AND issue_number IS NULL",
-                    &[d1::text(&project), d1::text(&day_text)],
-                )
-                .await?;
+                daily.release(&ctx.db).await?;
                 report.errors.push(format!("{project}: {}", error.describe()));
                 if error.halts() {
                     break;

@@ -29,12 +29,6 @@ struct Repo {
     repository: String,
 }
 
-#[derive(Deserialize)]
-struct Claimed {
-    #[allow(dead_code)]
-    day: String,
-}
-
 pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, ApiError> {
     let project = ProjectId::parse(&request.project).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let day = UtcDay::containing(now);
@@ -57,21 +51,13 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
         .or(known.map(|k| k.repository))
         .or_else(|| ctx.default_repository())
         .ok_or_else(|| ApiError::bad_request("no repository known for this project: pass `repository`"))?;
-    let claimed: Vec<Claimed> = d1::query(
-        &ctx.db,
-        "claiming the day's gap issue",
-        "INSERT INTO error_daily_issues (kind, project, day, claimed_at) VALUES ('gap', ?1, ?2, ?3) \
-         ON CONFLICT (kind, project, day) DO UPDATE SET claimed_at = excluded.claimed_at \
-         WHERE issue_number IS NULL AND claimed_at <= ?4 RETURNING day",
-        &[
-            d1::text(project.as_str()),
-            d1::text(&day.to_string()),
-            d1::ms(now),
-            d1::ms(now.saturating_sub(60_000)),
-        ],
-    )
-    .await?;
-    if claimed.is_empty() {
+    let day_text = day.to_string();
+    let daily = ledger::DailyIssue {
+        kind: "gap",
+        project: project.as_str(),
+        day: &day_text,
+    };
+    if !daily.claim(&ctx.db, now).await? {
         return Ok(json!({ "filed": false, "reason": "already filed or being filed today" }));
     }
     let details = match &request.details {
@@ -81,7 +67,7 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
     };
     let (title, body) = gap_issue(
         project.as_str(),
-        &day.to_string(),
+        &day_text,
         request.coverage,
         &platform_errors::redact::redact(&details),
     );
@@ -97,31 +83,12 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
     {
         Ok(issue) => {
             let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
-            d1::execute(
-                &ctx.db,
-                "recording the gap issue",
-                "UPDATE error_daily_issues SET issue_number = ?1 WHERE kind = 'gap' AND project = ?2 AND day = ?3",
-                &[d1::number(number as f64), d1::text(project.as_str()), d1::text(&day.to_string())],
-            )
-            .await?;
+            daily.record(&ctx.db, &repository, number, now).await?;
             ctx.store.mark_once(&key).await?;
-            ledger::state(
-                &ctx.db,
-                "last_issue_write",
-                &format!("{repository}#{number}"),
-                now,
-            )
-            .await?;
             Ok(json!({ "filed": true, "issue": number, "repository": repository }))
         }
         Err(error) => {
-            d1::execute(
-                &ctx.db,
-                "releasing the gap claim",
-                "DELETE FROM error_daily_issues WHERE kind = 'gap' AND project = ?1 AND day = ?2 AND issue_number IS NULL",
-                &[d1::text(project.as_str()), d1::text(&day.to_string())],
-            )
-            .await?;
+            daily.release(&ctx.db).await?;
             Err(ApiError::new(502, error.describe()))
         }
     }

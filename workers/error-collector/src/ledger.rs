@@ -313,3 +313,73 @@ pub async fn state(db: &D1Database, key: &str, value: &str, now: u64) -> Result<
     )
     .await
 }
+
+/// An issue filed at most once per project per day (`kind` `digest` or `gap`).
+pub struct DailyIssue<'a> {
+    pub kind: &'static str,
+    pub project: &'a str,
+    pub day: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ClaimedDay {
+    #[allow(dead_code)]
+    day: String,
+}
+
+impl DailyIssue<'_> {
+    /// Claims the day's issue before GitHub is called: true for one caller, until the issue is
+    /// recorded or a claim older than a minute (a crashed caller) is taken over.
+    pub async fn claim(&self, db: &D1Database, now: u64) -> Result<bool, ApiError> {
+        let claimed: Vec<ClaimedDay> = d1::query(
+            db,
+            "claiming a daily issue",
+            "INSERT INTO error_daily_issues (kind, project, day, claimed_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (kind, project, day) DO UPDATE SET claimed_at = excluded.claimed_at \
+             WHERE issue_number IS NULL AND claimed_at <= ?5 RETURNING day",
+            &[
+                d1::text(self.kind),
+                d1::text(self.project),
+                d1::text(self.day),
+                d1::ms(now),
+                d1::ms(now.saturating_sub(60_000)),
+            ],
+        )
+        .await?;
+        Ok(!claimed.is_empty())
+    }
+
+    /// Records the issue GitHub accepted, and the collector's last successful issue write.
+    pub async fn record(
+        &self,
+        db: &D1Database,
+        repository: &str,
+        number: u64,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        d1::execute(
+            db,
+            "recording a daily issue",
+            "UPDATE error_daily_issues SET issue_number = ?1 WHERE kind = ?2 AND project = ?3 AND day = ?4",
+            &[
+                d1::number(number as f64),
+                d1::text(self.kind),
+                d1::text(self.project),
+                d1::text(self.day),
+            ],
+        )
+        .await?;
+        state(db, "last_issue_write", &format!("{repository}#{number}"), now).await
+    }
+
+    /// Gives the claim back after GitHub refused, so a later run can try again.
+    pub async fn release(&self, db: &D1Database) -> Result<(), ApiError> {
+        d1::execute(
+            db,
+            "releasing a daily issue claim",
+            "DELETE FROM error_daily_issues WHERE kind = ?1 AND project = ?2 AND day = ?3 AND issue_number IS NULL",
+            &[d1::text(self.kind), d1::text(self.project), d1::text(self.day)],
+        )
+        .await
+    }
+}
