@@ -8,6 +8,7 @@ pub mod budget;
 pub mod budgets;
 pub mod config;
 pub mod feature;
+pub mod handlers;
 pub mod limits;
 pub mod metric;
 pub mod services;

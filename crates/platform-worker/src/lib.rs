@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod bindings;
 pub mod d1;
+pub mod handlers;
 pub mod health;
 pub mod response;
 
