@@ -42,6 +42,38 @@ pub fn enqueue(db: &D1Database, alert: &Alert, now: u64) -> Result<D1PreparedSta
     )
 }
 
+/// How long an alert of the same kind and subject is not raised again, and not sent again.
+const DEDUP_MS: u64 = 3_600_000;
+/// A delivery claim older than this is taken over (the claiming invocation died).
+const CLAIM_MS: u64 = 60_000;
+
+/// Stores an alert about a condition that may be seen again and again (an integration refusing,
+/// a handler gone quiet), unless the same alert was raised within the hour: the outbox does not
+/// fill with copies that delivery would only suppress. Returns whether it was stored.
+pub async fn raise(db: &D1Database, alert: &Alert, now: u64) -> Result<bool, ApiError> {
+    #[derive(Deserialize)]
+    struct Raised {
+        #[allow(dead_code)]
+        id: f64,
+    }
+    let raised: Vec<Raised> = d1::query(
+        db,
+        "raising an alert",
+        "INSERT INTO alert_outbox (kind, subject, text, created_at) SELECT ?1, ?2, ?3, ?4 \
+         WHERE NOT EXISTS (SELECT 1 FROM alert_outbox WHERE kind = ?1 AND subject = ?2 AND created_at > ?5) \
+         RETURNING id",
+        &[
+            d1::text(alert.kind),
+            d1::text(&alert.subject),
+            d1::text(&alert.text),
+            d1::ms(now),
+            d1::ms(now.saturating_sub(DEDUP_MS)),
+        ],
+    )
+    .await?;
+    Ok(!raised.is_empty())
+}
+
 /// What a delivery run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Delivery {
@@ -81,13 +113,23 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
             ..Delivery::default()
         });
     };
-    let pending: Vec<Pending> = d1::query(
+    // Claimed, not just read: every worker with alerts sweeps the same outbox.
+    let claimed_at = store.now_ms();
+    let mut pending: Vec<Pending> = d1::query(
         db,
-        "reading the alert outbox",
-        "SELECT id, kind, subject, text FROM alert_outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-        &[d1::number(DELIVERIES_PER_RUN)],
+        "claiming pending alerts",
+        "UPDATE alert_outbox SET claimed_at = ?1 WHERE id IN (SELECT id FROM alert_outbox \
+         WHERE sent_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?2) ORDER BY id LIMIT ?3) \
+         RETURNING id, kind, subject, text",
+        &[
+            d1::ms(claimed_at),
+            d1::ms(claimed_at.saturating_sub(CLAIM_MS)),
+            d1::number(DELIVERIES_PER_RUN),
+        ],
     )
     .await?;
+    // RETURNING gives no order.
+    pending.sort_by(|a, b| a.id.total_cmp(&b.id));
     let mut delivery = Delivery::default();
     let mut updates = Vec::new();
     for alert in pending {
@@ -117,7 +159,7 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
                 worker::console_warn!("alert {} not delivered: {error}", alert.id);
                 updates.push(d1::statement(
                     db,
-                    "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                    "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, claimed_at = NULL WHERE id = ?",
                     &[d1::text(&error), id],
                 )?);
             }
