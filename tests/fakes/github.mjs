@@ -19,6 +19,7 @@ const ROUTES = [
   ["PATCH", /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)$/, updateIssue],
   ["POST", /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/comments$/, createComment],
   ["POST", /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/labels$/, addIssueLabels],
+  ["DELETE", /^\/repos\/([^/]+)\/([^/]+)\/issues\/(\d+)\/labels\/([^/]+)$/, removeIssueLabel],
   ["POST", /^\/repos\/([^/]+)\/([^/]+)\/labels$/, createLabel],
 ];
 
@@ -40,8 +41,8 @@ export async function handleGithub({ request, url, body, db }) {
         return githubJson(400, { message: "Problems parsing JSON", documentation_url: DOCS_URL, status: "400" });
       }
     }
-    const [owner, repo, number] = match.slice(1);
-    return handler({ db, url, input, owner, repo, number: Number(number) });
+    const [owner, repo, number, name] = match.slice(1);
+    return handler({ db, url, input, owner, repo, number: Number(number), name: name && decodeURIComponent(name) });
   }
   return notFound();
 }
@@ -166,6 +167,22 @@ async function addIssueLabels({ db, input, owner, repo, number }) {
     .bind(JSON.stringify(labels), githubTime(), row.id)
     .run();
   return githubJson(200, await renderLabels(db, owner, repo, labels));
+}
+
+// GitHub answers with the labels left on the issue, or 404 when the issue does not carry the label.
+async function removeIssueLabel({ db, owner, repo, number, name }) {
+  const row = await findIssue(db, owner, repo, number);
+  if (row === null) return notFound();
+  const labels = JSON.parse(row.labels);
+  if (!labels.includes(name)) {
+    return githubJson(404, { message: "Label does not exist", documentation_url: DOCS_URL, status: "404" });
+  }
+  const left = labels.filter((label) => label !== name);
+  await db
+    .prepare("UPDATE github_issues SET labels = ?, updated_at = ? WHERE id = ?")
+    .bind(JSON.stringify(left), githubTime(), row.id)
+    .run();
+  return githubJson(200, await renderLabels(db, owner, repo, left));
 }
 
 async function createLabel({ db, input, owner, repo }) {
