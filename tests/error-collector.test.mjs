@@ -334,10 +334,12 @@ describe("error-collector", () => {
     assert.equal((await admin("GET", `/errors/${fingerprint}`)).body.occurrences, 1);
     assert.equal((await admin("GET", "/errors/not-a-fingerprint")).status, 400);
     assert.equal((await admin("GET", "/errors?priority=P9")).status, 400);
+    const labelled = async () => (await issues("ops"))[0].labels.some((l) => l.name === "cf:muted");
     assert.equal((await admin("POST", `/errors/${fingerprint}/mute`)).body.muted, 1);
     assert.equal((await admin("GET", "/errors?script=ops&status=muted")).body.errors.length, 1);
+    assert.ok(await labelled());
     assert.equal((await admin("POST", `/errors/${fingerprint}/unmute`)).body.muted, 0);
-    assert.ok((await issues("ops"))[0].labels.some((l) => l.name === "cf:muted"));
+    assert.ok(!(await labelled()), "unmuting removes cf:muted from the issue");
   });
 
   it("batches warnings into one digest issue per project per day", async () => {
@@ -377,5 +379,124 @@ describe("error-collector", () => {
     assert.equal(found.length, 1);
     assert.match(found[0].title, /Data coverage gap: gappy at 42%/);
     assert.equal((await platform.kv.list("GAP_ALERT:gappy:")).length, 1);
+  });
+});
+
+// The collector watching itself, on platforms of their own: the account-wide cap and the handler
+// stamps are account-wide state that the tests above would disturb, and that would disturb each other.
+const WEBHOOK = "https://hooks.slack.com/services/T000/B000/collector-tests";
+const startOfTomorrow = () => Math.floor(Date.now() / DAY_MS) * DAY_MS + DAY_MS;
+const mapRepository = (platform, script) =>
+  platform.kv.put(`SCRIPT_MAP:${script}`, JSON.stringify({ project: script, repository: `acme/${script}`, tier: 1, displayName: script }));
+const failure = (script, message) => ({
+  scriptName: script,
+  outcome: "exception",
+  eventTimestamp: Date.now(),
+  event: { request: { url: "https://app.example/", method: "GET" } },
+  exceptions: [{ name: "Error", message, timestamp: Date.now() }],
+  logs: [],
+});
+const healthOf = async (platform) => (await platform.fetch(COLLECTOR, "/health")).json();
+const slackTextsOf = async (platform, needle) =>
+  (await platform.fakes.requests({ service: "slack" })).map((r) => JSON.parse(r.body).text).filter((t) => t.includes(needle));
+const collectorAlerts = (platform, subject) =>
+  platform.d1.all("SELECT * FROM alert_outbox WHERE kind = 'collector' AND subject LIKE ?", subject);
+
+describe("error-collector's account-wide daily cap", () => {
+  let platform;
+  before(async () => {
+    platform = await startPlatform({
+      workers: ["error-collector"],
+      secrets: { GITHUB_TOKEN: TOKEN, SLACK_WEBHOOK_URL: WEBHOOK, ERROR_ACCOUNT_DAILY_LIMIT: "2" },
+    });
+  });
+  after(() => platform?.dispose());
+
+  it("caps issue creations across the account per day, counts every error, and files the rest the next day", async () => {
+    for (const script of ["cap-a", "cap-b", "cap-c"]) await mapRepository(platform, script);
+    await platform.tail(COLLECTOR, [failure("cap-a", "alpha broke")]);
+    await platform.tail(COLLECTOR, [failure("cap-b", "beta broke")]);
+    await platform.tail(COLLECTOR, [failure("cap-c", "gamma broke"), failure("cap-c", "gamma broke")]);
+    const filed = async () => (await platform.fakes.issues({ owner: "acme" })).filter((i) => /^\[cap-/.test(i.title));
+    assert.equal((await filed()).length, 2);
+    const [waiting] = await platform.d1.all("SELECT * FROM error_fingerprints WHERE script = 'cap-c'");
+    assert.equal(waiting.occurrences, 2);
+    assert.equal(waiting.issue_number, null);
+    assert.equal(waiting.last_error, "daily issue cap of the account");
+    assert.equal(waiting.next_attempt_at, startOfTomorrow());
+    const seen = await healthOf(platform);
+    assert.deepEqual(seen.issues_created_today, { count: 2, account_daily_limit: 2 });
+    assert.ok(seen.warnings.some((w) => w.includes("daily issue cap (2) is reached")));
+    // Raised once however often the cap is hit.
+    await platform.tail(COLLECTOR, [failure("cap-c", "gamma broke again differently")]);
+    assert.equal((await collectorAlerts(platform, "warning:account-daily-cap:%")).length, 1);
+
+    // The next UTC day the retry cron files what waited, and delivers the alert.
+    await platform.cron(COLLECTOR, RETRY_CRON, startOfTomorrow() + 60_000);
+    assert.equal((await filed()).length, 4);
+    const [alert] = await slackTextsOf(platform, "daily cap (ERROR_ACCOUNT_DAILY_LIMIT=2)");
+    assert.match(alert, /2 GitHub issues were created today/);
+  });
+});
+
+describe("error-collector watching itself", () => {
+  let platform;
+  before(async () => {
+    platform = await startPlatform({ workers: ["error-collector"], secrets: { GITHUB_TOKEN: TOKEN, SLACK_WEBHOOK_URL: WEBHOOK } });
+  });
+  after(() => platform?.dispose());
+
+  const handler = async (name) => (await healthOf(platform)).handlers.find((h) => h.name === name);
+
+  it("alerts once when GitHub refuses the token, and keeps recording errors", async () => {
+    await mapRepository(platform, "locked-out");
+    for (const message of ["first refusal", "second refusal"]) {
+      await platform.fakes.failNext("github", 401, { count: 1, body: { message: "Bad credentials" } });
+      await platform.tail(COLLECTOR, [failure("locked-out", message)]);
+    }
+    const recorded = await platform.d1.all("SELECT last_error FROM error_fingerprints WHERE script = 'locked-out'");
+    assert.equal(recorded.length, 2);
+    assert.ok(recorded.every((r) => /401/.test(r.last_error)));
+    assert.equal((await collectorAlerts(platform, "critical:github-token")).length, 1);
+    assert.match((await healthOf(platform)).last_github_error.value, /GitHub 401: Bad credentials/);
+    await platform.cron(COLLECTOR, RETRY_CRON, Date.now());
+    const [alert] = await slackTextsOf(platform, "GitHub refused");
+    assert.match(alert, /GitHub 401: Bad credentials/);
+    assert.match(alert, /Issues read and write/);
+  });
+
+  it("stamps each handler's runs, runs a failed digest again, and alerts when a cron goes quiet", async () => {
+    await mapRepository(platform, "quiet");
+    await platform.tail(COLLECTOR, [
+      { ...failure("quiet", "unused"), outcome: "ok", exceptions: [], logs: [{ level: "warn", message: ["disk almost full"], timestamp: Date.now() }] },
+    ]);
+    const tailRun = await handler("tail");
+    assert.equal(tailRun.condition, "healthy");
+    assert.ok(Date.parse(tailRun.last_run_at) > Date.now() - 600_000);
+
+    const digestAt = startOfTomorrow() + 600_000;
+    await platform.fakes.failNext("github", 502, { count: 1 });
+    await platform.cron(COLLECTOR, DIGEST_CRON, digestAt);
+    const digestIssues = async () =>
+      (await platform.fakes.issues({ owner: "acme", repo: "quiet" })).filter((i) => /^Warning digest/.test(i.title));
+    assert.equal((await digestIssues()).length, 0);
+    const failing = await handler("digest");
+    assert.equal(failing.condition, "failing");
+    assert.equal(failing.consecutive_failures, 1);
+    assert.ok((await healthOf(platform)).warnings.some((w) => w.includes("handler digest failed its last 1 run(s)")));
+
+    // The */15 upkeep runs it again the same day.
+    await platform.cron(COLLECTOR, RETRY_CRON, digestAt + 300_000);
+    assert.equal((await digestIssues()).length, 1);
+    assert.equal((await handler("digest")).condition, "healthy");
+
+    // Three days without a digest run: stale, alerted as critical, once.
+    const later = digestAt + 3 * DAY_MS;
+    await platform.cron(COLLECTOR, RETRY_CRON, later);
+    await platform.cron(COLLECTOR, RETRY_CRON, later + 900_000);
+    assert.equal((await collectorAlerts(platform, "critical:handler:digest")).length, 1);
+    const alerts = await slackTextsOf(platform, "handler digest has not run since");
+    assert.equal(alerts.length, 1);
+    assert.match(alerts[0], /expected every 1440 min/);
   });
 });

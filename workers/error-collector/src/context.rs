@@ -1,20 +1,28 @@
 //! What one invocation carries while it works: bindings, the clock, the GitHub client, the write
-//! budget per script (hourly `ERROR_RATE`, daily cap) and a report of what it did.
+//! budgets (hourly `ERROR_RATE` per script, daily issue caps per script and for the account) and
+//! a report of what it did.
 
 use std::collections::BTreeMap;
 
-use platform_core::UtcHour;
+use platform_core::{UtcDay, UtcHour};
 use platform_kv::families::ErrorRate;
 use platform_kv::PlatformWorker;
-use platform_worker::{ApiError, PlatformStore};
-use serde::Serialize;
-use worker::{D1Database, Env};
+use platform_worker::alerts::{self, Alert};
+use platform_worker::{d1, ApiError, PlatformStore};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use worker::{D1Database, Env, Method};
 
-use crate::github::Github;
+use crate::github::{Github, GithubError};
+use crate::ledger;
 
 /// GitHub writes per script per UTC hour, and issue creations per script per UTC day.
 pub const HOURLY_LIMIT_VAR: &str = "ERROR_HOURLY_LIMIT";
 pub const DAILY_LIMIT_VAR: &str = "ERROR_DAILY_LIMIT";
+/// Issue creations per UTC day over every script: a flood across many Workers stays bounded.
+pub const ACCOUNT_DAILY_LIMIT_VAR: &str = "ERROR_ACCOUNT_DAILY_LIMIT";
+/// The kind of the collector's alerts about itself.
+pub const ALERT_KIND: &str = "collector";
 /// Where errors of unmapped scripts are filed (optional `owner/name`).
 pub const DEFAULT_REPOSITORY_VAR: &str = "DEFAULT_REPOSITORY";
 
@@ -48,7 +56,8 @@ pub struct Ctx<'a> {
     /// When GitHub said to come back, if it did.
     pub resume_at: Option<u64>,
     hourly_limit: i64,
-    pub daily_limit: u64,
+    daily_limit: u64,
+    account_daily_limit: u64,
     /// Per script: writes already counted in `ERROR_RATE` this hour, and writes made now.
     counted: BTreeMap<String, i64>,
     pub writes: BTreeMap<String, i64>,
@@ -60,6 +69,11 @@ fn var_number(env: &Env, name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.to_string().trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// The account's daily cap on issue creations.
+pub fn account_daily_limit(env: &Env) -> u64 {
+    var_number(env, ACCOUNT_DAILY_LIMIT_VAR, 200)
 }
 
 impl<'a> Ctx<'a> {
@@ -74,6 +88,7 @@ impl<'a> Ctx<'a> {
             resume_at: None,
             hourly_limit: var_number(env, HOURLY_LIMIT_VAR, 10) as i64,
             daily_limit: var_number(env, DAILY_LIMIT_VAR, 50),
+            account_daily_limit: account_daily_limit(env),
             counted: BTreeMap::new(),
             writes: BTreeMap::new(),
             report: Report::default(),
@@ -112,6 +127,97 @@ impl<'a> Ctx<'a> {
 
     pub fn wrote(&mut self, script: &str) {
         *self.writes.entry(script.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Why no further issue may be created for `script` today, if a daily cap says so: the
+    /// script's own, or the account's. Both are counted in D1, in one query.
+    pub async fn daily_cap_reached(&mut self, script: &str) -> Result<Option<&'static str>, ApiError> {
+        #[derive(Deserialize)]
+        struct Created {
+            account: f64,
+            script: f64,
+        }
+        let created: Option<Created> = d1::query_first(
+            &self.db,
+            "counting issues created today",
+            "SELECT count(*) AS account, coalesce(sum(script = ?1), 0) AS script FROM error_fingerprints \
+             WHERE issue_created_at >= ?2",
+            &[d1::text(script), d1::ms(UtcDay::containing(self.now).start_ms())],
+        )
+        .await?;
+        let (account, by_script) = created.map_or((0, 0), |c| (c.account as u64, c.script as u64));
+        if by_script >= self.daily_limit {
+            return Ok(Some("daily issue cap of the script"));
+        }
+        if account >= self.account_daily_limit {
+            let alert = Alert {
+                kind: ALERT_KIND,
+                subject: format!("warning:account-daily-cap:{}", UtcDay::containing(self.now)),
+                text: format!(
+                    ":warning: Error collector: {account} GitHub issues were created today, the account's \
+                     daily cap ({ACCOUNT_DAILY_LIMIT_VAR}={}). Errors are still counted in D1; new issues \
+                     wait for the next UTC day. Look for a flood: GET /errors?status=open.",
+                    self.account_daily_limit
+                ),
+            };
+            self.raise(&alert).await;
+            return Ok(Some("daily issue cap of the account"));
+        }
+        Ok(None)
+    }
+
+    /// Stores an alert about the collector itself, at most once an hour; a failure is reported.
+    pub async fn raise(&mut self, alert: &Alert) {
+        if let Err(error) = alerts::raise(&self.db, alert, self.now).await {
+            self.fail("raising an alert", error.message);
+        }
+    }
+
+    /// One GitHub call. Writes count against `script`'s hourly budget (operator and daily issues
+    /// pass `None`); a refusal to wait or of the credentials halts the invocation; every failure
+    /// is kept for `/health`, and a refused token or permission is alerted on.
+    pub async fn github_call(
+        &mut self,
+        script: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, GithubError> {
+        let Some(github) = self.github.as_ref() else {
+            return Err(GithubError {
+                status: 0,
+                message: "GITHUB_TOKEN is not set".to_owned(),
+                retry_at: None,
+            });
+        };
+        self.report.github_calls += 1;
+        let result = github.call(method.clone(), path, body, self.now).await;
+        if let (Some(script), true) = (script, method != Method::Get) {
+            self.wrote(script);
+        }
+        if let Err(error) = &result {
+            if error.halts() {
+                self.halted = true;
+                self.resume_at = self.resume_at.max(error.retry_at);
+            }
+            if let Err(e) = ledger::state(&self.db, "last_github_error", &error.describe(), self.now).await {
+                self.fail("recording a GitHub error", e.message);
+            }
+            if let Some(refusal) = error.refused_access() {
+                let alert = Alert {
+                    kind: ALERT_KIND,
+                    subject: format!("critical:github-{refusal}"),
+                    text: format!(
+                        ":rotating_light: Error collector: GitHub refused {method:?} {path}: {}. Errors are \
+                         still recorded in D1 and filed once GitHub accepts the token (GITHUB_TOKEN needs \
+                         Issues read and write on every mapped repository).",
+                        error.describe()
+                    ),
+                };
+                self.raise(&alert).await;
+            }
+        }
+        result
     }
 
     pub fn fail(&mut self, what: &str, error: impl std::fmt::Display) {

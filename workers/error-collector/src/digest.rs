@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use worker::{Env, Method};
 
 use crate::context::Ctx;
-use crate::ledger;
+use crate::{ledger, watch};
 
 /// Files the digest of the UTC day before the cron's time.
 pub const DIGEST_CRON: &str = "10 0 * * *";
@@ -36,16 +36,36 @@ pub struct DigestReport {
     pub projects: u32,
     pub filed: u32,
     pub already_filed: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<&'static str>,
     pub errors: Vec<String>,
 }
 
-pub async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
+/// The cron's run: files the digest and stamps the handler, failed when a project's digest could
+/// not be filed (the `*/15` upkeep then runs it again the same day).
+pub async fn scheduled(env: &Env, now: u64) -> DigestReport {
+    let report = run(env, now).await.unwrap_or_else(|error| DigestReport {
+        errors: vec![error.message],
+        ..DigestReport::default()
+    });
+    if let Ok(db) = platform_worker::database(env) {
+        let failure = (!report.errors.is_empty()).then(|| report.errors.join("; "));
+        watch::stamp(&db, &watch::DIGEST, failure.as_deref(), now).await;
+    }
+    report
+}
+
+async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
     let day = UtcDay::containing(now.saturating_sub(DAY_MS));
-    let ctx = Ctx::new(env, now)?;
-    let github = ctx
-        .github
-        .as_ref()
-        .ok_or_else(|| ApiError::unavailable("GITHUB_TOKEN is not set"))?;
+    let mut ctx = Ctx::new(env, now)?;
+    if ctx.github.is_none() {
+        // Not a failure: without GitHub the collector records only, and /health says so.
+        return Ok(DigestReport {
+            day: day.to_string(),
+            skipped: Some("GITHUB_TOKEN is not set"),
+            ..DigestReport::default()
+        });
+    }
     // Warnings active during the day: seen on it, or first seen before its end and still going.
     let warnings: Vec<Warning> = d1::query(
         &ctx.db,
@@ -86,15 +106,8 @@ pub async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         }
         let (title, body) = digest_issue(&project, &day_text, &entries);
         let payload = json!({ "title": title, "body": body, "labels": DIGEST_LABELS });
-        match github
-            .call(
-                Method::Post,
-                &format!("/repos/{repository}/issues"),
-                Some(&payload),
-                now,
-            )
-            .await
-        {
+        let path = format!("/repos/{repository}/issues");
+        match ctx.github_call(None, Method::Post, &path, Some(&payload)).await {
             Ok(issue) => {
                 let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
                 daily.record(&ctx.db, &repository, number, now).await?;

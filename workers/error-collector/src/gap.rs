@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use worker::{Env, Method};
 
 use crate::context::Ctx;
-use crate::github::Github;
 use crate::ledger;
 
 #[derive(Debug, Deserialize)]
@@ -32,12 +31,14 @@ struct Repo {
 pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, ApiError> {
     let project = ProjectId::parse(&request.project).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let day = UtcDay::containing(now);
-    let ctx = Ctx::new(env, now)?;
+    let mut ctx = Ctx::new(env, now)?;
     let key = GapAlert::key(&project, day)?;
     if ctx.store.get(&key).await?.is_some() {
         return Ok(json!({ "filed": false, "reason": "already filed today" }));
     }
-    let github = Github::from_env(env).ok_or_else(|| ApiError::unavailable("GITHUB_TOKEN is not set"))?;
+    if ctx.github.is_none() {
+        return Err(ApiError::unavailable("GITHUB_TOKEN is not set"));
+    }
     let known: Option<Repo> = d1::query_first(
         &ctx.db,
         "finding the project's repository",
@@ -72,15 +73,8 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
         &platform_errors::redact::redact(&details),
     );
     let payload = json!({ "title": title, "body": body, "labels": GAP_LABELS });
-    match github
-        .call(
-            Method::Post,
-            &format!("/repos/{repository}/issues"),
-            Some(&payload),
-            now,
-        )
-        .await
-    {
+    let path = format!("/repos/{repository}/issues");
+    match ctx.github_call(None, Method::Post, &path, Some(&payload)).await {
         Ok(issue) => {
             let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
             daily.record(&ctx.db, &repository, number, now).await?;

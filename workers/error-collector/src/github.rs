@@ -24,6 +24,16 @@ impl GithubError {
         self.retry_at.is_some() || self.status == 401 || self.status == 429
     }
 
+    /// What GitHub refused when it refused access rather than the request: `token` (401) or
+    /// `permission` (403 that is not a rate limit). An operator has to act on these.
+    pub fn refused_access(&self) -> Option<&'static str> {
+        match (self.status, self.retry_at) {
+            (401, _) => Some("token"),
+            (403, None) => Some("permission"),
+            _ => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         format!(
             "GitHub {}: {}",

@@ -1,6 +1,8 @@
-//! `GET /health`: the common report plus GitHub (configured, authorised), unmapped scripts seen
-//! and the last successful issue write.
+//! `GET /health`: the common report plus GitHub (configured, authorised), unmapped scripts seen,
+//! the last successful issue write, today's issue creations against the account's cap, and each
+//! handler's runs (a stale or failing one is a warning).
 
+use platform_core::UtcDay;
 use platform_errors::UNMAPPED_PROJECT;
 use platform_worker::health::Health;
 use platform_worker::response::json_response;
@@ -10,10 +12,16 @@ use serde_json::{json, Value};
 use worker::{Env, Method, Response};
 
 use crate::github::Github;
+use crate::{context, watch};
 
 #[derive(Deserialize)]
 struct Script {
     script: String,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    n: f64,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +47,7 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             }
         },
     };
-    let (unmapped, facts) = match platform_worker::database(env) {
+    let (unmapped, facts, handlers, created_today) = match platform_worker::database(env) {
         Ok(db) => {
             let unmapped: Vec<Script> = d1::query(
                 &db,
@@ -57,10 +65,32 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             )
             .await
             .unwrap_or_default();
-            (unmapped, facts)
+            let handlers = match watch::report(&db, now).await {
+                Ok(handlers) => handlers,
+                Err(error) => {
+                    warnings.push(format!("handler runs unreadable: {}", error.message));
+                    Vec::new()
+                }
+            };
+            let created: Option<Created> = d1::query_first(
+                &db,
+                "counting issues created today",
+                "SELECT count(*) AS n FROM error_fingerprints WHERE issue_created_at >= ?1",
+                &[d1::ms(UtcDay::containing(now).start_ms())],
+            )
+            .await
+            .unwrap_or_default();
+            (unmapped, facts, handlers, created.map_or(0, |c| c.n as u64))
         }
-        Err(_) => (Vec::new(), Vec::new()),
+        Err(_) => (Vec::new(), Vec::new(), Vec::new(), 0),
     };
+    warnings.extend(handlers.iter().filter_map(|h| h.problem.clone()));
+    let account_cap = context::account_daily_limit(env);
+    if created_today >= account_cap {
+        warnings.push(format!(
+            "the account's daily issue cap ({account_cap}) is reached: new issues wait for the next UTC day"
+        ));
+    }
     let unmapped: Vec<String> = unmapped.into_iter().map(|s| s.script).collect();
     if !unmapped.is_empty() {
         warnings.push(format!(
@@ -79,6 +109,11 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
         map.insert("unmapped_scripts".into(), json!(unmapped));
         map.insert("last_issue_write".into(), json!(fact("last_issue_write")));
         map.insert("last_github_error".into(), json!(fact("last_github_error")));
+        map.insert(
+            "issues_created_today".into(),
+            json!({ "count": created_today, "account_daily_limit": account_cap }),
+        );
+        map.insert("handlers".into(), json!(handlers));
         map.insert("warnings".into(), json!(warnings));
     }
     json_response(status, &report)

@@ -44,26 +44,7 @@ async fn call(
     path: &str,
     body: Option<&Value>,
 ) -> Result<Value, GithubError> {
-    let Some(github) = ctx.github.as_ref() else {
-        return Err(GithubError {
-            status: 0,
-            message: "GITHUB_TOKEN is not set".to_owned(),
-            retry_at: None,
-        });
-    };
-    ctx.report.github_calls += 1;
-    let result = github.call(method.clone(), path, body, ctx.now).await;
-    if method != Method::Get {
-        ctx.wrote(script);
-    }
-    if let Err(error) = &result {
-        if error.halts() {
-            ctx.halted = true;
-            ctx.resume_at = ctx.resume_at.max(error.retry_at);
-        }
-        let _ = ledger::state(&ctx.db, "last_github_error", &error.describe(), ctx.now).await;
-    }
-    result
+    ctx.github_call(Some(script), method, path, body).await
 }
 
 fn facts(row: &Row) -> (String, String, Vec<String>) {
@@ -142,17 +123,9 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
         )
         .await;
     }
-    if ledger::created_since(&ctx.db, &row.script, day.start_ms()).await? >= ctx.daily_limit {
+    if let Some(cap) = ctx.daily_cap_reached(&row.script).await? {
         ctx.report.deferred += 1;
-        return ledger::creation_failed(
-            &ctx.db,
-            row,
-            "daily issue cap",
-            Some(day.next_start_ms()),
-            false,
-            ctx.now,
-        )
-        .await;
+        return ledger::creation_failed(&ctx.db, row, cap, Some(day.next_start_ms()), false, ctx.now).await;
     }
     let owner = format!("{}:{}", row.fingerprint, ctx.now);
     let lock = IssueLock::key(&row.fingerprint)?;
@@ -372,12 +345,12 @@ pub async fn operator(ctx: &mut Ctx<'_>, row: &Row, action: &str) -> Result<(), 
             )),
         };
         if let Some((method, step_path, payload)) = step {
-            if let Err(error) = call(ctx, &row.script, method, &step_path, payload.as_ref()).await {
+            // An operator's own actions do not use up the script's automatic write budget.
+            if let Err(error) = ctx.github_call(None, method, &step_path, payload.as_ref()).await {
                 ctx.fail("GitHub", error.describe());
             }
         }
     }
     cache_state(ctx, &row.fingerprint, status, number, muted).await;
-    // An operator's own actions do not use up the script's automatic write budget.
     Ok(())
 }

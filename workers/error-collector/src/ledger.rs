@@ -8,7 +8,7 @@ use platform_errors::{Aggregate, ErrorKind, Priority, ScriptInfo};
 use platform_worker::{d1, ApiError};
 use serde::{Deserialize, Serialize};
 use worker::wasm_bindgen::JsValue;
-use worker::D1Database;
+use worker::{D1Database, D1PreparedStatement};
 
 /// A row of `error_fingerprints` (numbers arrive from D1 as floats).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,14 +89,15 @@ const UPSERT: &str = "INSERT INTO error_fingerprints (fingerprint, project, scri
      ELSE excluded.priority END \
      RETURNING *";
 
-/// Adds a batch's counts: one statement per fingerprint, all in one D1 round trip. Returns the
-/// rows as they are after the batch.
+/// Adds a batch's counts: one statement per fingerprint, all in one D1 round trip, with `also`
+/// (the handler's stamp, when due). Returns the rows as they are after the batch.
 pub async fn record(
     db: &D1Database,
     groups: &BTreeMap<String, Aggregate>,
     scripts: &BTreeMap<String, ScriptInfo>,
+    also: Option<D1PreparedStatement>,
 ) -> Result<Vec<Row>, ApiError> {
-    let mut statements = Vec::with_capacity(groups.len());
+    let mut statements = Vec::with_capacity(groups.len() + 1);
     for (fingerprint, group) in groups {
         let o = &group.last;
         let info = scripts.get(&o.script);
@@ -126,8 +127,10 @@ pub async fn record(
             ],
         )?);
     }
+    let counted = statements.len();
+    statements.extend(also);
     let results = d1::batch(db, statements).await?;
-    d1::all_rows(&results)
+    d1::all_rows(&results[..counted.min(results.len())])
 }
 
 #[derive(Deserialize)]
@@ -270,23 +273,6 @@ pub async fn get(db: &D1Database, fingerprint: &str) -> Result<Option<Row>, ApiE
         &[d1::text(fingerprint)],
     )
     .await
-}
-
-#[derive(Deserialize)]
-struct Count {
-    n: f64,
-}
-
-/// Issues created for `script` since `since`: the daily cap.
-pub async fn created_since(db: &D1Database, script: &str, since: u64) -> Result<u64, ApiError> {
-    let count: Option<Count> = d1::query_first(
-        db,
-        "counting issues created today",
-        "SELECT count(*) AS n FROM error_fingerprints WHERE script = ?1 AND issue_created_at >= ?2",
-        &[d1::text(script), d1::ms(since)],
-    )
-    .await?;
-    Ok(count.map_or(0, |c| c.n as u64))
 }
 
 /// Fingerprints whose creation is due again (the retry cron).

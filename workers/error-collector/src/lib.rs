@@ -11,16 +11,18 @@ mod health;
 mod issues;
 mod ledger;
 mod tail;
+mod watch;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
-use platform_worker::{auth, response, ApiError, WorkerInfo};
+use platform_worker::{alerts, auth, response, ApiError, WorkerInfo};
 use serde_json::Value;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
-/// The cron that retries failed or deferred issue creations.
+/// The cron that retries failed or deferred issue creations, then watches the collector's own
+/// health and delivers its alerts.
 const RETRY_CRON: &str = "*/15 * * * *";
 
 const INFO: WorkerInfo = WorkerInfo {
@@ -32,11 +34,16 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Secret(ADMIN_TOKEN),
         Binding::Var(context::HOURLY_LIMIT_VAR),
         Binding::Var(context::DAILY_LIMIT_VAR),
+        Binding::Var(context::ACCOUNT_DAILY_LIMIT_VAR),
     ],
     optional: &[
         (
             Binding::Secret(github::GITHUB_TOKEN),
             "errors are recorded in D1 but no GitHub issue is filed",
+        ),
+        (
+            Binding::Secret(alerts::SLACK_WEBHOOK_URL),
+            "the collector's alerts about itself (GitHub refusing the token, a handler gone quiet, the daily cap) wait in the outbox",
         ),
         (
             Binding::Var(context::DEFAULT_REPOSITORY_VAR),
@@ -58,8 +65,7 @@ fn start() {
 /// the invocation: what went wrong is in the logged report.
 #[wasm_bindgen]
 pub async fn tail_events(events: JsValue, env: Env) -> std::result::Result<(), JsValue> {
-    let report = tail::batch(events, &env, now()).await;
-    worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
+    log(&tail::batch(events, &env, now()).await);
     Ok(())
 }
 
@@ -96,13 +102,15 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let at = event.schedule() as u64;
     match event.cron().as_str() {
         RETRY_CRON => {
-            let report = tail::retry(&env, at).await;
-            worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
+            log(&tail::retry(&env, at).await);
+            log(&watch::upkeep(&env, at).await);
         }
-        digest::DIGEST_CRON => match digest::run(&env, at).await {
-            Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
-            Err(error) => worker::console_error!("digest: {}", error.message),
-        },
+        digest::DIGEST_CRON => log(&digest::scheduled(&env, at).await),
         other => worker::console_error!("no work is scheduled for cron {other:?}"),
     }
+}
+
+/// A handler's report, one JSON line.
+fn log(report: &impl serde::Serialize) {
+    worker::console_log!("{}", serde_json::to_string(report).unwrap_or_default());
 }

@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use platform_errors::patterns::Patterns;
 use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap};
+use platform_worker::d1;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::context::{Ctx, Report};
-use crate::{issues, ledger};
+use crate::{issues, ledger, watch};
 
 /// How long an isolate trusts what it read from KV.
 const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
@@ -132,14 +133,23 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
     ctx.report.occurrences = occurrences.len() as u32;
     let groups = aggregate(occurrences);
     ctx.report.fingerprints = groups.len() as u32;
+    let stamp = watch::tail_stamp(&ctx.db, now);
     if groups.is_empty() {
+        if let Some(stamp) = stamp {
+            ctx.report.d1_round_trips += 1;
+            if let Err(error) = d1::batch(&ctx.db, vec![stamp]).await {
+                ctx.fail("stamping the tail handler", error.message);
+            }
+        }
         return ctx.report;
     }
     ctx.report.d1_round_trips += 1;
-    let rows = match ledger::record(&ctx.db, &groups, &scripts).await {
+    let rows = match ledger::record(&ctx.db, &groups, &scripts, stamp).await {
         Ok(rows) => rows,
         Err(error) => {
-            ctx.fail("recording counts", error.message);
+            let failure = format!("recording counts: {}", error.message);
+            watch::stamp(&ctx.db, &watch::TAIL, Some(&failure), now).await;
+            ctx.report.errors.push(failure);
             return ctx.report;
         }
     };
@@ -163,16 +173,21 @@ pub async fn retry(env: &Env, now: u64) -> Report {
             }
         }
     };
-    match ledger::due_creations(&ctx.db, now, 25).await {
+    // GitHub refusing one creation is that fingerprint's failure, kept on its row; the handler
+    // fails only when it cannot read its work.
+    let failure = match ledger::due_creations(&ctx.db, now, 25).await {
         Ok(rows) => {
             for row in &rows {
                 if let Err(error) = issues::sync(&mut ctx, row).await {
                     ctx.fail(&row.fingerprint, error.message);
                 }
             }
+            None
         }
-        Err(error) => ctx.fail("reading due creations", error.message),
-    }
+        Err(error) => Some(format!("reading due creations: {}", error.message)),
+    };
     ctx.flush_rates().await;
+    watch::stamp(&ctx.db, &watch::RETRY, failure.as_deref(), now).await;
+    ctx.report.errors.extend(failure);
     ctx.report
 }

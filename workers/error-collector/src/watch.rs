@@ -1,0 +1,125 @@
+//! The collector watching itself: every handler stamps its runs, and the `*/15` cron alerts on a
+//! handler that stopped running or keeps failing, then delivers the collector's pending alerts.
+
+use std::cell::Cell;
+
+use platform_core::handlers::{Condition, HandlerSpec};
+use platform_errors::milestone::DAY_MS;
+use platform_kv::PlatformWorker;
+use platform_worker::alerts::{self, Alert, Delivery};
+use platform_worker::handlers::{self, HandlerReport};
+use platform_worker::ApiError;
+use serde::Serialize;
+use worker::{D1Database, D1PreparedStatement, Env};
+
+use crate::context::ALERT_KIND;
+
+pub const TAIL: HandlerSpec = HandlerSpec {
+    name: "tail",
+    every_ms: None,
+};
+pub const RETRY: HandlerSpec = HandlerSpec {
+    name: "retry",
+    every_ms: Some(15 * 60_000),
+};
+pub const DIGEST: HandlerSpec = HandlerSpec {
+    name: "digest",
+    every_ms: Some(DAY_MS),
+};
+pub const HANDLERS: &[HandlerSpec] = &[TAIL, RETRY, DIGEST];
+
+const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
+/// Tail batches arrive many times a minute: a successful one stamps at most this often per isolate.
+const TAIL_STAMP_EVERY_MS: u64 = 60_000;
+
+thread_local! {
+    static TAIL_STAMPED_AT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The stamp of a successful tail batch, when one is due, to send with the batch's own D1 call.
+pub fn tail_stamp(db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
+    if now.saturating_sub(TAIL_STAMPED_AT.get()) < TAIL_STAMP_EVERY_MS {
+        return None;
+    }
+    let statement = handlers::stamp(db, WORKER, TAIL.name, None, now).ok()?;
+    TAIL_STAMPED_AT.set(now);
+    Some(statement)
+}
+
+/// Records a run of `handler` on its own; `error` says why it failed.
+pub async fn stamp(db: &D1Database, handler: &HandlerSpec, error: Option<&str>, now: u64) {
+    handlers::record(db, WORKER, handler.name, error, now).await;
+}
+
+/// The collector's handlers as `/health` shows them.
+pub async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
+    let runs = handlers::read(db, WORKER).await?;
+    Ok(handlers::report(HANDLERS, &runs, now))
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct UpkeepReport {
+    pub problems: Vec<String>,
+    pub alerts_raised: u32,
+    /// The day's digest, when its cron run failed and this run filed it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_retried: Option<crate::digest::DigestReport>,
+    pub delivery: Delivery,
+    pub errors: Vec<String>,
+}
+
+/// Runs a failed digest again, raises an alert per handler in trouble (the severity is part of the subject, so a handler
+/// going from failing to stale is alerted again), then delivers pending alerts.
+pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
+    let mut upkeep = UpkeepReport::default();
+    let (db, store) = match (
+        platform_worker::database(env),
+        platform_worker::store(env, WORKER),
+    ) {
+        (Ok(db), Ok(store)) => (db, store),
+        (Err(error), _) | (_, Err(error)) => {
+            upkeep.errors.push(error.message);
+            return upkeep;
+        }
+    };
+    let mut handlers = report(&db, now).await;
+    let digest_failed = handlers.as_ref().is_ok_and(|all| {
+        all.iter()
+            .any(|h| h.name == DIGEST.name && h.condition == Condition::Failing)
+    });
+    if digest_failed {
+        // Filed per project once a day: running it again files only what is still missing.
+        upkeep.digest_retried = Some(crate::digest::scheduled(env, now).await);
+        handlers = report(&db, now).await;
+    }
+    match handlers {
+        Ok(handlers) => {
+            for handler in handlers {
+                let (Some(problem), true) = (handler.problem, handler.condition.is_problem()) else {
+                    continue;
+                };
+                let severity = if handler.condition == Condition::Stale {
+                    "critical"
+                } else {
+                    "warning"
+                };
+                let alert = Alert {
+                    kind: ALERT_KIND,
+                    subject: format!("{severity}:handler:{}", handler.name),
+                    text: format!(":warning: Error collector: {problem}."),
+                };
+                match alerts::raise(&db, &alert, now).await {
+                    Ok(raised) => upkeep.alerts_raised += u32::from(raised),
+                    Err(error) => upkeep.errors.push(error.message),
+                }
+                upkeep.problems.push(problem);
+            }
+        }
+        Err(error) => upkeep.errors.push(error.message),
+    }
+    match alerts::deliver_pending(env, &store, &db).await {
+        Ok(delivery) => upkeep.delivery = delivery,
+        Err(error) => upkeep.errors.push(error.message),
+    }
+    upkeep
+}
