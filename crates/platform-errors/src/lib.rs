@@ -13,6 +13,7 @@ pub mod priority;
 pub mod redact;
 pub mod render;
 pub mod transient;
+pub mod webhook;
 
 pub use capture::{aggregate, capture, Aggregate, Occurrence, ScriptInfo, UNKNOWN_SCRIPT, UNMAPPED_PROJECT};
 pub use event::{ErrorKind, TailEvent};
