@@ -3,6 +3,7 @@
 // hourly write budget and the fake's issues never leak between tests.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { pollUntil } from "./harness/poll.mjs";
 import { startPlatform } from "./harness/platform.mjs";
@@ -12,13 +13,14 @@ const RETRY_CRON = "*/15 * * * *";
 const DIGEST_CRON = "10 0 * * *";
 const DAY_MS = 86_400_000;
 const TOKEN = "ghp_collectorTestToken0123456789abcdef";
+const HOOK_SECRET = "webhook-secret-for-tests";
 
 describe("error-collector", () => {
   let platform;
   before(async () => {
     platform = await startPlatform({
       workers: ["error-collector"],
-      secrets: { GITHUB_TOKEN: TOKEN },
+      secrets: { GITHUB_TOKEN: TOKEN, GITHUB_WEBHOOK_SECRET: HOOK_SECRET },
       // An application Worker that names the collector as its tail consumer, as consumers do with
       // `tail_consumers`: the runtime's own tail delivery, not a synthetic batch.
       extraWorkers: [
@@ -312,6 +314,66 @@ describe("error-collector", () => {
     const [row] = await rows("soft");
     assert.equal(row.occurrences, 6);
     assert.equal(row.priority, "P2");
+  });
+
+  it("applies a person's close, reopen and mute on GitHub at once, through the signed webhook", async () => {
+    await mapScript("hooked", "acme/hooked");
+    const [early, silenced] = ["closed too early", "silenced on github"];
+    await tail([exception("hooked", early), exception("hooked", silenced)]);
+    const byMessage = Object.fromEntries((await rows("hooked")).map((r) => [r.sample, r]));
+    const issueOf = async (row) => (await issues("hooked")).find((i) => i.number === row.issue_number);
+    const deliver = async (event, payload, { signature } = {}) => {
+      const body = JSON.stringify(payload);
+      const response = await platform.fetch(COLLECTOR, "/github/webhook", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-github-event": event,
+          "x-github-delivery": crypto.randomUUID(),
+          ...(signature === null ? {} : { "x-hub-signature-256": signature ?? `sha256=${createHmac("sha256", HOOK_SECRET).update(body).digest("hex")}` }),
+        },
+        body,
+      });
+      return { status: response.status, body: await response.json() };
+    };
+    // What GitHub sends after a person acted on the issue.
+    const personDid = async (action, row, extra = {}) =>
+      deliver("issues", { action, issue: await issueOf(row), repository: { full_name: "acme/hooked" }, sender: { login: "a-person" }, ...extra });
+
+    assert.equal((await deliver("ping", { zen: "Keep it logically awesome." }, { signature: null })).status, 401);
+    assert.equal((await deliver("ping", { zen: "Keep it logically awesome." }, { signature: "sha256=00" })).status, 403);
+    assert.deepEqual((await deliver("ping", { zen: "Keep it logically awesome." })).body, { event: "ping", applied: false });
+    const broken = await deliver("issues", { action: "closed", issue: { number: 1 } });
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.error, /repository\.full_name/);
+
+    // Closed by hand: resolved at once, so the very next occurrence reopens it as a regression.
+    await onGithub("PATCH", `/repos/acme/hooked/issues/${byMessage[early].issue_number}`, { state: "closed" });
+    const closed = await personDid("closed", byMessage[early]);
+    assert.deepEqual(
+      { applied: closed.body.applied, status: closed.body.status, muted: closed.body.muted },
+      { applied: true, status: "resolved", muted: false },
+    );
+    await tail([exception("hooked", early)]);
+    const reopened = await issueOf(byMessage[early]);
+    assert.equal(reopened.state, "open");
+    assert.ok(reopened.labels.some((l) => l.name === "cf:regression"));
+
+    // Muted with a label, then closed: closing keeps it muted, and a recurrence leaves it closed.
+    await onGithub("POST", `/repos/acme/hooked/issues/${byMessage[silenced].issue_number}/labels`, { labels: ["cf:muted"] });
+    assert.equal((await personDid("labeled", byMessage[silenced], { label: { name: "cf:muted" } })).body.muted, true);
+    await onGithub("PATCH", `/repos/acme/hooked/issues/${byMessage[silenced].issue_number}`, { state: "closed" });
+    assert.equal((await personDid("closed", byMessage[silenced])).body.muted, true);
+    await tail([exception("hooked", silenced)]);
+    const stillClosed = await issueOf(byMessage[silenced]);
+    assert.equal(stillClosed.state, "closed");
+    assert.ok(!stillClosed.labels.some((l) => l.name === "cf:regression"));
+    const [row] = (await rows("hooked")).filter((r) => r.sample === silenced);
+    assert.deepEqual([row.status, row.muted, row.occurrences], ["resolved", 1, 2]);
+
+    // Issues the collector did not file are left alone.
+    const foreign = await deliver("issues", { action: "closed", issue: { number: 999, labels: [] }, repository: { full_name: "acme/hooked" } });
+    assert.deepEqual(foreign.body, { event: "issues", applied: false });
   });
 
   it("limits GitHub writes per script per hour but still counts every error", async () => {

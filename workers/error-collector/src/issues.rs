@@ -75,7 +75,13 @@ fn issue_body(row: &Row) -> String {
 }
 
 /// Caches the fingerprint's state in KV (a state change only, never per occurrence).
-async fn cache_state(ctx: &mut Ctx<'_>, fingerprint: &str, status: &str, issue: Option<u64>, muted: bool) {
+pub async fn cache_state(
+    ctx: &mut Ctx<'_>,
+    fingerprint: &str,
+    status: &str,
+    issue: Option<u64>,
+    muted: bool,
+) {
     let Ok(key) = ErrorFingerprint::key(fingerprint) else {
         return;
     };

@@ -12,6 +12,7 @@ mod issues;
 mod ledger;
 mod tail;
 mod watch;
+mod webhook;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
@@ -46,6 +47,10 @@ const INFO: WorkerInfo = WorkerInfo {
             "the collector's alerts about itself (GitHub refusing the token, a handler gone quiet, the daily cap) wait in the outbox",
         ),
         (
+            Binding::Secret(webhook::GITHUB_WEBHOOK_SECRET),
+            "issues closed, reopened or muted on GitHub are noticed at their next milestone, not at once",
+        ),
+        (
             Binding::Var(context::DEFAULT_REPOSITORY_VAR),
             "errors of unmapped scripts are recorded but not filed",
         ),
@@ -78,6 +83,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
     if segments == [""] {
         return platform_worker::common_routes(&INFO, &req, &env);
+    }
+    if req.method() == Method::Post && segments == ["github", "webhook"] {
+        // Authenticated by GitHub's signature, not the admin token.
+        return response::respond(webhook::receive(&mut req, &env, now()).await);
     }
     if let Err(refused) = auth::require_admin(&req, &env) {
         return refused.into_response();

@@ -1,0 +1,87 @@
+//! `POST /github/webhook`: GitHub's `issues` events, signed with `GITHUB_WEBHOOK_SECRET`. A person
+//! closing, reopening or muting an issue on GitHub changes the fingerprint's state at once: the
+//! next occurrence of an error closed by hand reopens it with `cf:regression`.
+
+use platform_errors::webhook::{issue_change, signature_valid};
+use platform_worker::{d1, ApiError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Request};
+
+use crate::context::Ctx;
+use crate::issues;
+
+pub const GITHUB_WEBHOOK_SECRET: &str = "GITHUB_WEBHOOK_SECRET";
+
+#[derive(Deserialize)]
+struct Changed {
+    fingerprint: String,
+    status: String,
+    muted: f64,
+    issue_number: f64,
+}
+
+pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, ApiError> {
+    let secret = env
+        .secret(GITHUB_WEBHOOK_SECRET)
+        .map(|s| s.to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::unavailable("the GITHUB_WEBHOOK_SECRET secret is not set"))?;
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let signature =
+        header("X-Hub-Signature-256").ok_or_else(|| ApiError::unauthorized("missing X-Hub-Signature-256"))?;
+    let event = header("X-GitHub-Event").unwrap_or_default();
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
+    if !signature_valid(&secret, &body, &signature) {
+        return Err(ApiError::forbidden(
+            "X-Hub-Signature-256 is not the body's HMAC under GITHUB_WEBHOOK_SECRET",
+        ));
+    }
+    if event != "issues" {
+        // `ping` when the hook is created; other events are not subscribed to by the setup.
+        return Ok(json!({ "event": event, "applied": false }));
+    }
+    let payload: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body is not JSON: {e}")))?;
+    let Some(change) = issue_change(&payload).map_err(ApiError::bad_request)? else {
+        return Ok(json!({ "event": event, "applied": false }));
+    };
+    let mut ctx = Ctx::new(env, now)?;
+    let changed: Option<Changed> = d1::query_first(
+        &ctx.db,
+        "applying a GitHub issue event",
+        "UPDATE error_fingerprints SET status = coalesce(?1, status), muted = coalesce(?2, muted) \
+         WHERE repository = ?3 AND issue_number = ?4 RETURNING fingerprint, status, muted, issue_number",
+        &[
+            d1::optional_text(change.resolved.map(|r| if r { "resolved" } else { "open" })),
+            change.muted.map_or(worker::wasm_bindgen::JsValue::NULL, d1::flag),
+            d1::text(&change.repository),
+            d1::number(change.number as f64),
+        ],
+    )
+    .await?;
+    let Some(row) = changed else {
+        // An issue the collector did not file (a digest, a gap alert, a person's own).
+        return Ok(json!({ "event": event, "applied": false }));
+    };
+    let muted = row.muted != 0.0;
+    issues::cache_state(
+        &mut ctx,
+        &row.fingerprint,
+        &row.status,
+        Some(row.issue_number as u64),
+        muted,
+    )
+    .await;
+    Ok(json!({
+        "event": event,
+        "applied": true,
+        "fingerprint": row.fingerprint,
+        "status": row.status,
+        "muted": muted,
+    }))
+}
