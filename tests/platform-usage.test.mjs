@@ -190,6 +190,20 @@ describe("platform-usage", () => {
     });
   });
 
+  describe("self-health", () => {
+    it("stamps each cron run and reports every handler in /health", async () => {
+      await sweep(Date.now());
+      await platform.cron(USAGE, "17 * * * *", Date.now());
+      const health = await (await platform.fetch(USAGE, "/health")).json();
+      assert.deepEqual(health.handlers.map((h) => h.name), ["telemetry", "dead-letters", "sweep", "reconcile"]);
+      const byName = Object.fromEntries(health.handlers.map((h) => [h.name, h]));
+      for (const cron of ["sweep", "reconcile"]) {
+        assert.equal(byName[cron].condition, "healthy");
+        assert.ok(byName[cron].last_ok_at !== null, `${cron} has run`);
+      }
+    });
+  });
+
   describe("manual trips and repeated trips", () => {
     it("keeps a manual disable through every sweep until an operator enables it", async () => {
       const feature = "shop:admin:import";
@@ -270,8 +284,15 @@ describe("platform-usage", () => {
       assert.deepEqual(failed.acked, []);
       assert.equal(failed.retried.length, 4);
       assert.equal(await total(feature, "kv_reads"), 0);
+      const telemetryHandler = async () =>
+        (await (await platform.fetch(USAGE, "/health")).json()).handlers.find((h) => h.name === "telemetry");
+      const failing = await telemetryHandler();
+      assert.equal(failing.condition, "failing");
+      assert.match(failing.last_error, /D1 batch failed/);
       const retried = await platform.queue(USAGE, TELEMETRY, messages);
       assert.equal(retried.acked.length, 3);
+      // The next successful batch clears it, stamped inside its own transaction.
+      assert.equal((await telemetryHandler()).condition, "healthy");
       await platform.queue(USAGE, TELEMETRY, messages);
       assert.equal(await total(feature, "kv_reads"), 6);
     });

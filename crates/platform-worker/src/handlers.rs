@@ -1,6 +1,7 @@
 //! Handler runs stamped in D1 (`handler_runs`), read back for `/health` and for alerts on a
 //! handler that stopped running or keeps failing.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use platform_core::handlers::{assess, describe, Condition, HandlerRun, HandlerSpec};
@@ -43,9 +44,37 @@ pub fn stamp(
     )
 }
 
+/// How often a busy event handler (queue, tail) stamps a successful run, per isolate.
+pub const BUSY_STAMP_EVERY_MS: u64 = 60_000;
+
+thread_local! {
+    static STAMPED_AT: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The stamp of a successful run of a handler that runs many times a minute, when one is due:
+/// at most one per [`BUSY_STAMP_EVERY_MS`] per isolate, to send with the handler's own D1 call.
+pub fn busy_stamp(
+    db: &D1Database,
+    worker: PlatformWorker,
+    handler: &'static str,
+    now: u64,
+) -> Option<D1PreparedStatement> {
+    let last = STAMPED_AT.with(|s| s.borrow().get(handler).copied().unwrap_or(0));
+    if now.saturating_sub(last) < BUSY_STAMP_EVERY_MS {
+        return None;
+    }
+    let statement = stamp(db, worker, handler, None, now).ok()?;
+    STAMPED_AT.with(|s| s.borrow_mut().insert(handler, now));
+    Some(statement)
+}
+
 /// Records one run on its own. A stamp that cannot be written is logged, never raised: the
-/// handler's work must not fail because its bookkeeping did.
+/// handler's work must not fail because its bookkeeping did. After a failure, this isolate's next
+/// success of a busy handler stamps at once, so the failure does not linger.
 pub async fn record(db: &D1Database, worker: PlatformWorker, handler: &str, error: Option<&str>, now: u64) {
+    if error.is_some() {
+        STAMPED_AT.with(|s| s.borrow_mut().remove(handler));
+    }
     let result = match stamp(db, worker, handler, error, now) {
         Ok(statement) => d1::batch(db, vec![statement]).await.map(|_| ()),
         Err(e) => Err(e),
@@ -102,6 +131,27 @@ pub struct HandlerReport {
     /// What is wrong, when something is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// The worker's handlers for `/health`, and the warnings their problems make. A database that
+/// cannot be read is a warning too, never a failed health check.
+pub async fn health(
+    db: &D1Database,
+    worker: PlatformWorker,
+    specs: &[HandlerSpec],
+    now: u64,
+) -> (Vec<HandlerReport>, Vec<String>) {
+    match read(db, worker).await {
+        Ok(runs) => {
+            let handlers = report(specs, &runs, now);
+            let warnings = handlers.iter().filter_map(|h| h.problem.clone()).collect();
+            (handlers, warnings)
+        }
+        Err(error) => (
+            Vec::new(),
+            vec![format!("handler runs unreadable: {}", error.message)],
+        ),
+    }
 }
 
 /// Every declared handler with its condition, in declaration order.

@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use platform_core::handlers::HandlerSpec;
 use platform_kv::REGISTRY;
 use serde::Serialize;
 use worker::{Env, Response};
 
+use crate::handlers::{self, HandlerReport};
 use crate::response::json_response;
 use crate::WorkerInfo;
 
@@ -18,8 +20,12 @@ pub struct Health {
     /// Patterns of the key families the worker may write.
     pub owns: Vec<&'static str>,
     pub bindings: BTreeMap<&'static str, bool>,
-    /// What the worker cannot do because an optional binding is missing.
+    /// What the worker cannot do because an optional binding is missing, and what is wrong with
+    /// its handlers.
     pub warnings: Vec<String>,
+    /// Each handler's recorded runs, for workers that declare them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handlers: Vec<HandlerReport>,
 }
 
 impl Health {
@@ -49,12 +55,48 @@ impl Health {
                 .map(|spec| spec.pattern)
                 .collect(),
             bindings,
+            handlers: Vec::new(),
         }
+    }
+
+    /// Adds the worker's handlers (a stale or failing one is a warning, not a failed check: the
+    /// worker still answers). Skipped when the database binding is missing.
+    pub async fn with_handlers(
+        mut self,
+        info: &WorkerInfo,
+        env: &Env,
+        specs: &[HandlerSpec],
+        now: u64,
+    ) -> Self {
+        if let Ok(db) = crate::database(env) {
+            let (handlers, problems) = handlers::health(&db, info.id, specs, now).await;
+            self.handlers = handlers;
+            self.warnings.extend(problems);
+        }
+        self
     }
 }
 
 /// 200 when every required binding is present, 503 otherwise, with the report either way.
 pub fn respond(info: &WorkerInfo, env: &Env) -> worker::Result<Response> {
-    let health = Health::of(info, env);
-    json_response(if health.ok { 200 } else { 503 }, &health)
+    Health::of(info, env).respond()
+}
+
+/// [`respond`] with the worker's handlers.
+pub async fn respond_with_handlers(
+    info: &WorkerInfo,
+    env: &Env,
+    specs: &[HandlerSpec],
+    now: u64,
+) -> worker::Result<Response> {
+    Health::of(info, env)
+        .with_handlers(info, env, specs, now)
+        .await
+        .respond()
+}
+
+impl Health {
+    pub fn respond(&self) -> worker::Result<Response> {
+        json_response(if self.ok { 200 } else { 503 }, self)
+    }
 }

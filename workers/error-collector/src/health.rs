@@ -32,7 +32,9 @@ struct Fact {
 }
 
 pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<Response> {
-    let health = Health::of(info, env);
+    let health = Health::of(info, env)
+        .with_handlers(info, env, watch::HANDLERS, now)
+        .await;
     let status = if health.ok { 200 } else { 503 };
     let mut warnings = health.warnings.clone();
     let mut report = serde_json::to_value(&health).unwrap_or(Value::Null);
@@ -47,7 +49,7 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             }
         },
     };
-    let (unmapped, facts, handlers, created_today) = match platform_worker::database(env) {
+    let (unmapped, facts, created_today) = match platform_worker::database(env) {
         Ok(db) => {
             let unmapped: Vec<Script> = d1::query(
                 &db,
@@ -65,13 +67,6 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             )
             .await
             .unwrap_or_default();
-            let handlers = match watch::report(&db, now).await {
-                Ok(handlers) => handlers,
-                Err(error) => {
-                    warnings.push(format!("handler runs unreadable: {}", error.message));
-                    Vec::new()
-                }
-            };
             let created: Option<Created> = d1::query_first(
                 &db,
                 "counting issues created today",
@@ -80,11 +75,10 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             )
             .await
             .unwrap_or_default();
-            (unmapped, facts, handlers, created.map_or(0, |c| c.n as u64))
+            (unmapped, facts, created.map_or(0, |c| c.n as u64))
         }
-        Err(_) => (Vec::new(), Vec::new(), Vec::new(), 0),
+        Err(_) => (Vec::new(), Vec::new(), 0),
     };
-    warnings.extend(handlers.iter().filter_map(|h| h.problem.clone()));
     let account_cap = context::account_daily_limit(env);
     if created_today >= account_cap {
         warnings.push(format!(
@@ -113,7 +107,6 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             "issues_created_today".into(),
             json!({ "count": created_today, "account_daily_limit": account_cap }),
         );
-        map.insert("handlers".into(), json!(handlers));
         map.insert("warnings".into(), json!(warnings));
     }
     json_response(status, &report)

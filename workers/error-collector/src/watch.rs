@@ -1,8 +1,6 @@
 //! The collector watching itself: every handler stamps its runs, and the `*/15` cron alerts on a
 //! handler that stopped running or keeps failing, then delivers the collector's pending alerts.
 
-use std::cell::Cell;
-
 use platform_core::handlers::{Condition, HandlerSpec};
 use platform_errors::milestone::DAY_MS;
 use platform_kv::PlatformWorker;
@@ -29,21 +27,10 @@ pub const DIGEST: HandlerSpec = HandlerSpec {
 pub const HANDLERS: &[HandlerSpec] = &[TAIL, RETRY, DIGEST];
 
 const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
-/// Tail batches arrive many times a minute: a successful one stamps at most this often per isolate.
-const TAIL_STAMP_EVERY_MS: u64 = 60_000;
-
-thread_local! {
-    static TAIL_STAMPED_AT: Cell<u64> = const { Cell::new(0) };
-}
 
 /// The stamp of a successful tail batch, when one is due, to send with the batch's own D1 call.
 pub fn tail_stamp(db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
-    if now.saturating_sub(TAIL_STAMPED_AT.get()) < TAIL_STAMP_EVERY_MS {
-        return None;
-    }
-    let statement = handlers::stamp(db, WORKER, TAIL.name, None, now).ok()?;
-    TAIL_STAMPED_AT.set(now);
-    Some(statement)
+    handlers::busy_stamp(db, WORKER, TAIL.name, now)
 }
 
 /// Records a run of `handler` on its own; `error` says why it failed.
@@ -51,8 +38,7 @@ pub async fn stamp(db: &D1Database, handler: &HandlerSpec, error: Option<&str>, 
     handlers::record(db, WORKER, handler.name, error, now).await;
 }
 
-/// The collector's handlers as `/health` shows them.
-pub async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
+async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
     let runs = handlers::read(db, WORKER).await?;
     Ok(handlers::report(HANDLERS, &runs, now))
 }

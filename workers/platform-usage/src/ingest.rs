@@ -4,20 +4,22 @@
 //! retries the whole batch, which the ledger makes idempotent.
 
 use platform_core::budget::Period;
+use platform_core::handlers::HandlerSpec;
 use platform_core::telemetry::{Rejection, Telemetry};
 use platform_core::usage::BatchUsage;
 use platform_core::{FeatureKey, UtcDay};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::WorkersClock;
+use platform_kv::PlatformWorker;
 use platform_kv::{Store, Timestamp};
-use platform_worker::{alerts, ApiError};
+use platform_worker::{alerts, handlers, ApiError};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 use crate::decide::{decide, Inputs, Plan};
 use crate::ledger::{self, Transaction, UsageRows};
-use crate::{broadcast, context};
+use crate::{broadcast, context, runs};
 
 /// Seconds before a batch that failed on storage is delivered again.
 const RETRY_DELAY_SECONDS: u32 = 30;
@@ -98,6 +100,7 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> Bat
         Err(error) => {
             report.outcome = "retried";
             worker::console_error!("telemetry batch retried: {}", error.message);
+            stamp_failure(env, &runs::TELEMETRY, &error.message).await;
             let delay = QueueRetryOptionsBuilder::new()
                 .with_delay_seconds(RETRY_DELAY_SECONDS)
                 .build();
@@ -179,6 +182,7 @@ async fn ingest(
         }
     }
     record(&mut tx, &plan)?;
+    tx.also(handlers::busy_stamp(&db, WORKER, runs::TELEMETRY.name, now));
     if !tx.is_empty() {
         tx.commit().await?;
         report.d1_calls += 1;
@@ -290,6 +294,22 @@ async fn warning_marker<K: platform_kv::Kv>(
     }
 }
 
+const WORKER: PlatformWorker = PlatformWorker::PlatformUsage;
+
+/// Records that a handler failed (a success is stamped inside the batch's own transaction).
+pub async fn stamp_failure(env: &Env, handler: &HandlerSpec, error: &str) {
+    if let Ok(db) = database(env) {
+        handlers::record(
+            &db,
+            WORKER,
+            handler.name,
+            Some(error),
+            worker::Date::now().as_millis(),
+        )
+        .await;
+    }
+}
+
 /// Handles a batch of the dead-letter queue: every message is recorded for inspection and replay.
 pub async fn dead_letters(
     messages: Vec<RawMessage>,
@@ -321,6 +341,17 @@ pub async fn dead_letters(
     .await;
     report.d1_calls = 1;
     report.rejected = messages.len();
+    if let Ok(db) = database(env) {
+        let failure = result.as_ref().err().map(|e| e.message.as_str());
+        handlers::record(
+            &db,
+            WORKER,
+            runs::DEAD_LETTERS.name,
+            failure,
+            worker::Date::now().as_millis(),
+        )
+        .await;
+    }
     match result {
         Ok(()) => {
             report.outcome = "ok";

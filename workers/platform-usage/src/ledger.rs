@@ -402,6 +402,11 @@ impl<'a> Transaction<'a> {
         Ok(())
     }
 
+    /// Adds a statement of the caller's own (a handler stamp) to the transaction.
+    pub fn also(&mut self, statement: Option<D1PreparedStatement>) {
+        self.statements.extend(statement);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }

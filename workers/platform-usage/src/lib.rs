@@ -8,6 +8,7 @@ mod context;
 mod decide;
 mod ingest;
 mod ledger;
+mod runs;
 mod settings;
 mod sweep;
 
@@ -50,6 +51,10 @@ fn start() {
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if req.method() == Method::Get && segments == ["health"] {
+        let now = worker::Date::now().as_millis();
+        return platform_worker::health::respond_with_handlers(&INFO, &env, runs::HANDLERS, now).await;
+    }
     if matches!(segments.as_slice(), ["health"]) || segments == [""] {
         return platform_worker::common_routes(&INFO, &req, &env);
     }
@@ -145,13 +150,18 @@ async fn queue(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> Result<()
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = event.schedule() as u64;
-    let result = match event.cron().as_str() {
-        sweep::SWEEP => sweep::sweep(&env, now).await,
-        sweep::RECONCILE => sweep::reconcile(&env).await,
-        other => Err(ApiError::bad_request(format!(
-            "no work is scheduled for cron {other:?}"
-        ))),
+    let (handler, result) = match event.cron().as_str() {
+        sweep::SWEEP => (runs::SWEEP, sweep::sweep(&env, now).await),
+        sweep::RECONCILE => (runs::RECONCILE, sweep::reconcile(&env).await),
+        other => {
+            worker::console_error!("no work is scheduled for cron {other:?}");
+            return;
+        }
     };
+    if let Ok(db) = platform_worker::database(&env) {
+        let failure = result.as_ref().err().map(|e| e.message.as_str());
+        platform_worker::handlers::record(&db, INFO.id, handler.name, failure, now).await;
+    }
     match result {
         Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
         Err(error) => worker::console_error!("scheduled {}: {}", event.cron(), error.message),
