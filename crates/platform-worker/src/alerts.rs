@@ -42,15 +42,13 @@ pub fn enqueue(db: &D1Database, alert: &Alert, now: u64) -> Result<D1PreparedSta
     )
 }
 
-/// How long an alert of the same kind and subject is not raised again, and not sent again.
-const DEDUP_MS: u64 = 3_600_000;
 /// A delivery claim older than this is taken over (the claiming invocation died).
 const CLAIM_MS: u64 = 60_000;
 
 /// Stores an alert about a condition that may be seen again and again (an integration refusing,
-/// a handler gone quiet), unless the same alert was raised within the hour: the outbox does not
-/// fill with copies that delivery would only suppress. Returns whether it was stored.
-pub async fn raise(db: &D1Database, alert: &Alert, now: u64) -> Result<bool, ApiError> {
+/// a handler gone quiet), unless the same kind and subject was raised within `quiet_ms`: a lasting
+/// condition is recalled at that pace instead of at every sighting. Returns whether it was stored.
+pub async fn raise(db: &D1Database, alert: &Alert, quiet_ms: u64, now: u64) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct Raised {
         #[allow(dead_code)]
@@ -67,7 +65,7 @@ pub async fn raise(db: &D1Database, alert: &Alert, now: u64) -> Result<bool, Api
             d1::text(&alert.subject),
             d1::text(&alert.text),
             d1::ms(now),
-            d1::ms(now.saturating_sub(DEDUP_MS)),
+            d1::ms(now.saturating_sub(quiet_ms)),
         ],
     )
     .await?;

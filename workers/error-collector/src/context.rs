@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use platform_core::{UtcDay, UtcHour};
+use platform_errors::milestone::DAY_MS;
 use platform_kv::families::ErrorRate;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert};
@@ -23,6 +24,8 @@ pub const DAILY_LIMIT_VAR: &str = "ERROR_DAILY_LIMIT";
 pub const ACCOUNT_DAILY_LIMIT_VAR: &str = "ERROR_ACCOUNT_DAILY_LIMIT";
 /// The kind of the collector's alerts about itself.
 pub const ALERT_KIND: &str = "collector";
+/// How often a lasting refusal of GitHub is recalled.
+const GITHUB_ALERT_QUIET_MS: u64 = 3_600_000;
 /// Where errors of unmapped scripts are filed (optional `owner/name`).
 pub const DEFAULT_REPOSITORY_VAR: &str = "DEFAULT_REPOSITORY";
 
@@ -160,15 +163,17 @@ impl<'a> Ctx<'a> {
                     self.account_daily_limit
                 ),
             };
-            self.raise(&alert).await;
+            // Once a day: the subject names the day.
+            self.raise(&alert, DAY_MS).await;
             return Ok(Some("daily issue cap of the account"));
         }
         Ok(None)
     }
 
-    /// Stores an alert about the collector itself, at most once an hour; a failure is reported.
-    pub async fn raise(&mut self, alert: &Alert) {
-        if let Err(error) = alerts::raise(&self.db, alert, self.now).await {
+    /// Stores an alert about the collector itself, unless raised within `quiet_ms`; a failure is
+    /// reported.
+    pub async fn raise(&mut self, alert: &Alert, quiet_ms: u64) {
+        if let Err(error) = alerts::raise(&self.db, alert, quiet_ms, self.now).await {
             self.fail("raising an alert", error.message);
         }
     }
@@ -214,7 +219,7 @@ impl<'a> Ctx<'a> {
                         error.describe()
                     ),
                 };
-                self.raise(&alert).await;
+                self.raise(&alert, GITHUB_ALERT_QUIET_MS).await;
             }
         }
         result

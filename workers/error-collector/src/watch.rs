@@ -27,6 +27,8 @@ pub const DIGEST: HandlerSpec = HandlerSpec {
 pub const HANDLERS: &[HandlerSpec] = &[TAIL, RETRY, DIGEST];
 
 const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
+/// How often a handler still in trouble is recalled.
+const HANDLER_ALERT_QUIET_MS: u64 = 6 * 3_600_000;
 
 /// The stamp of a successful tail batch, when one is due, to send with the batch's own D1 call.
 pub fn tail_stamp(db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
@@ -54,8 +56,9 @@ pub struct UpkeepReport {
     pub errors: Vec<String>,
 }
 
-/// Runs a failed digest again, raises an alert per handler in trouble (the severity is part of the subject, so a handler
-/// going from failing to stale is alerted again), then delivers pending alerts.
+/// Runs a failed digest again, raises an alert per handler in trouble (the severity is part of
+/// the subject, so a handler going from failing to stale is alerted again at once), then delivers
+/// pending alerts.
 pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let mut upkeep = UpkeepReport::default();
     let (db, store) = match (
@@ -94,7 +97,7 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
                     subject: format!("{severity}:handler:{}", handler.name),
                     text: format!(":warning: Error collector: {problem}."),
                 };
-                match alerts::raise(&db, &alert, now).await {
+                match alerts::raise(&db, &alert, HANDLER_ALERT_QUIET_MS, now).await {
                     Ok(raised) => upkeep.alerts_raised += u32::from(raised),
                     Err(error) => upkeep.errors.push(error.message),
                 }
