@@ -12,6 +12,21 @@ pub struct HandlerSpec {
     pub every_ms: Option<u64>,
 }
 
+impl HandlerSpec {
+    /// A queue or tail handler: runs when there is work.
+    pub const fn event_driven(name: &'static str) -> Self {
+        Self { name, every_ms: None }
+    }
+
+    /// A cron handler that runs every `minutes`.
+    pub const fn every_minutes(name: &'static str, minutes: u64) -> Self {
+        Self {
+            name,
+            every_ms: Some(minutes * 60_000),
+        }
+    }
+}
+
 /// What was last recorded of a handler's runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HandlerRun {

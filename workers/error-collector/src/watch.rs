@@ -2,7 +2,6 @@
 //! handler that stopped running or keeps failing, then delivers the collector's pending alerts.
 
 use platform_core::handlers::{Condition, HandlerSpec};
-use platform_errors::milestone::DAY_MS;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert, Delivery};
 use platform_worker::handlers::{self, HandlerReport};
@@ -12,18 +11,9 @@ use worker::{D1Database, D1PreparedStatement, Env};
 
 use crate::context::ALERT_KIND;
 
-pub const TAIL: HandlerSpec = HandlerSpec {
-    name: "tail",
-    every_ms: None,
-};
-pub const RETRY: HandlerSpec = HandlerSpec {
-    name: "retry",
-    every_ms: Some(15 * 60_000),
-};
-pub const DIGEST: HandlerSpec = HandlerSpec {
-    name: "digest",
-    every_ms: Some(DAY_MS),
-};
+pub const TAIL: HandlerSpec = HandlerSpec::event_driven("tail");
+pub const RETRY: HandlerSpec = HandlerSpec::every_minutes("retry", 15);
+pub const DIGEST: HandlerSpec = HandlerSpec::every_minutes("digest", 24 * 60);
 pub const HANDLERS: &[HandlerSpec] = &[TAIL, RETRY, DIGEST];
 
 const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
