@@ -9,8 +9,8 @@ use platform_errors::milestone::DAY_MS;
 use platform_kv::families::ErrorRate;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert};
-use platform_worker::{d1, ApiError, PlatformStore};
-use serde::{Deserialize, Serialize};
+use platform_worker::{ApiError, PlatformStore};
+use serde::Serialize;
 use serde_json::Value;
 use worker::{D1Database, Env, Method};
 
@@ -46,6 +46,16 @@ pub struct Report {
     pub deferred: u32,
     pub failed: u32,
     pub errors: Vec<String>,
+}
+
+impl Report {
+    /// The report of an invocation that could not start (a binding is missing).
+    pub fn failed(error: ApiError) -> Self {
+        Self {
+            errors: vec![error.message],
+            ..Self::default()
+        }
+    }
 }
 
 pub struct Ctx<'a> {
@@ -135,20 +145,9 @@ impl<'a> Ctx<'a> {
     /// Why no further issue may be created for `script` today, if a daily cap says so: the
     /// script's own, or the account's. Both are counted in D1, in one query.
     pub async fn daily_cap_reached(&mut self, script: &str) -> Result<Option<&'static str>, ApiError> {
-        #[derive(Deserialize)]
-        struct Created {
-            account: f64,
-            script: f64,
-        }
-        let created: Option<Created> = d1::query_first(
-            &self.db,
-            "counting issues created today",
-            "SELECT count(*) AS account, coalesce(sum(script = ?1), 0) AS script FROM error_fingerprints \
-             WHERE issue_created_at >= ?2",
-            &[d1::text(script), d1::ms(UtcDay::containing(self.now).start_ms())],
-        )
-        .await?;
-        let (account, by_script) = created.map_or((0, 0), |c| (c.account as u64, c.script as u64));
+        let today = UtcDay::containing(self.now).start_ms();
+        let created = ledger::created_since(&self.db, today, Some(script)).await?;
+        let (account, by_script) = (created.account as u64, created.script as u64);
         if by_script >= self.daily_limit {
             return Ok(Some("daily issue cap of the script"));
         }
@@ -175,6 +174,40 @@ impl<'a> Ctx<'a> {
     pub async fn raise(&mut self, alert: &Alert, quiet_ms: u64) {
         if let Err(error) = alerts::raise(&self.db, alert, quiet_ms, self.now).await {
             self.fail("raising an alert", error.message);
+        }
+    }
+
+    /// Creates an issue in `repository` (`owner/name`) and returns its number.
+    pub async fn create_issue(
+        &mut self,
+        script: Option<&str>,
+        repository: &str,
+        payload: &Value,
+    ) -> Result<u64, GithubError> {
+        let path = format!("/repos/{repository}/issues");
+        let issue = self
+            .github_call(script, Method::Post, &path, Some(payload))
+            .await?;
+        Ok(issue.get("number").and_then(Value::as_u64).unwrap_or(0))
+    }
+
+    /// Files an issue claimed for the day: recorded once GitHub accepted it, the claim given back
+    /// when GitHub refused, so a later run can try again.
+    pub async fn file_daily_issue(
+        &mut self,
+        daily: &ledger::DailyIssue<'_>,
+        repository: &str,
+        payload: &Value,
+    ) -> Result<Result<u64, GithubError>, ApiError> {
+        match self.create_issue(None, repository, payload).await {
+            Ok(number) => {
+                daily.record(&self.db, repository, number, self.now).await?;
+                Ok(Ok(number))
+            }
+            Err(error) => {
+                daily.release(&self.db).await?;
+                Ok(Err(error))
+            }
         }
     }
 

@@ -9,8 +9,8 @@ use platform_errors::milestone::DAY_MS;
 use platform_errors::render::{digest_issue, DigestEntry, DIGEST_LABELS};
 use platform_worker::{d1, ApiError};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use worker::{Env, Method};
+use serde_json::json;
+use worker::Env;
 
 use crate::context::Ctx;
 use crate::{ledger, watch};
@@ -106,15 +106,9 @@ async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         }
         let (title, body) = digest_issue(&project, &day_text, &entries);
         let payload = json!({ "title": title, "body": body, "labels": DIGEST_LABELS });
-        let path = format!("/repos/{repository}/issues");
-        match ctx.github_call(None, Method::Post, &path, Some(&payload)).await {
-            Ok(issue) => {
-                let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
-                daily.record(&ctx.db, &repository, number, now).await?;
-                report.filed += 1;
-            }
+        match ctx.file_daily_issue(&daily, &repository, &payload).await? {
+            Ok(_) => report.filed += 1,
             Err(error) => {
-                daily.release(&ctx.db).await?;
                 report.errors.push(format!("{project}: {}", error.describe()));
                 if error.halts() {
                     break;

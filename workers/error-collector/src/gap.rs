@@ -8,7 +8,7 @@ use platform_kv::families::GapAlert;
 use platform_worker::{d1, ApiError};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Env, Method};
+use worker::Env;
 
 use crate::context::Ctx;
 use crate::ledger;
@@ -73,17 +73,11 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
         &platform_errors::redact::redact(&details),
     );
     let payload = json!({ "title": title, "body": body, "labels": GAP_LABELS });
-    let path = format!("/repos/{repository}/issues");
-    match ctx.github_call(None, Method::Post, &path, Some(&payload)).await {
-        Ok(issue) => {
-            let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
-            daily.record(&ctx.db, &repository, number, now).await?;
+    match ctx.file_daily_issue(&daily, &repository, &payload).await? {
+        Ok(number) => {
             ctx.store.mark_once(&key).await?;
             Ok(json!({ "filed": true, "issue": number, "repository": repository }))
         }
-        Err(error) => {
-            daily.release(&ctx.db).await?;
-            Err(ApiError::new(502, error.describe()))
-        }
+        Err(error) => Err(ApiError::new(502, error.describe())),
     }
 }

@@ -12,16 +12,11 @@ use serde_json::{json, Value};
 use worker::{Env, Method, Response};
 
 use crate::github::Github;
-use crate::{context, watch};
+use crate::{context, ledger, watch};
 
 #[derive(Deserialize)]
 struct Script {
     script: String,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    n: f64,
 }
 
 #[derive(Deserialize)]
@@ -67,15 +62,9 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
             )
             .await
             .unwrap_or_default();
-            let created: Option<Created> = d1::query_first(
-                &db,
-                "counting issues created today",
-                "SELECT count(*) AS n FROM error_fingerprints WHERE issue_created_at >= ?1",
-                &[d1::ms(UtcDay::containing(now).start_ms())],
-            )
-            .await
-            .unwrap_or_default();
-            (unmapped, facts, created.map_or(0, |c| c.n as u64))
+            let today = UtcDay::containing(now).start_ms();
+            let created = ledger::created_since(&db, today, None).await.unwrap_or_default();
+            (unmapped, facts, created.account as u64)
         }
         Err(_) => (Vec::new(), Vec::new(), 0),
     };

@@ -142,22 +142,21 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
     if !ledger::claim_creation(&ctx.db, &row.fingerprint, ctx.now).await? {
         return Ok(());
     }
-    let path = format!("/repos/{}/issues", row.repository.as_deref().unwrap_or(""));
+    let repository = row.repository.as_deref().unwrap_or("");
     let full = json!({
         "title": row.title,
         "body": issue_body(row),
         "labels": labels(row.kind(), row.priority(), row.category.is_some()),
     });
-    let mut result = call(ctx, &row.script, Method::Post, &path, Some(&full)).await;
+    let mut result = ctx.create_issue(Some(&row.script), repository, &full).await;
     if matches!(&result, Err(e) if e.status == 422) {
         // Without the optional fields (labels) and with a shorter body.
         let short: String = issue_body(row).chars().take(SHORT_BODY).collect();
         let minimal = json!({ "title": row.title, "body": short });
-        result = call(ctx, &row.script, Method::Post, &path, Some(&minimal)).await;
+        result = ctx.create_issue(Some(&row.script), repository, &minimal).await;
     }
     match result {
-        Ok(issue) => {
-            let number = issue.get("number").and_then(Value::as_u64).unwrap_or(0);
+        Ok(number) => {
             ledger::created(&ctx.db, row, number, ctx.now).await?;
             ctx.report.created += 1;
             cache_state(ctx, &row.fingerprint, "open", Some(number), false).await;

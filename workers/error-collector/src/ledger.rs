@@ -275,6 +275,26 @@ pub async fn get(db: &D1Database, fingerprint: &str) -> Result<Option<Row>, ApiE
     .await
 }
 
+/// Issues created since `since` (ms): over the account, and for `script` when one is named.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct Created {
+    pub account: f64,
+    pub script: f64,
+}
+
+/// The daily caps' count, on the `issue_created_at` index.
+pub async fn created_since(db: &D1Database, since: u64, script: Option<&str>) -> Result<Created, ApiError> {
+    let created: Option<Created> = d1::query_first(
+        db,
+        "counting issues created today",
+        "SELECT count(*) AS account, coalesce(sum(script = ?1), 0) AS script FROM error_fingerprints \
+         WHERE issue_created_at >= ?2",
+        &[d1::optional_text(script), d1::ms(since)],
+    )
+    .await?;
+    Ok(created.unwrap_or_default())
+}
+
 /// Fingerprints whose creation is due again (the retry cron).
 pub async fn due_creations(db: &D1Database, now: u64, limit: u32) -> Result<Vec<Row>, ApiError> {
     d1::query(

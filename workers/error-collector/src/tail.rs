@@ -96,12 +96,7 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
     let (events, malformed) = read_events(&events);
     let mut ctx = match Ctx::new(env, now) {
         Ok(ctx) => ctx,
-        Err(error) => {
-            return Report {
-                errors: vec![error.message],
-                ..Report::default()
-            }
-        }
+        Err(error) => return Report::failed(error),
     };
     ctx.report.events = events.len() as u32 + malformed;
     ctx.report.malformed = malformed;
@@ -166,12 +161,7 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
 pub async fn retry(env: &Env, now: u64) -> Report {
     let mut ctx = match Ctx::new(env, now) {
         Ok(ctx) => ctx,
-        Err(error) => {
-            return Report {
-                errors: vec![error.message],
-                ..Report::default()
-            }
-        }
+        Err(error) => return Report::failed(error),
     };
     // GitHub refusing one creation is that fingerprint's failure, kept on its row; the handler
     // fails only when it cannot read its work.

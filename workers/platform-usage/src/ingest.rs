@@ -4,15 +4,13 @@
 //! retries the whole batch, which the ledger makes idempotent.
 
 use platform_core::budget::Period;
-use platform_core::handlers::HandlerSpec;
 use platform_core::telemetry::{Rejection, Telemetry};
 use platform_core::usage::BatchUsage;
 use platform_core::{FeatureKey, UtcDay};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::WorkersClock;
-use platform_kv::PlatformWorker;
 use platform_kv::{Store, Timestamp};
-use platform_worker::{alerts, handlers, ApiError};
+use platform_worker::{alerts, ApiError};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
@@ -100,7 +98,8 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> Bat
         Err(error) => {
             report.outcome = "retried";
             worker::console_error!("telemetry batch retried: {}", error.message);
-            stamp_failure(env, &runs::TELEMETRY, &error.message).await;
+            let now = worker::Date::now().as_millis();
+            runs::record(env, &runs::TELEMETRY, Some(&error.message), now).await;
             let delay = QueueRetryOptionsBuilder::new()
                 .with_delay_seconds(RETRY_DELAY_SECONDS)
                 .build();
@@ -182,7 +181,7 @@ async fn ingest(
         }
     }
     record(&mut tx, &plan)?;
-    tx.also(handlers::busy_stamp(&db, WORKER, runs::TELEMETRY.name, now));
+    tx.also(runs::telemetry_stamp(&db, now));
     if !tx.is_empty() {
         tx.commit().await?;
         report.d1_calls += 1;
@@ -294,22 +293,6 @@ async fn warning_marker<K: platform_kv::Kv>(
     }
 }
 
-const WORKER: PlatformWorker = PlatformWorker::PlatformUsage;
-
-/// Records that a handler failed (a success is stamped inside the batch's own transaction).
-pub async fn stamp_failure(env: &Env, handler: &HandlerSpec, error: &str) {
-    if let Ok(db) = database(env) {
-        handlers::record(
-            &db,
-            WORKER,
-            handler.name,
-            Some(error),
-            worker::Date::now().as_millis(),
-        )
-        .await;
-    }
-}
-
 /// Handles a batch of the dead-letter queue: every message is recorded for inspection and replay.
 pub async fn dead_letters(
     messages: Vec<RawMessage>,
@@ -341,17 +324,8 @@ pub async fn dead_letters(
     .await;
     report.d1_calls = 1;
     report.rejected = messages.len();
-    if let Ok(db) = database(env) {
-        let failure = result.as_ref().err().map(|e| e.message.as_str());
-        handlers::record(
-            &db,
-            WORKER,
-            runs::DEAD_LETTERS.name,
-            failure,
-            worker::Date::now().as_millis(),
-        )
-        .await;
-    }
+    let failure = result.as_ref().err().map(|e| e.message.as_str());
+    runs::record(env, &runs::DEAD_LETTERS, failure, worker::Date::now().as_millis()).await;
     match result {
         Ok(()) => {
             report.outcome = "ok";

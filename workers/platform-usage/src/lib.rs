@@ -158,10 +158,8 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             return;
         }
     };
-    if let Ok(db) = platform_worker::database(&env) {
-        let failure = result.as_ref().err().map(|e| e.message.as_str());
-        platform_worker::handlers::record(&db, INFO.id, handler.name, failure, now).await;
-    }
+    let failure = result.as_ref().err().map(|e| e.message.as_str());
+    runs::record(&env, &handler, failure, now).await;
     match result {
         Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
         Err(error) => worker::console_error!("scheduled {}: {}", event.cron(), error.message),
