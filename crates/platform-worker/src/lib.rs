@@ -8,6 +8,7 @@ pub mod d1;
 pub mod handlers;
 pub mod health;
 pub mod response;
+pub mod skeleton;
 
 use platform_kv::workers::{WorkersClock, WorkersKv};
 use platform_kv::{Metered, PlatformWorker, Store};
