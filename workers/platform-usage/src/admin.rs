@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use platform_core::breaker::{FeatureBreaker, ProjectBreaker};
 use platform_core::{EpochMs, FeatureKey, ProjectId, UtcDay};
 use platform_worker::{alerts, d1, ApiError};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{Env, Request};
+use worker::Env;
 
 use crate::decide::Event;
 use crate::ingest::{database, metered_store};
@@ -21,47 +20,13 @@ use crate::{broadcast, context};
 /// The producer binding replays go to.
 pub const TELEMETRY_BINDING: &str = "PLATFORM_TELEMETRY";
 
-/// Parses a JSON body strictly; an empty body reads as `{}`.
-pub async fn body<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let text = req
-        .text()
-        .await
-        .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
-    let text = if text.trim().is_empty() { "{}" } else { &text };
-    serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
-}
-
+/// A feature key from its path parameter (decoded by the router).
 pub fn feature_key(raw: &str) -> Result<FeatureKey, ApiError> {
-    FeatureKey::parse(&decode_segment(raw)).map_err(|e| ApiError::bad_request(e.to_string()))
+    FeatureKey::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 pub fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
-    ProjectId::parse(&decode_segment(raw)).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
-/// Path segments arrive percent-encoded (`my-app%3Aapi%3Amain`).
-fn decode_segment(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || {
-            std::str::from_utf8(bytes.get(i + 1..i + 3)?)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        };
-        match (bytes[i], hex()) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    ProjectId::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,6 +10,7 @@ use platform_core::{FeatureKey, UtcDay};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::WorkersClock;
 use platform_kv::{Store, Timestamp};
+use platform_worker::skeleton::Stamp;
 use platform_worker::{alerts, ApiError};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
@@ -17,7 +18,7 @@ use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 use crate::decide::{decide, Inputs, Plan};
 use crate::ledger::{self, Transaction, UsageRows};
-use crate::{broadcast, context, runs};
+use crate::{broadcast, context};
 
 /// Seconds before a batch that failed on storage is delivered again.
 const RETRY_DELAY_SECONDS: u32 = 30;
@@ -82,7 +83,7 @@ fn js_json(value: &JsValue) -> String {
 }
 
 /// Handles a batch of the telemetry queue. Settles every message itself.
-pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> BatchReport {
+pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env, stamp: Stamp) -> BatchReport {
     let incoming: Vec<Incoming> = messages.into_iter().map(decode).collect();
     let mut report = BatchReport {
         event: "telemetry_batch",
@@ -90,7 +91,7 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> Bat
         messages: incoming.len(),
         ..BatchReport::default()
     };
-    match ingest(&incoming, queue, env, &mut report).await {
+    match ingest(&incoming, queue, env, stamp, &mut report).await {
         Ok(()) => {
             report.outcome = "ok";
             incoming.iter().for_each(|m| m.message.ack());
@@ -99,7 +100,7 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env) -> Bat
             report.outcome = "retried";
             worker::console_error!("telemetry batch retried: {}", error.message);
             let now = worker::Date::now().as_millis();
-            runs::record(env, &runs::TELEMETRY, Some(&error.message), now).await;
+            stamp.record(env, Some(&error.message), now).await;
             let delay = QueueRetryOptionsBuilder::new()
                 .with_delay_seconds(RETRY_DELAY_SECONDS)
                 .build();
@@ -113,6 +114,7 @@ async fn ingest(
     incoming: &[Incoming],
     queue: &str,
     env: &Env,
+    stamp: Stamp,
     report: &mut BatchReport,
 ) -> Result<(), ApiError> {
     let store = metered_store(env)?;
@@ -181,7 +183,7 @@ async fn ingest(
         }
     }
     record(&mut tx, &plan)?;
-    tx.also(runs::telemetry_stamp(&db, now));
+    tx.also(stamp.busy(&db, now));
     if !tx.is_empty() {
         tx.commit().await?;
         report.d1_calls += 1;
@@ -294,12 +296,13 @@ async fn warning_marker<K: platform_kv::Kv>(
 }
 
 /// Handles a batch of the dead-letter queue: every message is recorded for inspection and replay.
+/// Returns the report and, when the batch is retried, why.
 pub async fn dead_letters(
     messages: Vec<RawMessage>,
     queue: &str,
     telemetry_queue: &str,
     env: &Env,
-) -> BatchReport {
+) -> (BatchReport, Option<String>) {
     let mut report = BatchReport {
         event: "dead_letter_batch",
         queue: queue.to_owned(),
@@ -324,18 +327,17 @@ pub async fn dead_letters(
     .await;
     report.d1_calls = 1;
     report.rejected = messages.len();
-    let failure = result.as_ref().err().map(|e| e.message.as_str());
-    runs::record(env, &runs::DEAD_LETTERS, failure, worker::Date::now().as_millis()).await;
     match result {
         Ok(()) => {
             report.outcome = "ok";
             messages.iter().for_each(|m| m.ack());
+            (report, None)
         }
         Err(error) => {
             report.outcome = "retried";
             worker::console_error!("dead letters retried: {}", error.message);
             messages.iter().for_each(|m| m.retry());
+            (report, Some(error.message))
         }
     }
-    report
 }

@@ -8,17 +8,15 @@ mod context;
 mod decide;
 mod ingest;
 mod ledger;
-mod runs;
 mod settings;
 mod sweep;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
-use platform_worker::{alerts, auth, response, ApiError, WorkerInfo};
+use platform_worker::skeleton::{ok, Auth, Batch, Cx, Handler, Outcome, Reply, Route, WorkerSpec};
+use platform_worker::{alerts, WorkerInfo};
 use serde_json::Value;
-use worker::{
-    event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
-};
+use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 /// The names of the queues this worker consumes, from its config: dispatch never relies on a
 /// name written in code.
@@ -42,126 +40,134 @@ const INFO: WorkerInfo = WorkerInfo {
     )],
 };
 
+const ROUTES: &[Route] = &[
+    Route::new(Method::Get, "/status", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::status(&cx.env).await?) })
+    }),
+    Route::new(Method::Get, "/settings", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&settings::get(&cx.env).await?) })
+    }),
+    Route::new(Method::Put, "/settings", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let changes = cx.json().await?;
+            ok(&settings::put(&cx.env, changes).await?)
+        })
+    }),
+    Route::new(Method::Post, "/features/:key/disable", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let feature = admin::feature_key(cx.param("key"))?;
+            let body = cx.json().await?;
+            ok(&admin::disable_feature(&cx.env, feature, body).await?)
+        })
+    }),
+    Route::new(Method::Post, "/features/:key/enable", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::enable_feature(&cx.env, admin::feature_key(cx.param("key"))?).await?) })
+    }),
+    Route::new(Method::Get, "/features/:key/usage", Auth::Admin, |cx| {
+        Box::pin(async move {
+            let feature = admin::feature_key(cx.param("key"))?;
+            let days = cx.query_u32("days", 7, 1..=90)?;
+            ok(&admin::feature_usage(&cx.env, feature, days).await?)
+        })
+    }),
+    Route::new(Method::Post, "/projects/:slug/pause", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let project = admin::project_id(cx.param("slug"))?;
+            let body = cx.json().await?;
+            ok(&admin::set_project(&cx.env, project, Some(body)).await?)
+        })
+    }),
+    Route::new(Method::Post, "/projects/:slug/resume", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::set_project(&cx.env, admin::project_id(cx.param("slug"))?, None).await?) })
+    }),
+    Route::new(Method::Post, "/global-stop", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let body = cx.json().await?;
+            ok(&admin::global_stop(&cx.env, body).await?)
+        })
+    }),
+    Route::new(Method::Get, "/events", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::events(&cx.env, cx.query_u32("limit", 100, 1..=1000)?).await?) })
+    }),
+    Route::new(Method::Get, "/dlq", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::dlq(&cx.env).await?) })
+    }),
+    Route::new(Method::Post, "/dlq/:id/replay", Auth::Admin, |cx| resolve_dlq(cx, true)),
+    Route::new(Method::Post, "/dlq/:id/discard", Auth::Admin, |cx| resolve_dlq(cx, false)),
+];
+
+fn resolve_dlq(cx: Cx, replay: bool) -> platform_worker::skeleton::LocalFuture<Reply> {
+    Box::pin(async move { ok(&admin::resolve_dlq(&cx.env, cx.param("id"), replay).await?) })
+}
+
+/// Stamps itself: a successful batch's stamp rides in the batch's own D1 transaction.
+const TELEMETRY: Handler = Handler::queue("telemetry", TELEMETRY_QUEUE_VAR, |batch| {
+    Box::pin(async move {
+        let report = ingest::telemetry(batch.messages, &batch.queue, &batch.env, batch.stamp).await;
+        Outcome::report(&report)
+    })
+})
+.stamps_itself();
+
+/// Also takes batches from a queue this worker was not configured for: every message is kept
+/// for an operator.
+const DEAD_LETTERS: Handler = Handler::queue("dead-letters", TELEMETRY_DLQ_VAR, dead_letters);
+
+fn dead_letters(batch: Batch) -> platform_worker::skeleton::LocalFuture<Outcome> {
+    Box::pin(async move {
+        let telemetry = batch.env.var(TELEMETRY_QUEUE_VAR).map(|v| v.to_string());
+        let telemetry = telemetry.as_deref().unwrap_or("?");
+        let (report, failure) = ingest::dead_letters(batch.messages, &batch.queue, telemetry, &batch.env).await;
+        Outcome::new(&report, failure)
+    })
+}
+
+static WORKER: WorkerSpec = WorkerSpec {
+    info: INFO,
+    routes: ROUTES,
+    handlers: &[
+        TELEMETRY,
+        DEAD_LETTERS,
+        // Resets, alert delivery, retention.
+        Handler::cron("sweep", "*/5 * * * *", |env, at| {
+            Box::pin(async move { Outcome::of(sweep::sweep(&env, at).await) })
+        }),
+        // KV broadcast repair.
+        Handler::cron("reconcile", "17 * * * *", |env, _| {
+            Box::pin(async move { Outcome::of(sweep::reconcile(&env).await) })
+        }),
+    ],
+    unexpected_queue: Some(&DEAD_LETTERS),
+};
+
 #[event(start)]
 fn start() {
     platform_worker::init();
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if req.method() == Method::Get && segments == ["health"] {
-        let now = worker::Date::now().as_millis();
-        return platform_worker::health::respond_with_handlers(&INFO, &env, runs::HANDLERS, now).await;
-    }
-    if matches!(segments.as_slice(), ["health"]) || segments == [""] {
-        return platform_worker::common_routes(&INFO, &req, &env);
-    }
-    if let Err(refused) = auth::require_admin(&req, &env) {
-        return refused.into_response();
-    }
-    let query = |name: &str, default: u32, max: u32| -> std::result::Result<u32, ApiError> {
-        let url = req.url().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        match url.query_pairs().find(|(key, _)| key == name) {
-            None => Ok(default),
-            Some((_, value)) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("{name} must be a whole number from 1 to {max}"))
-                }),
-        }
-    };
-    let method = req.method();
-    let result: std::result::Result<Value, ApiError> = match (method, segments.as_slice()) {
-        (Method::Get, ["status"]) => admin::status(&env).await,
-        (Method::Get, ["settings"]) => settings::get(&env).await.and_then(to_value),
-        (Method::Put, ["settings"]) => match admin::body(&mut req).await {
-            Ok(changes) => settings::put(&env, changes).await.and_then(to_value),
-            Err(error) => Err(error),
-        },
-        (Method::Post, ["features", key, action @ ("disable" | "enable")]) => {
-            let feature = admin::feature_key(key);
-            match (feature, *action) {
-                (Err(error), _) => Err(error),
-                (Ok(feature), "disable") => match admin::body(&mut req).await {
-                    Ok(body) => admin::disable_feature(&env, feature, body).await,
-                    Err(error) => Err(error),
-                },
-                (Ok(feature), _) => admin::enable_feature(&env, feature).await,
-            }
-        }
-        (Method::Get, ["features", key, "usage"]) => match (admin::feature_key(key), query("days", 7, 90)) {
-            (Ok(feature), Ok(days)) => admin::feature_usage(&env, feature, days).await,
-            (Err(error), _) | (_, Err(error)) => Err(error),
-        },
-        (Method::Post, ["projects", slug, action @ ("pause" | "resume")]) => match admin::project_id(slug) {
-            Err(error) => Err(error),
-            Ok(project) if *action == "pause" => match admin::body(&mut req).await {
-                Ok(body) => admin::set_project(&env, project, Some(body)).await,
-                Err(error) => Err(error),
-            },
-            Ok(project) => admin::set_project(&env, project, None).await,
-        },
-        (Method::Post, ["global-stop"]) => match admin::body(&mut req).await {
-            Ok(body) => admin::global_stop(&env, body).await,
-            Err(error) => Err(error),
-        },
-        (Method::Get, ["events"]) => match query("limit", 100, 1000) {
-            Ok(limit) => admin::events(&env, limit).await,
-            Err(error) => Err(error),
-        },
-        (Method::Get, ["dlq"]) => admin::dlq(&env).await,
-        (Method::Post, ["dlq", id, action @ ("replay" | "discard")]) => {
-            admin::resolve_dlq(&env, id, *action == "replay").await
-        }
-        _ => return platform_worker::common_routes(&INFO, &req, &env),
-    };
-    response::respond(result)
-}
-
-fn to_value<T: serde::Serialize>(value: T) -> std::result::Result<Value, ApiError> {
-    serde_json::to_value(value).map_err(|e| ApiError::internal("encoding a response", e))
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    WORKER.fetch(req, env).await
 }
 
 #[event(queue)]
 async fn queue(batch: MessageBatch<Value>, env: Env, _ctx: Context) -> Result<()> {
-    let queue = batch.queue();
-    let messages: Vec<_> = batch.raw_iter().collect();
-    let var = |name: &str| env.var(name).map(|v| v.to_string()).ok();
-    let report = match (var(TELEMETRY_QUEUE_VAR), var(TELEMETRY_DLQ_VAR)) {
-        (Some(telemetry), _) if queue == telemetry => ingest::telemetry(messages, &queue, &env).await,
-        (Some(telemetry), Some(dlq)) if queue == dlq => {
-            ingest::dead_letters(messages, &queue, &telemetry, &env).await
-        }
-        (telemetry, dlq) => {
-            // A queue this worker was not configured for: keep every message for an operator.
-            worker::console_error!("batch from unexpected queue {queue} ({TELEMETRY_QUEUE_VAR}={telemetry:?}, {TELEMETRY_DLQ_VAR}={dlq:?})");
-            ingest::dead_letters(messages, &queue, telemetry.as_deref().unwrap_or("?"), &env).await
-        }
-    };
-    worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default());
-    // Every message was settled above: never hand an error to the runtime (it would retry the batch).
+    WORKER.queue(batch, env).await;
     Ok(())
 }
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let now = event.schedule() as u64;
-    let (handler, result) = match event.cron().as_str() {
-        sweep::SWEEP => (runs::SWEEP, sweep::sweep(&env, now).await),
-        sweep::RECONCILE => (runs::RECONCILE, sweep::reconcile(&env).await),
-        other => {
-            worker::console_error!("no work is scheduled for cron {other:?}");
-            return;
-        }
-    };
-    let failure = result.as_ref().err().map(|e| e.message.as_str());
-    runs::record(&env, &handler, failure, now).await;
-    match result {
-        Ok(report) => worker::console_log!("{}", serde_json::to_string(&report).unwrap_or_default()),
-        Err(error) => worker::console_error!("scheduled {}: {}", event.cron(), error.message),
+    WORKER.scheduled(event, env).await;
+}
+
+#[cfg(test)]
+mod wiring {
+    #[test]
+    fn the_declaration_matches_the_wrangler_config() {
+        let config: toml::Table = toml::from_str(include_str!("../../../wrangler/platform-usage.toml")).unwrap();
+        let config = serde_json::to_value(config).unwrap();
+        let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
     }
 }

@@ -15,10 +15,6 @@ use crate::ledger::{
     FeatureBreakerRow, ProjectBreakerRow, Transaction, FEATURE_BREAKER_COLUMNS, PROJECT_BREAKER_COLUMNS,
 };
 
-/// Every five minutes: resets, alert delivery, retention.
-pub const SWEEP: &str = "*/5 * * * *";
-/// Every hour: KV broadcast repair.
-pub const RECONCILE: &str = "17 * * * *";
 const DAY_MS: EpochMs = 86_400_000;
 /// What the ledger forgets, and after how many days. Message ids outlive a queue's retention (14
 /// days at most); warnings outlive their month; usage totals and breakers are kept.
