@@ -46,6 +46,23 @@ describe("platform workers", () => {
       }
     });
 
+    it("answers JSON 404 for an unknown path and 405 with Allow for a known path's wrong method", async () => {
+      for (const config of platform.workers) {
+        const unknown = await platform.fetch(config.name, "/no-such-route");
+        assert.equal(unknown.status, 404, config.name);
+        assert.deepEqual(await unknown.json(), { error: "no route for GET /no-such-route" }, config.name);
+        const wrong = await platform.fetch(config.name, "/health", { method: "POST" });
+        assert.equal(wrong.status, 405, config.name);
+        assert.equal(wrong.headers.get("allow"), "GET", config.name);
+        assert.match((await wrong.json()).error, /POST is not allowed on \/health/, config.name);
+      }
+      // Before any token is checked: the table, not the caller, decides.
+      const usage = platform.workers.find((config) => config.crate === "platform-usage").name;
+      const settings = await platform.fetch(usage, "/settings", { method: "DELETE" });
+      assert.equal(settings.status, 405);
+      assert.equal(settings.headers.get("allow"), "GET, PUT");
+    });
+
     it("says when alerts cannot be delivered", async () => {
       const usage = platform.workers.find((config) => config.crate === "platform-usage").name;
       const health = await (await platform.fetch(usage, "/health")).json();

@@ -326,6 +326,15 @@ cost_thresholds:
     assert.deepEqual((await getJson("/config")).body.last_drift_check.repaired, []);
   });
 
+  it("lists its handlers in /health, the drift check stamped by its cron", async () => {
+    await platform.cron(worker, DRIFT_CRON);
+    const health = await (await platform.fetch(worker, "/health")).json();
+    assert.deepEqual(health.handlers.map((h) => h.name), ["drift", "resume"]);
+    const drift = health.handlers.find((h) => h.name === "drift");
+    assert.equal(drift.condition, "healthy");
+    assert.ok(Date.parse(drift.last_run_at) > Date.now() - 600_000);
+  });
+
   it("applies the example config in config/", async () => {
     const services = readFileSync(join(REPO_ROOT, "config/services.yaml"), "utf8");
     const budgets = readFileSync(join(REPO_ROOT, "config/budgets.yaml"), "utf8");
@@ -363,5 +372,7 @@ cost_thresholds:
     assert.equal((await platform.d1.first("SELECT COUNT(*) AS n FROM feature_registry")).n, 2000);
     assert.equal((await platform.kv.list("SCRIPT_MAP:my-")).length, 0, "the previous config's keys are gone");
     console.log(`# 2,000 features: ${total} KV operations in ${done.progress.runs} runs, ${seconds.toFixed(1)} s`);
+    const resume = (await (await platform.fetch(worker, "/health")).json()).handlers.find((h) => h.name === "resume");
+    assert.equal(resume.condition, "healthy", "the queue runs are stamped");
   });
 });

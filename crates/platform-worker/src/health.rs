@@ -77,25 +77,8 @@ impl Health {
     }
 }
 
-/// 200 when every required binding is present, 503 otherwise, with the report either way.
-pub fn respond(info: &WorkerInfo, env: &Env) -> worker::Result<Response> {
-    Health::of(info, env).respond()
-}
-
-/// [`respond`] with the worker's handlers.
-pub async fn respond_with_handlers(
-    info: &WorkerInfo,
-    env: &Env,
-    specs: &[HandlerSpec],
-    now: u64,
-) -> worker::Result<Response> {
-    Health::of(info, env)
-        .with_handlers(info, env, specs, now)
-        .await
-        .respond()
-}
-
 impl Health {
+    /// 200 when every required binding is present, 503 otherwise, with the report either way.
     pub fn respond(&self) -> worker::Result<Response> {
         json_response(if self.ok { 200 } else { 503 }, self)
     }

@@ -50,15 +50,3 @@ pub fn database(env: &Env) -> Result<worker::D1Database, ApiError> {
 pub fn init() {
     console_error_panic_hook::set_once();
 }
-
-/// The routes every worker serves: `GET /health`, and 404 for anything unknown.
-pub fn common_routes(
-    info: &WorkerInfo,
-    req: &worker::Request,
-    env: &Env,
-) -> worker::Result<worker::Response> {
-    match (req.method(), req.path().as_str()) {
-        (worker::Method::Get, "/health") => health::respond(info, env),
-        (method, path) => ApiError::not_found(format!("no route for {method} {path}")).into_response(),
-    }
-}

@@ -13,10 +13,8 @@ use serde_json::json;
 use worker::Env;
 
 use crate::context::Ctx;
-use crate::{ledger, watch};
+use crate::ledger;
 
-/// Files the digest of the UTC day before the cron's time.
-pub const DIGEST_CRON: &str = "10 0 * * *";
 /// Warnings listed per digest at most (the body is cut to GitHub's limit anyway).
 const MAX_WARNINGS: u32 = 2000;
 
@@ -41,18 +39,18 @@ pub struct DigestReport {
     pub errors: Vec<String>,
 }
 
-/// The cron's run: files the digest and stamps the handler, failed when a project's digest could
-/// not be filed (the `*/15` upkeep then runs it again the same day).
+/// Files the digest of the UTC day before `now`.
 pub async fn scheduled(env: &Env, now: u64) -> DigestReport {
-    let report = run(env, now).await.unwrap_or_else(|error| DigestReport {
+    run(env, now).await.unwrap_or_else(|error| DigestReport {
         errors: vec![error.message],
         ..DigestReport::default()
-    });
-    if let Ok(db) = platform_worker::database(env) {
-        let failure = (!report.errors.is_empty()).then(|| report.errors.join("; "));
-        watch::stamp(&db, &watch::DIGEST, failure.as_deref(), now).await;
-    }
-    report
+    })
+}
+
+/// Why a run failed: a project's digest could not be filed (the `*/15` upkeep then runs it again
+/// the same day).
+pub fn failure(report: &DigestReport) -> Option<String> {
+    (!report.errors.is_empty()).then(|| report.errors.join("; "))
 }
 
 async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {

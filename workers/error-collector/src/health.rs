@@ -2,6 +2,7 @@
 //! the last successful issue write, today's issue creations against the account's cap, and each
 //! handler's runs (a stale or failing one is a warning).
 
+use platform_core::handlers::HandlerSpec;
 use platform_core::UtcDay;
 use platform_errors::UNMAPPED_PROJECT;
 use platform_worker::health::Health;
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 use worker::{Env, Method, Response};
 
 use crate::github::Github;
-use crate::{context, ledger, watch};
+use crate::{context, ledger};
 
 #[derive(Deserialize)]
 struct Script {
@@ -26,9 +27,14 @@ struct Fact {
     at: f64,
 }
 
-pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<Response> {
+pub async fn respond(
+    info: &WorkerInfo,
+    env: &Env,
+    handlers: &[HandlerSpec],
+    now: u64,
+) -> worker::Result<Response> {
     let health = Health::of(info, env)
-        .with_handlers(info, env, watch::HANDLERS, now)
+        .with_handlers(info, env, handlers, now)
         .await;
     let status = if health.ok { 200 } else { 503 };
     let mut warnings = health.warnings.clone();

@@ -16,8 +16,8 @@ mod webhook;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
-use platform_worker::{alerts, auth, response, ApiError, WorkerInfo};
-use serde_json::Value;
+use platform_worker::skeleton::{ok, Auth, Cx, Handler, LocalFuture, Outcome, Reply, Route, WorkerSpec};
+use platform_worker::{alerts, ApiError, WorkerInfo};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
 use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
@@ -57,69 +57,113 @@ const INFO: WorkerInfo = WorkerInfo {
     ],
 };
 
-fn now() -> u64 {
-    worker::Date::now().as_millis()
+const ROUTES: &[Route] = &[
+    Route::new(Method::Get, "/health", Auth::None, |cx| {
+        Box::pin(async move {
+            health::respond(&INFO, &cx.env, &WORKER.specs(), cx.now)
+                .await
+                .map_err(|e| ApiError::internal("answering /health", e))
+        })
+    }),
+    Route::new(Method::Post, "/github/webhook", Auth::Signature, |mut cx| {
+        Box::pin(async move { ok(&webhook::receive(&mut cx.req, &cx.env, cx.now).await?) })
+    }),
+    Route::new(Method::Get, "/errors", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::list(&cx.req, &cx.env).await?) })
+    }),
+    Route::new(Method::Get, "/errors/:fingerprint", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::show(&cx.env, cx.param("fingerprint")).await?) })
+    }),
+    Route::new(Method::Post, "/errors/:fingerprint/mute", Auth::Admin, |cx| {
+        act(cx, "mute")
+    }),
+    Route::new(Method::Post, "/errors/:fingerprint/unmute", Auth::Admin, |cx| {
+        act(cx, "unmute")
+    }),
+    Route::new(Method::Post, "/errors/:fingerprint/resolve", Auth::Admin, |cx| {
+        act(cx, "resolve")
+    }),
+    Route::new(Method::Post, "/gap-alerts", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let request: gap::GapRequest = cx.json().await?;
+            ok(&gap::file(&cx.env, request, cx.now).await?)
+        })
+    }),
+];
+
+fn act(cx: Cx, action: &'static str) -> LocalFuture<Reply> {
+    Box::pin(async move { ok(&admin::act(&cx.env, cx.param("fingerprint"), action, cx.now).await?) })
 }
+
+/// Stamps itself: a successful batch's stamp rides in the batch's own D1 call.
+const TAIL: Handler = Handler::tail("tail", |batch| {
+    Box::pin(
+        async move { Outcome::report(&tail::batch(batch.events, &batch.env, batch.now, batch.stamp).await) },
+    )
+})
+.stamps_itself();
+
+const RETRY: Handler = Handler::cron("retry", RETRY_CRON, |env, at| {
+    Box::pin(async move {
+        let (report, failure) = tail::retry(&env, at).await;
+        Outcome::new(&report, failure)
+    })
+});
+
+/// After the retry, which it then sees stamped.
+pub(crate) const UPKEEP: Handler = Handler::cron("upkeep", RETRY_CRON, |env, at| {
+    Box::pin(async move {
+        let report = watch::upkeep(&env, at).await;
+        Outcome::new(&report, watch::failure(&report))
+    })
+});
+
+/// Files yesterday's warning digest, one issue per project.
+pub(crate) const DIGEST: Handler = Handler::cron("digest", "10 0 * * *", |env, at| {
+    Box::pin(async move {
+        let report = digest::scheduled(&env, at).await;
+        Outcome::new(&report, digest::failure(&report))
+    })
+});
+
+pub(crate) static WORKER: WorkerSpec = WorkerSpec {
+    info: INFO,
+    routes: ROUTES,
+    handlers: &[TAIL, RETRY, UPKEEP, DIGEST],
+    unexpected_queue: None,
+};
 
 #[event(start)]
 fn start() {
     platform_worker::init();
 }
 
-/// The tail handler's body, called by `tail.mjs` (workers-rs has no tail event). Never fails
+/// The tail handler's entry, called by `tail.mjs` (workers-rs has no tail event). Never fails
 /// the invocation: what went wrong is in the logged report.
 #[wasm_bindgen]
 pub async fn tail_events(events: JsValue, env: Env) -> std::result::Result<(), JsValue> {
-    log(&tail::batch(events, &env, now()).await);
+    WORKER.tail(events, env).await;
     Ok(())
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let path = req.path();
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if req.method() == Method::Get && segments == ["health"] {
-        return health::respond(&INFO, &env, now()).await;
-    }
-    if segments == [""] {
-        return platform_worker::common_routes(&INFO, &req, &env);
-    }
-    if req.method() == Method::Post && segments == ["github", "webhook"] {
-        // Authenticated by GitHub's signature, not the admin token.
-        return response::respond(webhook::receive(&mut req, &env, now()).await);
-    }
-    if let Err(refused) = auth::require_admin(&req, &env) {
-        return refused.into_response();
-    }
-    let result: std::result::Result<Value, ApiError> = match (req.method(), segments.as_slice()) {
-        (Method::Get, ["errors"]) => admin::list(&req, &env).await,
-        (Method::Get, ["errors", fingerprint]) => admin::show(&env, fingerprint).await,
-        (Method::Post, ["errors", fingerprint, action @ ("mute" | "unmute" | "resolve")]) => {
-            admin::act(&env, fingerprint, action, now()).await
-        }
-        (Method::Post, ["gap-alerts"]) => match req.json::<gap::GapRequest>().await {
-            Ok(request) => gap::file(&env, request, now()).await,
-            Err(e) => Err(ApiError::bad_request(format!("invalid body: {e}"))),
-        },
-        _ => return platform_worker::common_routes(&INFO, &req, &env),
-    };
-    response::respond(result)
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    WORKER.fetch(req, env).await
 }
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let at = event.schedule() as u64;
-    match event.cron().as_str() {
-        RETRY_CRON => {
-            log(&tail::retry(&env, at).await);
-            log(&watch::upkeep(&env, at).await);
-        }
-        digest::DIGEST_CRON => log(&digest::scheduled(&env, at).await),
-        other => worker::console_error!("no work is scheduled for cron {other:?}"),
-    }
+    WORKER.scheduled(event, env).await;
 }
 
-/// A handler's report, one JSON line.
-fn log(report: &impl serde::Serialize) {
-    worker::console_log!("{}", serde_json::to_string(report).unwrap_or_default());
+#[cfg(test)]
+mod wiring {
+    #[test]
+    fn the_declaration_matches_the_wrangler_config() {
+        let config: toml::Table =
+            toml::from_str(include_str!("../../../wrangler/error-collector.toml")).unwrap();
+        let config = serde_json::to_value(config).unwrap();
+        let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
 }

@@ -8,12 +8,13 @@ use platform_errors::patterns::Patterns;
 use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap};
 use platform_worker::d1;
+use platform_worker::skeleton::Stamp;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::context::{Ctx, Report};
-use crate::{issues, ledger, watch};
+use crate::{issues, ledger};
 
 /// How long an isolate trusts what it read from KV.
 const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
@@ -92,7 +93,7 @@ async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
     patterns
 }
 
-pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
+pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report {
     let (events, malformed) = read_events(&events);
     let mut ctx = match Ctx::new(env, now) {
         Ok(ctx) => ctx,
@@ -128,9 +129,9 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
     ctx.report.occurrences = occurrences.len() as u32;
     let groups = aggregate(occurrences);
     ctx.report.fingerprints = groups.len() as u32;
-    let stamp = watch::tail_stamp(&ctx.db, now);
+    let due = stamp.busy(&ctx.db, now);
     if groups.is_empty() {
-        if let Some(stamp) = stamp {
+        if let Some(stamp) = due {
             ctx.report.d1_round_trips += 1;
             if let Err(error) = d1::batch(&ctx.db, vec![stamp]).await {
                 ctx.fail("stamping the tail handler", error.message);
@@ -139,11 +140,11 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
         return ctx.report;
     }
     ctx.report.d1_round_trips += 1;
-    let rows = match ledger::record(&ctx.db, &groups, &scripts, stamp).await {
+    let rows = match ledger::record(&ctx.db, &groups, &scripts, due).await {
         Ok(rows) => rows,
         Err(error) => {
             let failure = format!("recording counts: {}", error.message);
-            watch::stamp(&ctx.db, &watch::TAIL, Some(&failure), now).await;
+            stamp.record_in(&ctx.db, Some(&failure), now).await;
             ctx.report.errors.push(failure);
             return ctx.report;
         }
@@ -157,11 +158,15 @@ pub async fn batch(events: JsValue, env: &Env, now: u64) -> Report {
     ctx.report
 }
 
-/// The retry cron: creations that failed or were deferred and are due again.
-pub async fn retry(env: &Env, now: u64) -> Report {
+/// The retry cron: creations that failed or were deferred and are due again. Returns the report
+/// and, when the handler could not read its work, why.
+pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
     let mut ctx = match Ctx::new(env, now) {
         Ok(ctx) => ctx,
-        Err(error) => return Report::failed(error),
+        Err(error) => {
+            let failure = error.message.clone();
+            return (Report::failed(error), Some(failure));
+        }
     };
     // GitHub refusing one creation is that fingerprint's failure, kept on its row; the handler
     // fails only when it cannot read its work.
@@ -177,7 +182,6 @@ pub async fn retry(env: &Env, now: u64) -> Report {
         Err(error) => Some(format!("reading due creations: {}", error.message)),
     };
     ctx.flush_rates().await;
-    watch::stamp(&ctx.db, &watch::RETRY, failure.as_deref(), now).await;
-    ctx.report.errors.extend(failure);
-    ctx.report
+    ctx.report.errors.extend(failure.clone());
+    (ctx.report, failure)
 }

@@ -1,38 +1,25 @@
-//! The collector watching itself: every handler stamps its runs, and the `*/15` cron alerts on a
-//! handler that stopped running or keeps failing, then delivers the collector's pending alerts.
+//! The collector watching itself: the skeleton stamps every handler's runs, and the `*/15`
+//! upkeep alerts on a handler that stopped running or keeps failing, then delivers the
+//! collector's pending alerts.
 
-use platform_core::handlers::{Condition, HandlerSpec};
+use platform_core::handlers::Condition;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert, Delivery};
 use platform_worker::handlers::{self, HandlerReport};
 use platform_worker::ApiError;
 use serde::Serialize;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::{D1Database, Env};
 
 use crate::context::ALERT_KIND;
+use crate::{DIGEST, UPKEEP, WORKER};
 
-pub const TAIL: HandlerSpec = HandlerSpec::event_driven("tail");
-pub const RETRY: HandlerSpec = HandlerSpec::every_minutes("retry", 15);
-pub const DIGEST: HandlerSpec = HandlerSpec::every_minutes("digest", 24 * 60);
-pub const HANDLERS: &[HandlerSpec] = &[TAIL, RETRY, DIGEST];
-
-const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
+const ID: PlatformWorker = PlatformWorker::ErrorCollector;
 /// How often a handler still in trouble is recalled.
 const HANDLER_ALERT_QUIET_MS: u64 = 6 * 3_600_000;
 
-/// The stamp of a successful tail batch, when one is due, to send with the batch's own D1 call.
-pub fn tail_stamp(db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
-    handlers::busy_stamp(db, WORKER, TAIL.name, now)
-}
-
-/// Records a run of `handler` on its own; `error` says why it failed.
-pub async fn stamp(db: &D1Database, handler: &HandlerSpec, error: Option<&str>, now: u64) {
-    handlers::record(db, WORKER, handler.name, error, now).await;
-}
-
 async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
-    let runs = handlers::read(db, WORKER).await?;
-    Ok(handlers::report(HANDLERS, &runs, now))
+    let runs = handlers::read(db, ID).await?;
+    Ok(handlers::report(&WORKER.specs(), &runs, now))
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -46,14 +33,19 @@ pub struct UpkeepReport {
     pub errors: Vec<String>,
 }
 
+/// Why an upkeep run failed, if it did.
+pub fn failure(report: &UpkeepReport) -> Option<String> {
+    (!report.errors.is_empty()).then(|| report.errors.join("; "))
+}
+
 /// Runs a failed digest again, raises an alert per handler in trouble (the severity is part of
-/// the subject, so a handler going from failing to stale is alerted again at once), then delivers
-/// pending alerts.
+/// the subject, so a handler going from failing to stale is alerted again at once; the upkeep is
+/// running, so it is not one of them), then delivers pending alerts.
 pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let mut upkeep = UpkeepReport::default();
     let (db, store) = match (
         platform_worker::database(env),
-        platform_worker::store(env, WORKER),
+        platform_worker::store(env, ID),
     ) {
         (Ok(db), Ok(store)) => (db, store),
         (Err(error), _) | (_, Err(error)) => {
@@ -68,12 +60,18 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     });
     if digest_failed {
         // Filed per project once a day: running it again files only what is still missing.
-        upkeep.digest_retried = Some(crate::digest::scheduled(env, now).await);
+        let retried = crate::digest::scheduled(env, now).await;
+        let failure = crate::digest::failure(&retried);
+        WORKER
+            .stamp(&DIGEST)
+            .record_in(&db, failure.as_deref(), now)
+            .await;
+        upkeep.digest_retried = Some(retried);
         handlers = report(&db, now).await;
     }
     match handlers {
         Ok(handlers) => {
-            for handler in handlers {
+            for handler in handlers.into_iter().filter(|h| h.name != UPKEEP.name) {
                 let (Some(problem), true) = (handler.problem, handler.condition.is_problem()) else {
                     continue;
                 };

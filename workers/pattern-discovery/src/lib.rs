@@ -3,14 +3,20 @@
 //! Today it serves `GET /health`; see docs/workers/pattern-discovery.md.
 
 use platform_kv::PlatformWorker;
+use platform_worker::skeleton::WorkerSpec;
 use platform_worker::{bindings, WorkerInfo};
 use worker::{event, Context, Env, Request, Response, Result};
 
-const INFO: WorkerInfo = WorkerInfo {
-    id: PlatformWorker::PatternDiscovery,
-    version: env!("CARGO_PKG_VERSION"),
-    bindings: &bindings::COMMON,
-    optional: &[],
+static WORKER: WorkerSpec = WorkerSpec {
+    info: WorkerInfo {
+        id: PlatformWorker::PatternDiscovery,
+        version: env!("CARGO_PKG_VERSION"),
+        bindings: &bindings::COMMON,
+        optional: &[],
+    },
+    routes: &[],
+    handlers: &[],
+    unexpected_queue: None,
 };
 
 #[event(start)]
@@ -20,5 +26,17 @@ fn start() {
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    platform_worker::common_routes(&INFO, &req, &env)
+    WORKER.fetch(req, env).await
+}
+
+#[cfg(test)]
+mod wiring {
+    #[test]
+    fn the_declaration_matches_the_wrangler_config() {
+        let config: toml::Table =
+            toml::from_str(include_str!("../../../wrangler/pattern-discovery.toml")).unwrap();
+        let config = serde_json::to_value(config).unwrap();
+        let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
 }

@@ -16,7 +16,9 @@ use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_D
 use platform_worker::skeleton::{ok, Auth, Batch, Cx, Handler, Outcome, Reply, Route, WorkerSpec};
 use platform_worker::{alerts, WorkerInfo};
 use serde_json::Value;
-use worker::{event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 /// The names of the queues this worker consumes, from its config: dispatch never relies on a
 /// name written in code.
@@ -61,7 +63,9 @@ const ROUTES: &[Route] = &[
         })
     }),
     Route::new(Method::Post, "/features/:key/enable", Auth::Admin, |cx| {
-        Box::pin(async move { ok(&admin::enable_feature(&cx.env, admin::feature_key(cx.param("key"))?).await?) })
+        Box::pin(
+            async move { ok(&admin::enable_feature(&cx.env, admin::feature_key(cx.param("key"))?).await?) },
+        )
     }),
     Route::new(Method::Get, "/features/:key/usage", Auth::Admin, |cx| {
         Box::pin(async move {
@@ -78,7 +82,9 @@ const ROUTES: &[Route] = &[
         })
     }),
     Route::new(Method::Post, "/projects/:slug/resume", Auth::Admin, |cx| {
-        Box::pin(async move { ok(&admin::set_project(&cx.env, admin::project_id(cx.param("slug"))?, None).await?) })
+        Box::pin(async move {
+            ok(&admin::set_project(&cx.env, admin::project_id(cx.param("slug"))?, None).await?)
+        })
     }),
     Route::new(Method::Post, "/global-stop", Auth::Admin, |mut cx| {
         Box::pin(async move {
@@ -92,8 +98,12 @@ const ROUTES: &[Route] = &[
     Route::new(Method::Get, "/dlq", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::dlq(&cx.env).await?) })
     }),
-    Route::new(Method::Post, "/dlq/:id/replay", Auth::Admin, |cx| resolve_dlq(cx, true)),
-    Route::new(Method::Post, "/dlq/:id/discard", Auth::Admin, |cx| resolve_dlq(cx, false)),
+    Route::new(Method::Post, "/dlq/:id/replay", Auth::Admin, |cx| {
+        resolve_dlq(cx, true)
+    }),
+    Route::new(Method::Post, "/dlq/:id/discard", Auth::Admin, |cx| {
+        resolve_dlq(cx, false)
+    }),
 ];
 
 fn resolve_dlq(cx: Cx, replay: bool) -> platform_worker::skeleton::LocalFuture<Reply> {
@@ -117,7 +127,8 @@ fn dead_letters(batch: Batch) -> platform_worker::skeleton::LocalFuture<Outcome>
     Box::pin(async move {
         let telemetry = batch.env.var(TELEMETRY_QUEUE_VAR).map(|v| v.to_string());
         let telemetry = telemetry.as_deref().unwrap_or("?");
-        let (report, failure) = ingest::dead_letters(batch.messages, &batch.queue, telemetry, &batch.env).await;
+        let (report, failure) =
+            ingest::dead_letters(batch.messages, &batch.queue, telemetry, &batch.env).await;
         Outcome::new(&report, failure)
     })
 }
@@ -165,7 +176,8 @@ async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 mod wiring {
     #[test]
     fn the_declaration_matches_the_wrangler_config() {
-        let config: toml::Table = toml::from_str(include_str!("../../../wrangler/platform-usage.toml")).unwrap();
+        let config: toml::Table =
+            toml::from_str(include_str!("../../../wrangler/platform-usage.toml")).unwrap();
         let config = serde_json::to_value(config).unwrap();
         let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
         assert!(mismatches.is_empty(), "{mismatches:#?}");

@@ -10,12 +10,16 @@ mod sync;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
-use platform_worker::response::{json_response, respond};
-use platform_worker::{auth, ApiError, WorkerInfo};
+use platform_worker::skeleton::{ok, reply, Auth, Batch, Handler, LocalFuture, Outcome, Route, WorkerSpec};
+use platform_worker::{ApiError, WorkerInfo};
 use worker::{
     event, Context, Env, MessageBatch, MessageExt, Method, Request, Response, Result, ScheduleContext,
     ScheduledEvent,
 };
+
+/// The name of the queue that continues large applies, from the config (the producer binding is
+/// [`sync::SYNC_QUEUE`]).
+const SYNC_QUEUE_NAME_VAR: &str = "SYNC_QUEUE_NAME";
 
 const INFO: WorkerInfo = WorkerInfo {
     id: PlatformWorker::SyncConfig,
@@ -25,12 +29,44 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::D1(PLATFORM_DB),
         Binding::Secret(ADMIN_TOKEN),
         Binding::Queue(sync::SYNC_QUEUE),
+        Binding::Var(SYNC_QUEUE_NAME_VAR),
     ],
     optional: &[],
 };
 
-/// The daily drift check (wrangler/sync-config.toml `[triggers] crons`).
-const DRIFT_CRON: &str = "17 4 * * *";
+const ROUTES: &[Route] = &[
+    Route::new(Method::Post, "/sync", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let dry_run = cx.query_flag("dry_run");
+            let body = cx
+                .req
+                .text()
+                .await
+                .map_err(|_| ApiError::bad_request("the body is not text"))?;
+            let answer = sync::post(&cx.env, &body, dry_run).await?;
+            reply(answer.status, &answer.body)
+        })
+    }),
+    Route::new(Method::Get, "/config", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&sync::current(&cx.env).await?) })
+    }),
+    Route::new(Method::Get, "/history", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&sync::history(&cx.env).await?) })
+    }),
+];
+
+static WORKER: WorkerSpec = WorkerSpec {
+    info: INFO,
+    routes: ROUTES,
+    handlers: &[
+        // The daily drift check: derived keys missing or rewritten are written again.
+        Handler::cron("drift", "17 4 * * *", |env, _| {
+            Box::pin(async move { Outcome::of(sync::check_drift(&env).await) })
+        }),
+        Handler::queue("resume", SYNC_QUEUE_NAME_VAR, resume),
+    ],
+    unexpected_queue: None,
+};
 
 #[event(start)]
 fn start() {
@@ -38,64 +74,49 @@ fn start() {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let route = (req.method(), req.path());
-    let admin = |req: &Request| auth::require_admin(req, &env);
-    match (route.0, route.1.as_str()) {
-        (Method::Post, "/sync") => {
-            if let Err(refused) = admin(&req) {
-                return refused.into_response();
-            }
-            let dry_run = req.url().is_ok_and(|url| {
-                url.query_pairs()
-                    .any(|(k, v)| k == "dry_run" && matches!(v.as_ref(), "1" | "true"))
-            });
-            let body = match req.text().await {
-                Ok(body) => body,
-                Err(_) => return ApiError::bad_request("the body is not text").into_response(),
-            };
-            match sync::post(&env, &body, dry_run).await {
-                Ok(answer) => json_response(answer.status, &answer.body),
-                Err(error) => error.into_response(),
-            }
-        }
-        (Method::Get, "/config") => match admin(&req) {
-            Ok(()) => respond(sync::current(&env).await),
-            Err(refused) => refused.into_response(),
-        },
-        (Method::Get, "/history") => match admin(&req) {
-            Ok(()) => respond(sync::history(&env).await),
-            Err(refused) => refused.into_response(),
-        },
-        _ => platform_worker::common_routes(&INFO, &req, &env),
-    }
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    WORKER.fetch(req, env).await
 }
 
-/// Each message asks for the next run of an apply. The batch is settled message by message and
-/// the handler never fails (a failing queue handler panics in workers-rs).
 #[event(queue)]
 async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> Result<()> {
-    let mut resumed = std::collections::BTreeSet::new();
-    for message in batch.raw_iter() {
-        let Some(body) = continue_message(&message.body()) else {
-            worker::console_error!("sync queue: unreadable message {}; dropped", message.id());
-            message.ack();
-            continue;
-        };
-        // Several messages for one apply need one run.
-        if !resumed.insert(body.history_id) {
-            message.ack();
-            continue;
-        }
-        match sync::resume(&env, &body).await {
-            Ok(()) => message.ack(),
-            Err(error) => {
-                worker::console_error!("sync queue: run failed: {}", error.message);
-                message.retry();
+    WORKER.queue(batch, env).await;
+    Ok(())
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    WORKER.scheduled(event, env).await;
+}
+
+/// Each message asks for the next run of an apply. The batch is settled message by message; the
+/// run fails when a message is retried.
+fn resume(batch: Batch) -> LocalFuture<Outcome> {
+    Box::pin(async move {
+        let mut resumed = std::collections::BTreeSet::new();
+        let mut failure = None;
+        for message in batch.messages {
+            let Some(body) = continue_message(&message.body()) else {
+                worker::console_error!("sync queue: unreadable message {}; dropped", message.id());
+                message.ack();
+                continue;
+            };
+            // Several messages for one apply need one run.
+            if !resumed.insert(body.history_id) {
+                message.ack();
+                continue;
+            }
+            match sync::resume(&batch.env, &body).await {
+                Ok(()) => message.ack(),
+                Err(error) => {
+                    worker::console_error!("sync queue: run failed: {}", error.message);
+                    failure = Some(error.message);
+                    message.retry();
+                }
             }
         }
-    }
-    Ok(())
+        Outcome::new(&(), failure)
+    })
 }
 
 /// A message body as sent by [`sync`], or `None` for anything else.
@@ -104,14 +125,13 @@ fn continue_message(body: &wasm_bindgen::JsValue) -> Option<sync::Continue> {
     serde_json::from_str(&text).ok()
 }
 
-#[event(scheduled)]
-async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    match event.cron().as_str() {
-        DRIFT_CRON => {
-            if let Err(error) = sync::check_drift(&env).await {
-                worker::console_error!("drift check failed: {}", error.message);
-            }
-        }
-        other => worker::console_warn!("no job is scheduled for cron {other:?}"),
+#[cfg(test)]
+mod wiring {
+    #[test]
+    fn the_declaration_matches_the_wrangler_config() {
+        let config: toml::Table = toml::from_str(include_str!("../../../wrangler/sync-config.toml")).unwrap();
+        let config = serde_json::to_value(config).unwrap();
+        let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
     }
 }
