@@ -348,7 +348,29 @@ impl WorkerSpec {
     }
 
     /// The `fetch` event: routes, auth, and the JSON 404 and 405.
-    pub async fn fetch(&'static self, req: Request, env: Env) -> worker::Result<Response> {
+    ///
+    /// Inlined into the worker's entry, where the declaration is a constant: a worker without
+    /// routes or handlers then carries none of their code (auth, the handlers' health).
+    #[inline(always)]
+    pub fn fetch(&'static self, req: Request, env: Env) -> LocalFuture<worker::Result<Response>> {
+        if self.routes.is_empty() && self.handlers.is_empty() {
+            Box::pin(self.fetch_health_only(req, env))
+        } else {
+            Box::pin(self.fetch_routed(req, env))
+        }
+    }
+
+    async fn fetch_health_only(&'static self, req: Request, env: Env) -> worker::Result<Response> {
+        let method = req.method();
+        let path = req.path();
+        match (path.trim_matches('/') == "health", method == Method::Get) {
+            (true, true) => Health::of(&self.info, &env).respond(),
+            (true, false) => not_allowed(&method, &path, &[Method::Get]),
+            (false, _) => ApiError::not_found(format!("no route for {method} {path}")).into_response(),
+        }
+    }
+
+    async fn fetch_routed(&'static self, req: Request, env: Env) -> worker::Result<Response> {
         let now = worker::Date::now().as_millis();
         let method = req.method();
         let path = req.path();
@@ -497,8 +519,8 @@ impl WorkerSpec {
 fn not_allowed(method: &Method, path: &str, allowed: &[Method]) -> worker::Result<Response> {
     let allow = allowed
         .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
+        .map(AsRef::as_ref)
+        .collect::<Vec<&str>>()
         .join(", ");
     let mut response = ApiError::new(
         405,

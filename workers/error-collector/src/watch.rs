@@ -43,10 +43,7 @@ pub fn failure(report: &UpkeepReport) -> Option<String> {
 /// running, so it is not one of them), then delivers pending alerts.
 pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let mut upkeep = UpkeepReport::default();
-    let (db, store) = match (
-        platform_worker::database(env),
-        platform_worker::store(env, ID),
-    ) {
+    let (db, store) = match (platform_worker::database(env), platform_worker::store(env, ID)) {
         (Ok(db), Ok(store)) => (db, store),
         (Err(error), _) | (_, Err(error)) => {
             upkeep.errors.push(error.message);
