@@ -28,5 +28,6 @@ pub use metered::{Metered, OpCounts};
 pub use spec::{PlatformWorker, Spec, Subsystem, Ttl, ValueFormat, Writers};
 pub use store::{Clock, Store, StoreError};
 pub use value::{
-    BreakerSignal, Json, JsonArray, JsonObject, KvValue, ProjectState, SamplingMode, Timestamp, ValueError,
+    BreakerSignal, Json, JsonArray, JsonObject, KvValue, LockRecord, ProjectState, SamplingMode, Timestamp,
+    ValueError,
 };

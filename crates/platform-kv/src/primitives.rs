@@ -10,18 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::key::{Family, Key, KeyPrefix};
 use crate::kv::{Expiration, Kv, KvError};
 use crate::store::{Clock, Store, StoreError};
-use crate::value::{Json, JsonShape, Timestamp};
-
-/// Who holds a lock, and until when (ms since the epoch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockRecord {
-    pub owner: String,
-    pub expires_at: u64,
-}
-
-impl JsonShape for LockRecord {
-    const SHAPE: &'static str = "`{owner, expires_at}`";
-}
+use crate::value::{Json, LockRecord, Timestamp};
 
 /// Where a cache-aside value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
