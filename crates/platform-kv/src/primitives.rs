@@ -5,7 +5,7 @@
 //! per key per second, so these are cost-saving guards, not mutual exclusion: where exactly-once
 //! matters, the record of truth is a D1 row and these only save work.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::key::{Family, Key, KeyPrefix};
 use crate::kv::{Expiration, Kv, KvError};
