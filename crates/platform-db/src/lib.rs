@@ -3,10 +3,12 @@
 //! trait with a D1 backend (`d1` feature) and an in-memory SQLite twin (`sqlite` feature) that
 //! applies the real migrations, so the ledgers and claims are tested natively.
 
+pub mod alerts;
 pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod handlers;
 pub mod metered;
 pub mod retention;
 pub mod row;
