@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Resolved;
 use platform_core::{EpochMs, FeatureKey};
+use platform_db::{Db, Sql};
 use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly};
 use platform_kv::{Clock, Json, Kv, Store, TypedKey};
 use platform_worker::ApiError;
-use worker::D1Database;
 
 use crate::decide::FeatureLimits;
 
@@ -108,7 +108,10 @@ pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocu
 }
 
 /// The effective settings (cache-aside over D1 behind the isolate cache).
-pub async fn settings<K: Kv, C: Clock>(store: &Store<K, C>, db: &D1Database) -> Result<Resolved, ApiError> {
+pub async fn settings<K: Kv, C: Clock, S: Sql>(
+    store: &Store<K, C>,
+    db: &Db<S>,
+) -> Result<Resolved, ApiError> {
     let now = store.now_ms();
     if let Some(settings) = CACHE.with_borrow(|c| {
         c.settings
