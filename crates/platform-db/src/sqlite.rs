@@ -109,7 +109,7 @@ fn run(connection: &Connection, statement: &Statement) -> Result<Outcome, DbErro
     let failed = |e: rusqlite::Error| DbError::backend(statement.sql().to_owned(), e);
     let before = connection.total_changes();
     let mut prepared = connection.prepare(statement.sql()).map_err(failed)?;
-    let names: Vec<String> = prepared.column_names().into_iter().map(str::to_owned).collect();
+    let names: Vec<String> = prepared.column_names().map(str::to_owned).collect();
     let params = rusqlite::params_from_iter(statement.params().iter().map(to_sqlite));
     let mut rows = prepared.query(params).map_err(failed)?;
     let mut out = Vec::new();

@@ -1,12 +1,12 @@
 //! Handler runs stamped in D1 (`handler_runs`), read back for `/health` and for alerts on a
 //! handler that stopped running or keeps failing.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use platform_core::handlers::{assess, describe, Condition, HandlerRun, HandlerSpec};
 use platform_core::time::iso8601;
 use platform_db::{Db, Sql, Statement};
+use platform_kv::IsolateCache;
 use serde::Serialize;
 
 pub use platform_db::handlers::stamp;
@@ -15,26 +15,26 @@ pub use platform_db::handlers::stamp;
 pub const BUSY_STAMP_EVERY_MS: u64 = 60_000;
 
 thread_local! {
-    static STAMPED_AT: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
+    /// The handlers this isolate stamped within the last [`BUSY_STAMP_EVERY_MS`].
+    static STAMPED: IsolateCache<&'static str, ()> = const { IsolateCache::new(BUSY_STAMP_EVERY_MS, 64) };
 }
 
 /// The stamp of a successful run of a handler that runs many times a minute, when one is due:
 /// at most one per [`BUSY_STAMP_EVERY_MS`] per isolate, to send with the handler's own D1 call.
 pub fn busy_stamp<S: Sql>(db: &Db<S>, handler: &'static str, now: u64) -> Option<Statement> {
-    let last = STAMPED_AT.with(|s| s.borrow().get(handler).copied().unwrap_or(0));
-    if now.saturating_sub(last) < BUSY_STAMP_EVERY_MS {
+    if STAMPED.with(|s| s.get(&handler, now)).is_some() {
         return None;
     }
-    STAMPED_AT.with(|s| s.borrow_mut().insert(handler, now));
+    STAMPED.with(|s| s.put(handler, (), now));
     Some(stamp(db.worker(), handler, None, now))
 }
 
 /// Records one run on its own. A stamp that cannot be written is logged, never raised: the
 /// handler's work must not fail because its bookkeeping did. After a failure, this isolate's next
 /// success of a busy handler stamps at once, so the failure does not linger.
-pub async fn record<S: Sql>(db: &Db<S>, handler: &str, error: Option<&str>, now: u64) {
+pub async fn record<S: Sql>(db: &Db<S>, handler: &'static str, error: Option<&str>, now: u64) {
     if error.is_some() {
-        STAMPED_AT.with(|s| s.borrow_mut().remove(handler));
+        STAMPED.with(|s| s.invalidate(&handler));
     }
     let statement = stamp(db.worker(), handler, error, now);
     if let Err(e) = db.run("recording a handler run", statement).await {
