@@ -72,7 +72,7 @@ fn a_redelivered_batch_fails_as_a_whole_and_is_not_counted_twice() -> Result<(),
     let api = feature("app:api:main");
     let batch = ids(&["m1", "m2", "m3"]);
 
-    let before = snapshot(&db, &batch, &[api.clone()]);
+    let before = snapshot(&db, &batch, std::slice::from_ref(&api));
     assert!(before.seen.is_empty());
     let mut tx = Transaction::new(NOON);
     tx.mark_seen(&batch);
@@ -80,7 +80,7 @@ fn a_redelivered_batch_fails_as_a_whole_and_is_not_counted_twice() -> Result<(),
     block_on(tx.commit(&db, "first delivery"))?;
 
     // The same messages again: the snapshot says they were counted...
-    let again = snapshot(&db, &batch, &[api.clone()]);
+    let again = snapshot(&db, &batch, std::slice::from_ref(&api));
     assert_eq!(again.seen, batch.iter().cloned().collect());
     // ...and a concurrent delivery that missed it fails whole: its usage is not added either.
     let mut tx = Transaction::new(NOON + 1);
@@ -88,7 +88,7 @@ fn a_redelivered_batch_fails_as_a_whole_and_is_not_counted_twice() -> Result<(),
     tx.add_usage(&usage(&api, &[(Metric::KvReads, 3.0)]));
     let refused = block_on(tx.commit(&db, "second delivery"));
     assert_eq!(refused.map_err(|e| e.kind), Err(DbErrorKind::Backend));
-    let after = snapshot(&db, &ids(&["m4"]), &[api.clone()]);
+    let after = snapshot(&db, &ids(&["m4"]), std::slice::from_ref(&api));
     assert!(after.seen.is_empty(), "nothing of the failed transaction is kept");
     assert_eq!(
         after
@@ -137,7 +137,7 @@ fn rows_that_do_not_parse_are_skipped_and_reported() -> Result<(), DbError> {
          ('feature', 'app:api:main', '2026-03-02', 'no_such_metric', 5); \
          INSERT INTO feature_breakers (feature_key, open, manual, consecutive_trips) VALUES ('app:api:main', 7, 0, 0);",
     )?;
-    let snapshot = snapshot(&db, &[], &[api.clone()]);
+    let snapshot = snapshot(&db, &[], std::slice::from_ref(&api));
     assert_eq!(
         snapshot.totals.get(&(Subject::Feature(api), PERIODS[0].into())),
         Some(&totals(&[(Metric::KvReads, 2.0)]))
@@ -194,7 +194,7 @@ fn breakers_round_trip_typed() -> Result<(), DbError> {
         ProjectBreaker::default()
     );
 
-    let snapshot = snapshot(&db, &[], &[api.clone()]);
+    let snapshot = snapshot(&db, &[], std::slice::from_ref(&api));
     assert_eq!(snapshot.feature_breakers.get(&api), Some(&open));
     assert_eq!(snapshot.project_breakers.get(&project("app")), Some(&paused));
     Ok(())
@@ -276,7 +276,7 @@ fn a_warning_is_recorded_once_per_threshold() -> Result<(), DbError> {
         .map(|r| (r.get("threshold").unwrap_or(0), r.get("sent_at").unwrap_or(0)))
         .collect();
     assert_eq!(stored, [(70, NOON), (90, NOON), (100, NOON + 1)]);
-    let warned = snapshot(&db, &[], &[api.clone()]).warned;
+    let warned = snapshot(&db, &[], std::slice::from_ref(&api)).warned;
     assert_eq!(warned.len(), 4);
     assert!(warned.contains(&(api, Metric::KvReads, PERIODS[1].into(), 70)));
     Ok(())

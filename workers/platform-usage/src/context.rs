@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, HashMap};
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Resolved;
 use platform_core::{EpochMs, FeatureKey};
+use platform_db::usage::settings as ledger;
 use platform_db::{Db, Sql};
-use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly};
+use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, SettingsAll};
+use platform_kv::primitives::Source;
 use platform_kv::{Clock, Json, Kv, Store, TypedKey};
 use platform_worker::ApiError;
 
@@ -121,7 +123,7 @@ pub async fn settings<K: Kv, C: Clock, S: Sql>(
     }) {
         return Ok(settings);
     }
-    let (resolved, _) = crate::settings::effective(store, db).await?;
+    let (resolved, _) = effective(store, db).await?;
     CACHE.with_borrow_mut(|c| c.settings = Some((now, resolved.clone())));
     Ok(resolved)
 }
@@ -129,4 +131,26 @@ pub async fn settings<K: Kv, C: Clock, S: Sql>(
 /// Forgets cached settings, after this isolate changed them.
 pub fn forget_settings() {
     CACHE.with_borrow_mut(|c| c.settings = None);
+}
+
+/// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
+pub async fn effective<K: Kv, C: Clock, S: Sql>(
+    store: &Store<K, C>,
+    db: &Db<S>,
+) -> Result<(Resolved, Source), ApiError> {
+    let key = SettingsAll::key()?;
+    let (Json(resolved), source, cache_error) = store
+        .get_or_set(&key, async || -> Result<_, ApiError> {
+            Ok(Json(ledger::resolved(db).await?))
+        })
+        .await?;
+    if let Some(error) = cache_error {
+        worker::console_warn!("settings cache not written: {error}");
+    }
+    if source == Source::Computed {
+        for problem in &resolved.problems {
+            worker::console_warn!("{problem}; the default applies");
+        }
+    }
+    Ok((resolved, source))
 }

@@ -14,7 +14,7 @@ pub const HANDLERS: &[HandlerSpec] = &[TELEMETRY, DEAD_LETTERS, SWEEP, RECONCILE
 /// Records a run of `handler`, failed when `error` says why. Without the database only the stamp
 /// is lost.
 pub async fn record(env: &Env, handler: &HandlerSpec, error: Option<&str>, now: u64) {
-    if let Ok(db) = crate::ingest::database(env) {
+    if let Ok(db) = platform_worker::db(env, crate::INFO.id) {
         handlers::record(&db, handler.name, error, now).await;
     }
 }

@@ -5,10 +5,8 @@ use std::collections::BTreeMap;
 
 use platform_core::settings::{Resolved, Settings};
 use platform_db::usage::settings as ledger;
-use platform_db::{Db, Sql};
 use platform_kv::families::{SettingValue, SettingsAll};
 use platform_kv::primitives::Source;
-use platform_kv::{Clock, Json, Kv, Store};
 use platform_worker::ApiError;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,7 +25,7 @@ pub struct SettingsView {
 
 pub async fn get(env: &Env) -> Result<SettingsView, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
-    let (resolved, source) = effective(&store, &db).await?;
+    let (resolved, source) = context::effective(&store, &db).await?;
     Ok(SettingsView {
         resolved,
         cached: source == Source::Cache,
@@ -71,26 +69,4 @@ pub async fn put(env: &Env, changes: BTreeMap<String, Value>) -> Result<Settings
     }
     context::forget_settings();
     get(env).await
-}
-
-/// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
-pub async fn effective<K: Kv, C: Clock, S: Sql>(
-    store: &Store<K, C>,
-    db: &Db<S>,
-) -> Result<(Resolved, Source), ApiError> {
-    let key = SettingsAll::key()?;
-    let (Json(resolved), source, cache_error) = store
-        .get_or_set(&key, async || -> Result<_, ApiError> {
-            Ok(Json(ledger::resolved(db).await?))
-        })
-        .await?;
-    if let Some(error) = cache_error {
-        worker::console_warn!("settings cache not written: {error}");
-    }
-    if source == Source::Computed {
-        for problem in &resolved.problems {
-            worker::console_warn!("{problem}; the default applies");
-        }
-    }
-    Ok((resolved, source))
 }
