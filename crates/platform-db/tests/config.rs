@@ -6,12 +6,16 @@ use std::collections::BTreeMap;
 
 use platform_core::services::CostTier;
 use platform_core::settings::SETTINGS;
+use platform_core::usage::{MetricTotals, Subject};
+use platform_core::{FeatureKey, Metric};
 use platform_db::config::{
     self, CurrentRows, DriftRow, FeatureRow, NewVersion, ProjectRow, RowWrites, SettingRow, Writes,
     ROWS_PER_STATEMENT,
 };
 use platform_db::sqlite::Sqlite;
-use platform_db::{retention, Db, DbError, DbErrorKind, Metered, Row};
+use platform_db::tables::USAGE_TOTALS;
+use platform_db::usage::ledger::Transaction;
+use platform_db::{Db, DbError, DbErrorKind, Metered, Row};
 use platform_kv::{block_on, PlatformWorker};
 
 const NOW: u64 = 1_772_460_306_789;
@@ -373,30 +377,31 @@ fn the_last_drift_check_is_read_back() -> Result<(), DbError> {
 #[test]
 fn a_write_to_a_platform_usage_table_is_refused_with_nothing_of_its_batch_written() -> Result<(), DbError> {
     let (sqlite, db) = setup()?;
-    sqlite.execute("INSERT INTO telemetry_seen (message_id, seen_at) VALUES ('m1', 1)")?;
-    // Statements sync-config may make, then platform-usage's retention delete of telemetry_seen.
-    let mut statements = config::record_keys(&keys(3, "d"), NOW);
-    let usage_only: Vec<_> = retention::statements(PlatformWorker::PlatformUsage, NOW)
-        .into_iter()
-        .filter(|(table, _)| *table == "telemetry_seen")
-        .map(|(_, statement)| statement)
-        .collect();
-    assert_eq!(usage_only.len(), 1);
-    statements.extend(usage_only);
+    let feature = FeatureKey::parse("shop:api:pay").map_err(|e| DbError::decode("test", e))?;
+    let totals: MetricTotals = [(Metric::KvReads, 3.0)].into_iter().collect();
+    // platform-usage's accumulation of usage_totals, behind statements sync-config may make.
+    let mut tx = Transaction::new(NOW);
+    for statement in config::record_keys(&keys(3, "d"), NOW) {
+        tx.push(statement);
+    }
+    tx.add_usage(&[(Subject::Feature(feature), "2026-03-02".into(), totals)]);
+    assert!(
+        tx.statements().iter().any(|s| s.writes() == Some(&USAGE_TOTALS)),
+        "the batch writes usage_totals"
+    );
 
     let before = db.backend().counts();
-    let refused = block_on(db.batch("a mixed batch", statements));
-    match refused {
+    match block_on(tx.commit(&db, "a mixed batch")) {
         Err(error) => {
             assert_eq!(error.kind, DbErrorKind::Refused);
-            assert!(error.detail.contains("telemetry_seen"), "{error}");
+            assert!(error.detail.contains("usage_totals"), "{error}");
         }
-        Ok(_) => panic!("sync-config wrote telemetry_seen"),
+        Ok(_) => panic!("sync-config wrote usage_totals"),
     }
     assert_eq!(db.backend().counts(), before, "refused before any round trip");
     assert!(block_on(config::written(&db))?.is_empty());
-    let seen = sqlite.select("SELECT COUNT(*) AS n FROM telemetry_seen")?;
-    assert_eq!(one(&seen, "n")?, 1);
+    let totals = sqlite.select("SELECT COUNT(*) AS n FROM usage_totals")?;
+    assert_eq!(one(&totals, "n")?, 0);
     Ok(())
 }
 
