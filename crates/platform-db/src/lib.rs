@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod errors;
 pub mod handlers;
 pub mod metered;
 pub mod retention;
