@@ -5,8 +5,10 @@
 
 pub mod daily;
 pub mod fingerprints;
+pub mod listing;
 pub mod state;
 
 pub use daily::{DailyIssue, DailyKind};
-pub use fingerprints::{Changed, Created, Filter, Fingerprint, Listed, Status, Summary, Warning};
+pub use fingerprints::{Changed, Created, Fingerprint, Status};
+pub use listing::{Filter, Listed, Summary, Warning};
 pub use state::{CollectorState, Fact, FactKey};

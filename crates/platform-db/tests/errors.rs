@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 
 use platform_core::UtcDay;
 use platform_db::errors::{
-    self, daily, fingerprints, state, DailyIssue, DailyKind, FactKey, Filter, Listed, Status,
+    self, daily, fingerprints, listing, state, DailyIssue, DailyKind, FactKey, Filter, Listed, Status,
 };
 use platform_db::sqlite::Sqlite;
-use platform_db::{Db, DbError, DbErrorKind};
+use platform_db::{Db, DbError, DbErrorKind, Metered};
 use platform_errors::lifecycle::{decide, Action, CLAIM_MS};
 use platform_errors::webhook::IssueChange;
 use platform_errors::{Aggregate, ErrorKind, Occurrence, Priority, ScriptInfo};
@@ -425,7 +425,7 @@ fn mute_resolve_and_reopen_move_as_the_webhook_and_the_admin_routes_apply_them()
             priority: None,
             limit: 100,
         };
-        block_on(fingerprints::list(&db, &filter))
+        block_on(listing::list(&db, &filter))
             .map(|rows| rows.into_iter().map(|r| r.fingerprint).collect::<Vec<_>>())
     };
     assert_eq!(listed(Listed::Muted)?, [FP]);
@@ -530,21 +530,21 @@ fn digest_warnings_and_health_facts() -> Result<(), DbError> {
         None,
     ))?;
 
-    let warnings = block_on(fingerprints::warnings(&db, day, 2000))?;
+    let warnings = block_on(listing::warnings(&db, day, 2000))?;
     assert_eq!(warnings.len(), 1);
     assert_eq!(
         (warnings[0].fingerprint.as_str(), warnings[0].occurrences),
         (FP, 4)
     );
     let next = UtcDay::containing(day.next_start_ms());
-    assert!(block_on(fingerprints::warnings(&db, next, 2000))?.is_empty());
+    assert!(block_on(listing::warnings(&db, next, 2000))?.is_empty());
 
     assert_eq!(
-        block_on(fingerprints::project_repository(&db, "shop"))?.as_deref(),
+        block_on(listing::project_repository(&db, "shop"))?.as_deref(),
         Some("acme/shop")
     );
-    assert_eq!(block_on(fingerprints::project_repository(&db, "blog"))?, None);
-    assert_eq!(block_on(fingerprints::unmapped_scripts(&db, 100))?, ["stray"]);
+    assert_eq!(block_on(listing::project_repository(&db, "blog"))?, None);
+    assert_eq!(block_on(listing::unmapped_scripts(&db, 100))?, ["stray"]);
 
     assert_eq!(block_on(state::read(&db))?, errors::CollectorState::default());
     block_on(state::set(
@@ -583,5 +583,34 @@ fn a_write_to_a_platform_usage_table_is_refused_and_nothing_of_its_batch_is_writ
         .ok_or_else(|| DbError::backend("test", "the write was not refused"))?;
     assert_eq!(refused.kind, DbErrorKind::Refused, "{refused}");
     assert_eq!(count(&sqlite, "SELECT count(*) AS n FROM error_fingerprints")?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_batch_and_its_stamp_are_one_round_trip_and_so_is_a_created_issue_with_its_fact() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(Metered::new(sqlite.clone()), COLLECTOR);
+    let groups: BTreeMap<String, Aggregate> = [FP, OTHER]
+        .into_iter()
+        .map(|fp| (fp.to_owned(), group(fp, "api", ErrorKind::Exception, 2, T0, T0)))
+        .collect();
+    let stamp = platform_db::handlers::stamp(COLLECTOR, "tail", None, T0);
+    let rows = block_on(fingerprints::record(&db, &groups, &mapped("api"), Some(stamp)))?;
+    assert_eq!(rows.len(), 2, "the stamp's outcome is not read as a row");
+    let counts = db.backend().counts();
+    assert_eq!((counts.round_trips, counts.statements), (1, 3));
+    let stamped = sqlite.select("SELECT handler FROM handler_runs")?;
+    assert_eq!(stamped.len(), 1, "the stamp rode in the counts' batch");
+
+    block_on(fingerprints::created(&db, FP, "acme/shop", 3, T0 + 1))?;
+    assert_eq!(db.backend().counts().round_trips, 2);
+    let day = DailyIssue {
+        kind: DailyKind::Gap,
+        project: "shop",
+        day: UtcDay::containing(T0),
+    };
+    assert!(block_on(day.claim(&db, T0))?);
+    block_on(day.record(&db, "acme/shop", 4, T0 + 2))?;
+    assert_eq!(db.backend().counts().round_trips, 4);
     Ok(())
 }

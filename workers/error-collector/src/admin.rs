@@ -10,7 +10,7 @@ use worker::{Env, Request};
 
 use crate::context::Ctx;
 use crate::issues;
-use crate::ledger::{fingerprints, Fingerprint};
+use crate::ledger::{fingerprints, listing, Fingerprint};
 
 /// `GET /errors?project=&script=&status=&priority=&limit=`.
 pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
@@ -46,7 +46,7 @@ pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
         priority,
         limit,
     };
-    let rows = fingerprints::list(&db, &filter).await?;
+    let rows = listing::list(&db, &filter).await?;
     Ok(serde_json::json!({ "errors": rows }))
 }
 

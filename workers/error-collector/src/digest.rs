@@ -14,7 +14,7 @@ use serde_json::json;
 use worker::Env;
 
 use crate::context::Ctx;
-use crate::ledger::{fingerprints, DailyIssue, DailyKind};
+use crate::ledger::{listing, DailyIssue, DailyKind};
 use crate::watch;
 
 /// Files the digest of the UTC day before the cron's time.
@@ -59,7 +59,7 @@ async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         });
     }
     // Warnings active during the day: seen on it, or first seen before its end and still going.
-    let warnings = fingerprints::warnings(&ctx.db, day, MAX_WARNINGS).await?;
+    let warnings = listing::warnings(&ctx.db, day, MAX_WARNINGS).await?;
     let mut by_project: BTreeMap<(String, String), Vec<DigestEntry>> = BTreeMap::new();
     for w in warnings {
         by_project

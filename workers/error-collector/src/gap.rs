@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use crate::context::Ctx;
-use crate::ledger::{fingerprints, DailyIssue, DailyKind};
+use crate::ledger::{listing, DailyIssue, DailyKind};
 
 #[derive(Debug, Deserialize)]
 pub struct GapRequest {
@@ -34,7 +34,7 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
     if ctx.github.is_none() {
         return Err(ApiError::unavailable("GITHUB_TOKEN is not set"));
     }
-    let known = fingerprints::project_repository(&ctx.db, project.as_str()).await?;
+    let known = listing::project_repository(&ctx.db, project.as_str()).await?;
     let repository = request
         .repository
         .filter(|r| r.split('/').count() == 2)

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use worker::{Env, Method, Response};
 
 use crate::github::Github;
-use crate::ledger::{fingerprints, state};
+use crate::ledger::{fingerprints, listing, state};
 use crate::{context, watch};
 
 pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<Response> {
@@ -35,7 +35,7 @@ pub async fn respond(info: &WorkerInfo, env: &Env, now: u64) -> worker::Result<R
     };
     let (unmapped, facts, created_today) = match platform_worker::db(env, info.id) {
         Ok(db) => {
-            let unmapped = fingerprints::unmapped_scripts(&db, 100).await.unwrap_or_default();
+            let unmapped = listing::unmapped_scripts(&db, 100).await.unwrap_or_default();
             let facts = state::read(&db).await.unwrap_or_default();
             let today = UtcDay::containing(now).start_ms();
             let created = fingerprints::created_since(&db, today, None)

@@ -4,7 +4,9 @@
 use platform_errors::lifecycle::backoff_ms;
 use platform_worker::{ApiError, PlatformDb};
 
-pub use platform_db::errors::{fingerprints, state, DailyIssue, DailyKind, FactKey, Fingerprint, Status};
+pub use platform_db::errors::{
+    fingerprints, listing, state, DailyIssue, DailyKind, FactKey, Fingerprint, Status,
+};
 
 /// A failed or deferred creation, retried at `retry_at` (when GitHub or a limit said) or after a
 /// backoff, by a later batch or the retry cron. `count_attempt` is false when nothing was tried.
