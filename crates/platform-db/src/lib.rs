@@ -15,6 +15,7 @@ pub mod row;
 pub mod sql;
 pub mod statement;
 pub mod tables;
+pub mod usage;
 pub mod value;
 
 #[cfg(feature = "d1")]

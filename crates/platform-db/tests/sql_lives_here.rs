@@ -32,7 +32,11 @@ fn no_sql_outside_platform_db() {
     let mut files = Vec::new();
     rust_files(&root.join("workers"), &mut files);
     rust_files(&root.join("crates/platform-worker"), &mut files);
-    assert!(files.len() > 10, "found only {} files under workers/", files.len());
+    assert!(
+        files.len() > 10,
+        "found only {} files under workers/",
+        files.len()
+    );
     let mut found = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap_or_default();
@@ -42,7 +46,11 @@ fn no_sql_outside_platform_db() {
             }
         }
     }
-    assert!(found.is_empty(), "SQL belongs in crates/platform-db:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "SQL belongs in crates/platform-db:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
