@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod errors;
 pub mod handlers;
 pub mod metered;
 pub mod retention;

@@ -2,12 +2,13 @@
 //! handler that stopped running or keeps failing, then delivers the collector's pending alerts.
 
 use platform_core::handlers::{Condition, HandlerSpec};
+use platform_db::Statement;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert, Delivery};
 use platform_worker::handlers::{self, HandlerReport};
-use platform_worker::ApiError;
+use platform_worker::{ApiError, PlatformDb};
 use serde::Serialize;
-use worker::{D1Database, D1PreparedStatement, Env};
+use worker::Env;
 
 use crate::context::ALERT_KIND;
 
@@ -21,17 +22,17 @@ const WORKER: PlatformWorker = PlatformWorker::ErrorCollector;
 const HANDLER_ALERT_QUIET_MS: u64 = 6 * 3_600_000;
 
 /// The stamp of a successful tail batch, when one is due, to send with the batch's own D1 call.
-pub fn tail_stamp(db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
-    handlers::busy_stamp(db, WORKER, TAIL.name, now)
+pub fn tail_stamp(db: &PlatformDb, now: u64) -> Option<Statement> {
+    handlers::busy_stamp(db, TAIL.name, now)
 }
 
 /// Records a run of `handler` on its own; `error` says why it failed.
-pub async fn stamp(db: &D1Database, handler: &HandlerSpec, error: Option<&str>, now: u64) {
-    handlers::record(db, WORKER, handler.name, error, now).await;
+pub async fn stamp(db: &PlatformDb, handler: &HandlerSpec, error: Option<&str>, now: u64) {
+    handlers::record(db, handler.name, error, now).await;
 }
 
-async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
-    let runs = handlers::read(db, WORKER).await?;
+async fn report(db: &PlatformDb, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
+    let runs = platform_db::handlers::runs(db, WORKER).await?;
     Ok(handlers::report(HANDLERS, &runs, now))
 }
 
@@ -52,7 +53,7 @@ pub struct UpkeepReport {
 pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let mut upkeep = UpkeepReport::default();
     let (db, store) = match (
-        platform_worker::database(env),
+        platform_worker::db(env, WORKER),
         platform_worker::store(env, WORKER),
     ) {
         (Ok(db), Ok(store)) => (db, store),
