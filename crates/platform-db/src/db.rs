@@ -90,3 +90,16 @@ pub fn decode_all<T: FromRow>(context: &str, outcomes: &[Outcome]) -> Result<Vec
     }
     Ok(all)
 }
+
+/// The rows of `outcomes` that read as `T`; each that does not is described in `skipped` (a row
+/// written by hand, a key from an older format) and left out, so one bad row cannot stop a batch.
+pub fn lenient<T: FromRow>(outcomes: &[Outcome], skipped: &mut Vec<String>) -> Vec<T> {
+    let mut rows = Vec::new();
+    for row in outcomes.iter().flat_map(|o| &o.rows) {
+        match T::from_row(row) {
+            Ok(value) => rows.push(value),
+            Err(error) => skipped.push(error),
+        }
+    }
+    rows
+}

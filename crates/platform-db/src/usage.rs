@@ -12,7 +12,6 @@ use platform_core::breaker::{FeatureBreaker, Level, ProjectBreaker};
 use platform_core::{FeatureKey, ProjectId};
 
 use crate::row::{FromRow, Row};
-use crate::sql::Outcome;
 use crate::statement::Statement;
 use crate::tables::{FEATURE_BREAKERS, PROJECT_BREAKERS};
 
@@ -113,19 +112,6 @@ pub fn set_project_breaker(project: &ProjectId, breaker: &ProjectBreaker) -> Sta
             breaker.exempt_until.into(),
         ],
     )
-}
-
-/// The rows of `outcomes` that read as `T`; each that does not is described in `skipped` (a row
-/// written by hand, a key from an older format) and left out, so one bad row cannot stop a batch.
-fn lenient<T: FromRow>(outcomes: &[Outcome], skipped: &mut Vec<String>) -> Vec<T> {
-    let mut rows = Vec::new();
-    for row in outcomes.iter().flat_map(|o| &o.rows) {
-        match T::from_row(row) {
-            Ok(value) => rows.push(value),
-            Err(error) => skipped.push(error),
-        }
-    }
-    rows
 }
 
 #[cfg(all(test, feature = "sqlite"))]

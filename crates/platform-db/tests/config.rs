@@ -252,6 +252,7 @@ fn registries_are_replaced_as_the_config_changes() -> Result<(), DbError> {
             settings: BTreeMap::new(),
             projects: by(&projects, |p| p.project_id.clone()),
             features: by(&features, |f| f.feature_key.clone()),
+            skipped: Vec::new(),
         },
         "every field read back as written, flags and tiers included"
     );
@@ -434,5 +435,20 @@ fn a_plan_reads_what_it_is_made_against_in_one_round_trip() -> Result<(), DbErro
         Some("5")
     );
     assert!(rows.features.is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_registry_row_edited_by_hand_is_left_out_not_fatal() -> Result<(), DbError> {
+    let (sqlite, db) = setup()?;
+    sqlite.execute(
+        "INSERT INTO feature_registry VALUES ('app:api:ok', 'app', 'api', 'ok', 'Ok', 1, 'low', 1), \
+         ('app:api:bad', 'app', 'api', 'bad', 'Bad', 2, 'low', 1)",
+    )?;
+    let rows = block_on(config::current_rows(&db))?;
+    // The readable row is there; the other is reported and left for the apply to write afresh.
+    assert_eq!(rows.features.keys().collect::<Vec<_>>(), ["app:api:ok"]);
+    assert_eq!(rows.skipped.len(), 1);
+    assert!(rows.skipped[0].contains("circuit_breaker"), "{:?}", rows.skipped);
     Ok(())
 }

@@ -883,6 +883,7 @@ mod tests {
             settings: desired.settings.clone(),
             projects: desired.projects.clone(),
             features: desired.features.clone(),
+            skipped: Vec::new(),
         };
         assert_eq!(D1Plan::new(&desired, &current).changes(), 0);
         current.settings.insert(

@@ -133,6 +133,9 @@ impl Context {
     async fn plan(&self, config: &Config) -> Result<(Desired, Plan), ApiError> {
         let desired = Desired::of(config).map_err(|e| ApiError::bad_request(e.to_string()))?;
         let (written, rows) = db::recorded(&self.db).await?;
+        for problem in &rows.skipped {
+            worker::console_warn!("a registry row does not read and is written afresh: {problem}");
+        }
         let plan = Plan {
             kv: KvPlan::new(&desired, &written),
             d1: D1Plan::new(&DesiredRows::of(config), &rows),

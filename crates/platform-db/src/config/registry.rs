@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
 use super::{chunked, delete_keys, json_array};
-use crate::db::{decode, Db};
+use crate::db::{lenient, Db};
 use crate::error::DbError;
 use crate::row::{FromRow, Row};
 use crate::sql::{Outcome, Sql};
@@ -137,6 +137,9 @@ pub struct CurrentRows {
     pub settings: BTreeMap<String, SettingRow>,
     pub projects: BTreeMap<String, ProjectRow>,
     pub features: BTreeMap<String, FeatureRow>,
+    /// Rows that do not read as their type (edited by hand): left out, so the apply writes them
+    /// afresh instead of failing on them.
+    pub skipped: Vec<String>,
 }
 
 /// The three reads of [`CurrentRows`], in order: settings, projects, features.
@@ -167,19 +170,15 @@ pub(super) fn current_of(context: &str, outcomes: &[Outcome]) -> Result<CurrentR
             format!("expected 3 results, got {}", outcomes.len()),
         ));
     };
+    let mut skipped = Vec::new();
+    let settings: Vec<SettingRow> = lenient(std::slice::from_ref(settings), &mut skipped);
+    let projects: Vec<ProjectRow> = lenient(std::slice::from_ref(projects), &mut skipped);
+    let features: Vec<FeatureRow> = lenient(std::slice::from_ref(features), &mut skipped);
     Ok(CurrentRows {
-        settings: decode::<SettingRow>(context, settings)?
-            .into_iter()
-            .map(|r| (r.key.clone(), r))
-            .collect(),
-        projects: decode::<ProjectRow>(context, projects)?
-            .into_iter()
-            .map(|r| (r.project_id.clone(), r))
-            .collect(),
-        features: decode::<FeatureRow>(context, features)?
-            .into_iter()
-            .map(|r| (r.feature_key.clone(), r))
-            .collect(),
+        settings: settings.into_iter().map(|r| (r.key.clone(), r)).collect(),
+        projects: projects.into_iter().map(|r| (r.project_id.clone(), r)).collect(),
+        features: features.into_iter().map(|r| (r.feature_key.clone(), r)).collect(),
+        skipped,
     })
 }
 

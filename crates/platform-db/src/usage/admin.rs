@@ -6,9 +6,8 @@ use platform_core::{EpochMs, FeatureKey, ProjectId};
 use serde::{Serialize, Serializer};
 
 use super::ledger::{RejectKind, UsageTotal};
-use super::{
-    lenient, select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow,
-};
+use super::{select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow};
+use crate::db::lenient;
 use crate::db::Db;
 use crate::error::DbError;
 use crate::row::{FromRow, Row};

@@ -8,9 +8,10 @@ use platform_core::usage::{MetricTotals, Subject};
 use platform_core::{EpochMs, FeatureKey, Metric, ProjectId};
 
 use super::{
-    lenient, select_feature_breakers, select_project_breakers, set_feature_breaker, set_project_breaker,
+    select_feature_breakers, select_project_breakers, set_feature_breaker, set_project_breaker,
     FeatureBreakerRow, ProjectBreakerRow,
 };
+use crate::db::lenient;
 use crate::db::Db;
 use crate::error::DbError;
 use crate::row::{FromRow, Row};

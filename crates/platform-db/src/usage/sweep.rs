@@ -4,9 +4,8 @@
 use platform_core::EpochMs;
 
 use super::admin::{read_global_stop, GlobalStop};
-use super::{
-    lenient, select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow,
-};
+use super::{select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow};
+use crate::db::lenient;
 use crate::db::Db;
 use crate::error::DbError;
 use crate::sql::Sql;
