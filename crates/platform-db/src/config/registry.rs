@@ -44,9 +44,34 @@ pub struct FeatureRow {
     pub category: String,
     pub feature: String,
     pub display_name: String,
-    /// Whether a breaker guards the feature (stored as 0 or 1).
+    /// Whether a breaker guards the feature: 0 or 1 in D1 and in the `/sync` plan, as always.
+    #[serde(with = "zero_or_one")]
     pub circuit_breaker: bool,
     pub cost_tier: CostTier,
+}
+
+/// A flag as `0`/`1` on the wire, the shape `/sync` plans have always had; `true`/`false` read too.
+mod zero_or_one {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(flag: &bool, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u8(u8::from(*flag))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Flag {
+            Number(u8),
+            Bool(bool),
+        }
+        match Flag::deserialize(deserializer)? {
+            Flag::Bool(flag) => Ok(flag),
+            Flag::Number(0) => Ok(false),
+            Flag::Number(1) => Ok(true),
+            Flag::Number(n) => Err(serde::de::Error::custom(format!("expected 0 or 1, found {n}"))),
+        }
+    }
 }
 
 impl FromRow for SettingRow {
