@@ -121,6 +121,26 @@ pub enum Level {
     Paused,
 }
 
+impl Level {
+    /// The level's word, as stored and broadcast (`active`, `warning`, `paused`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Warning => "warning",
+            Self::Paused => "paused",
+        }
+    }
+
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "active" => Some(Self::Active),
+            "warning" => Some(Self::Warning),
+            "paused" => Some(Self::Paused),
+            _ => None,
+        }
+    }
+}
+
 /// A project's breaker.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProjectBreaker {

@@ -11,6 +11,40 @@ use crate::time::{EpochMs, UtcDay, UtcMonth};
 /// Amounts per metric.
 pub type MetricTotals = BTreeMap<Metric, f64>;
 
+/// Whose usage a total is: a feature, or a project (the sum of its features).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subject {
+    Feature(FeatureKey),
+    Project(ProjectId),
+}
+
+impl Subject {
+    /// `feature` or `project`, as the usage ledger names the kind.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Self::Feature(_) => "feature",
+            Self::Project(_) => "project",
+        }
+    }
+
+    /// The feature key or project id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Feature(feature) => feature.as_str(),
+            Self::Project(project) => project.as_str(),
+        }
+    }
+
+    /// A subject from its kind and id; `None` for an unknown kind or a malformed id.
+    pub fn parse(kind: &str, id: &str) -> Option<Self> {
+        match kind {
+            "feature" => FeatureKey::parse(id).ok().map(Self::Feature),
+            "project" => ProjectId::parse(id).ok().map(Self::Project),
+            _ => None,
+        }
+    }
+}
+
 /// See the module documentation.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchUsage {

@@ -4,12 +4,11 @@
 //! fits `CONFIG:SETTINGS:{key}`), the pattern with the most literal text wins, so a fixed key always
 //! beats a pattern that could produce it. Key constructors use this to refuse such collisions.
 
-use crate::families::REGISTRY;
 use crate::spec::Spec;
 
-/// The family whose pattern `key` fits best, if any.
-pub fn family_of(key: &str) -> Option<&'static Spec> {
-    REGISTRY
+/// The family of `registry` whose pattern `key` fits best, if any.
+pub fn family_of(registry: &[&'static Spec], key: &str) -> Option<&'static Spec> {
+    registry
         .iter()
         .copied()
         .filter(|spec| matches(spec.pattern, key))
@@ -65,26 +64,5 @@ mod tests {
             "BUDGET_WARN:a:b:c:d1_writes:70"
         ));
         assert!(!matches("GLOBAL_STOP_ALL", "GLOBAL_STOP_ALL2"));
-    }
-
-    #[test]
-    fn the_most_literal_pattern_wins() {
-        assert_eq!(
-            family_of("CONFIG:SETTINGS:ALL").map(|s| s.name),
-            Some("SettingsAll")
-        );
-        assert_eq!(
-            family_of("CONFIG:SETTINGS:cb_cooldown_seconds").map(|s| s.name),
-            Some("SettingValue")
-        );
-        assert_eq!(
-            family_of("BUDGET_WARN_MONTHLY:a:b:c:kv_reads:exceeded").map(|s| s.name),
-            Some("BudgetWarnMonthlyExceeded")
-        );
-        assert_eq!(
-            family_of("CONFIG:FEATURE:a:b:c:BUDGET").map(|s| s.name),
-            Some("FeatureBudget")
-        );
-        assert!(family_of("nobody:knows").is_none());
     }
 }

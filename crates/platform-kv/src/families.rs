@@ -10,10 +10,9 @@ use platform_core::thresholds::CostAlertThresholds;
 use platform_core::{FeatureKey, Metric, MetricLimits, ProjectId, UtcDay, UtcHour};
 
 use crate::key::{Family, Key, KeyError, Part};
-use crate::primitives::LockRecord;
 use crate::spec::{PlatformWorker, Spec, Subsystem, Ttl, Writers};
 use crate::value::{
-    BreakerSignal, Json, JsonArray, JsonObject, KvValue, ProjectState, SamplingMode, Timestamp,
+    BreakerSignal, Json, JsonArray, JsonObject, KvValue, LockRecord, ProjectState, SamplingMode, Timestamp,
 };
 
 use PlatformWorker::*;
@@ -68,6 +67,10 @@ macro_rules! families {
                     purpose: $purpose,
                 };
                 type Value = $value;
+
+                fn registry() -> &'static [&'static Spec] {
+                    REGISTRY
+                }
             }
 
             impl $name {

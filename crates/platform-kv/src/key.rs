@@ -16,6 +16,8 @@ pub trait Family: 'static {
     const SPEC: Spec;
     /// The type stored under the family's keys.
     type Value: KvValue;
+    /// Every family of the keyspace: a key of this family must not be read as one of theirs.
+    fn registry() -> &'static [&'static Spec];
 }
 
 /// A key of any family whose values are `Value`: lets one bulk read span families that share a
@@ -153,7 +155,7 @@ impl<F: Family> Key<F> {
                 bytes: raw.len(),
             });
         }
-        match classify::family_of(&raw) {
+        match classify::family_of(F::registry(), &raw) {
             Some(spec) if spec.name == F::SPEC.name => Ok(Self {
                 raw,
                 family: PhantomData,

@@ -9,6 +9,7 @@
 pub mod classify;
 pub mod docs;
 pub mod families;
+pub mod isolate;
 pub mod key;
 pub mod kv;
 pub mod memory;
@@ -21,6 +22,7 @@ pub mod value;
 pub mod workers;
 
 pub use families::REGISTRY;
+pub use isolate::{IsolateCache, IsolateCell};
 pub use key::{Family, Key, KeyError, KeyPrefix, Part, TypedKey};
 pub use kv::{Expiration, Kv, KvError, ListPage, ListedKey, PutOptions, Stored};
 pub use memory::{block_on, ManualClock, MemoryKv};
@@ -28,5 +30,6 @@ pub use metered::{Metered, OpCounts};
 pub use spec::{PlatformWorker, Spec, Subsystem, Ttl, ValueFormat, Writers};
 pub use store::{Clock, Store, StoreError};
 pub use value::{
-    BreakerSignal, Json, JsonArray, JsonObject, KvValue, ProjectState, SamplingMode, Timestamp, ValueError,
+    BreakerSignal, Json, JsonArray, JsonObject, KvValue, LockRecord, ProjectState, SamplingMode, Timestamp,
+    ValueError,
 };

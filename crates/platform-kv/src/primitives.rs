@@ -5,23 +5,12 @@
 //! per key per second, so these are cost-saving guards, not mutual exclusion: where exactly-once
 //! matters, the record of truth is a D1 row and these only save work.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::key::{Family, Key, KeyPrefix};
 use crate::kv::{Expiration, Kv, KvError};
 use crate::store::{Clock, Store, StoreError};
-use crate::value::{Json, JsonShape, Timestamp};
-
-/// Who holds a lock, and until when (ms since the epoch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockRecord {
-    pub owner: String,
-    pub expires_at: u64,
-}
-
-impl JsonShape for LockRecord {
-    const SHAPE: &'static str = "`{owner, expires_at}`";
-}
+use crate::value::{Json, LockRecord, Timestamp};
 
 /// Where a cache-aside value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -199,7 +199,9 @@ impl<K: Kv, C: Clock> Store<K, C> {
         let keys = page
             .keys
             .into_iter()
-            .filter(|listed| classify::family_of(&listed.name).is_some_and(|spec| spec.name == F::SPEC.name))
+            .filter(|listed| {
+                classify::family_of(F::registry(), &listed.name).is_some_and(|spec| spec.name == F::SPEC.name)
+            })
             .collect();
         Ok((keys, page.cursor))
     }

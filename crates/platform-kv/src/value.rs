@@ -276,3 +276,14 @@ mod tests {
         assert!(err.contains("JSON object"), "{err}");
     }
 }
+
+/// Who holds a lock, and until when (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRecord {
+    pub owner: String,
+    pub expires_at: u64,
+}
+
+impl JsonShape for LockRecord {
+    const SHAPE: &'static str = "`{owner, expires_at}`";
+}

@@ -111,7 +111,11 @@ fn every_example_has_one_value_per_placeholder_and_classifies_to_its_family() {
             spec.name
         );
         let example = example_key(spec);
-        assert_eq!(family_of(&example).map(|s| s.name), Some(spec.name), "{example}");
+        assert_eq!(
+            family_of(REGISTRY, &example).map(|s| s.name),
+            Some(spec.name),
+            "{example}"
+        );
     }
 }
 
@@ -136,4 +140,25 @@ fn committed_reference_is_fresh() {
         committed == generated,
         "docs/kv-keys.md is stale: run scripts/kv-docs and commit the result"
     );
+}
+
+#[test]
+fn the_most_literal_pattern_wins() {
+    assert_eq!(
+        family_of(REGISTRY, "CONFIG:SETTINGS:ALL").map(|s| s.name),
+        Some("SettingsAll")
+    );
+    assert_eq!(
+        family_of(REGISTRY, "CONFIG:SETTINGS:cb_cooldown_seconds").map(|s| s.name),
+        Some("SettingValue")
+    );
+    assert_eq!(
+        family_of(REGISTRY, "BUDGET_WARN_MONTHLY:a:b:c:kv_reads:exceeded").map(|s| s.name),
+        Some("BudgetWarnMonthlyExceeded")
+    );
+    assert_eq!(
+        family_of(REGISTRY, "CONFIG:FEATURE:a:b:c:BUDGET").map(|s| s.name),
+        Some("FeatureBudget")
+    );
+    assert!(family_of(REGISTRY, "nobody:knows").is_none());
 }

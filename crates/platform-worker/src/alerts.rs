@@ -3,13 +3,13 @@
 //! row sent and writes the dedup markers; a failure leaves it pending for a later run, so no alert
 //! is forgotten and none is sent twice within the dedup window.
 
+use platform_db::{alerts as outbox, Db, Sql, Statement};
 use platform_kv::families::{AlertLastSent, SlackAlert};
 use platform_kv::{Kv, Store, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::d1;
 use crate::response::ApiError;
 
 /// The secret holding the Slack incoming webhook URL.
@@ -29,47 +29,15 @@ pub struct Alert {
 }
 
 /// The statement that stores the alert; run it in the batch that records the decision.
-pub fn enqueue(db: &D1Database, alert: &Alert, now: u64) -> Result<D1PreparedStatement, ApiError> {
-    d1::statement(
-        db,
-        "INSERT INTO alert_outbox (kind, subject, text, created_at) VALUES (?, ?, ?, ?)",
-        &[
-            d1::text(alert.kind),
-            d1::text(&alert.subject),
-            d1::text(&alert.text),
-            d1::ms(now),
-        ],
-    )
+pub fn enqueue(alert: &Alert, now: u64) -> Statement {
+    outbox::enqueue(alert.kind, &alert.subject, &alert.text, now)
 }
-
-/// A delivery claim older than this is taken over (the claiming invocation died).
-const CLAIM_MS: u64 = 60_000;
 
 /// Stores an alert about a condition that may be seen again and again (an integration refusing,
 /// a handler gone quiet), unless the same kind and subject was raised within `quiet_ms`: a lasting
 /// condition is recalled at that pace instead of at every sighting. Returns whether it was stored.
-pub async fn raise(db: &D1Database, alert: &Alert, quiet_ms: u64, now: u64) -> Result<bool, ApiError> {
-    #[derive(Deserialize)]
-    struct Raised {
-        #[allow(dead_code)]
-        id: f64,
-    }
-    let raised: Vec<Raised> = d1::query(
-        db,
-        "raising an alert",
-        "INSERT INTO alert_outbox (kind, subject, text, created_at) SELECT ?1, ?2, ?3, ?4 \
-         WHERE NOT EXISTS (SELECT 1 FROM alert_outbox WHERE kind = ?1 AND subject = ?2 AND created_at > ?5) \
-         RETURNING id",
-        &[
-            d1::text(alert.kind),
-            d1::text(&alert.subject),
-            d1::text(&alert.text),
-            d1::ms(now),
-            d1::ms(now.saturating_sub(quiet_ms)),
-        ],
-    )
-    .await?;
-    Ok(!raised.is_empty())
+pub async fn raise<S: Sql>(db: &Db<S>, alert: &Alert, quiet_ms: u64, now: u64) -> Result<bool, ApiError> {
+    Ok(outbox::raise(db, alert.kind, &alert.subject, &alert.text, quiet_ms, now).await?)
 }
 
 /// What a delivery run did.
@@ -83,14 +51,6 @@ pub struct Delivery {
     pub waiting_for_webhook: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct Pending {
-    id: f64,
-    kind: String,
-    subject: String,
-    text: String,
-}
-
 /// Whether alerts can be delivered; `/health` reports it.
 pub fn webhook(env: &Env) -> Option<String> {
     env.secret(SLACK_WEBHOOK_URL)
@@ -100,10 +60,10 @@ pub fn webhook(env: &Env) -> Option<String> {
 }
 
 /// Delivers pending alerts, oldest first.
-pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
+pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
     env: &Env,
     store: &Store<K, C>,
-    db: &D1Database,
+    db: &Db<S>,
 ) -> Result<Delivery, ApiError> {
     let Some(url) = webhook(env) else {
         return Ok(Delivery {
@@ -112,22 +72,7 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
         });
     };
     // Claimed, not just read: every worker with alerts sweeps the same outbox.
-    let claimed_at = store.now_ms();
-    let mut pending: Vec<Pending> = d1::query(
-        db,
-        "claiming pending alerts",
-        "UPDATE alert_outbox SET claimed_at = ?1 WHERE id IN (SELECT id FROM alert_outbox \
-         WHERE sent_at IS NULL AND (claimed_at IS NULL OR claimed_at <= ?2) ORDER BY id LIMIT ?3) \
-         RETURNING id, kind, subject, text",
-        &[
-            d1::ms(claimed_at),
-            d1::ms(claimed_at.saturating_sub(CLAIM_MS)),
-            d1::number(DELIVERIES_PER_RUN),
-        ],
-    )
-    .await?;
-    // RETURNING gives no order.
-    pending.sort_by(|a, b| a.id.total_cmp(&b.id));
+    let pending = outbox::claim(db, DELIVERIES_PER_RUN, store.now_ms()).await?;
     let mut delivery = Delivery::default();
     let mut updates = Vec::new();
     for alert in pending {
@@ -139,31 +84,22 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock>(
         } else {
             post(&url, &alert.text).await.map(|()| "")
         };
-        let id = d1::number(alert.id);
         match outcome {
             Ok(note) => {
                 if note.is_empty() {
                     delivery.sent += 1;
                     record_sent(store, &marker, &alert.subject, now).await;
                 }
-                updates.push(d1::statement(
-                    db,
-                    "UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
-                    &[d1::ms(now), d1::optional_text((!note.is_empty()).then_some(note)), id],
-                )?);
+                updates.push(outbox::sent(alert.id, (!note.is_empty()).then_some(note), now));
             }
             Err(error) => {
                 delivery.failed += 1;
                 worker::console_warn!("alert {} not delivered: {error}", alert.id);
-                updates.push(d1::statement(
-                    db,
-                    "UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, claimed_at = NULL WHERE id = ?",
-                    &[d1::text(&error), id],
-                )?);
+                updates.push(outbox::failed(alert.id, &error));
             }
         }
     }
-    d1::batch(db, updates).await?;
+    db.batch("recording alert deliveries", updates).await?;
     Ok(delivery)
 }
 

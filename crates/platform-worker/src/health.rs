@@ -68,8 +68,8 @@ impl Health {
         specs: &[HandlerSpec],
         now: u64,
     ) -> Self {
-        if let Ok(db) = crate::database(env) {
-            let (handlers, problems) = handlers::health(&db, info.id, specs, now).await;
+        if let Ok(db) = crate::db(env, info.id) {
+            let (handlers, problems) = handlers::health(&db, specs, now).await;
             self.handlers = handlers;
             self.warnings.extend(problems);
         }

@@ -4,7 +4,6 @@
 pub mod alerts;
 pub mod auth;
 pub mod bindings;
-pub mod d1;
 pub mod handlers;
 pub mod health;
 pub mod response;
@@ -39,10 +38,19 @@ pub fn store(env: &Env, worker: PlatformWorker) -> Result<PlatformStore, ApiErro
     Ok(Store::new(Metered::new(WorkersKv::new(kv)), worker, WorkersClock))
 }
 
-/// Opens `PLATFORM_DB`.
-pub fn database(env: &Env) -> Result<worker::D1Database, ApiError> {
-    env.d1(PLATFORM_DB)
-        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))
+/// The worker's database over `PLATFORM_DB`, counting its round trips: writes to tables the
+/// worker does not own are refused.
+pub type PlatformDb = platform_db::Db<platform_db::Metered<platform_db::d1::D1>>;
+
+/// Opens `PLATFORM_DB` as this worker's database.
+pub fn db(env: &Env, worker: PlatformWorker) -> Result<PlatformDb, ApiError> {
+    let d1 = env
+        .d1(PLATFORM_DB)
+        .map_err(|_| ApiError::unavailable(format!("binding {PLATFORM_DB} is missing")))?;
+    Ok(platform_db::Db::new(
+        platform_db::Metered::new(platform_db::d1::D1(d1)),
+        worker,
+    ))
 }
 
 /// Installs the panic hook once per isolate, so a panic is logged readably before the runtime

@@ -74,3 +74,10 @@ impl From<platform_kv::KeyError> for ApiError {
         Self::bad_request(error.to_string())
     }
 }
+
+impl From<platform_db::DbError> for ApiError {
+    /// A database failure is the platform's own: logged in full, answered as a 500.
+    fn from(error: platform_db::DbError) -> Self {
+        Self::internal(&error.context, &error.detail)
+    }
+}

@@ -26,14 +26,12 @@ use std::ops::RangeInclusive;
 use std::pin::Pin;
 
 use platform_core::handlers::HandlerSpec;
+use platform_db::{Db, Sql, Statement};
 use platform_kv::PlatformWorker;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{
-    D1Database, D1PreparedStatement, Env, MessageBatch, MessageExt, Method, RawMessage, Request, Response,
-    ScheduledEvent,
-};
+use worker::{Env, MessageBatch, MessageExt, Method, RawMessage, Request, Response, ScheduledEvent};
 
 pub use triggers::Trigger;
 
@@ -303,21 +301,21 @@ pub struct Stamp {
 
 impl Stamp {
     /// The stamp of a successful run of a busy handler when one is due, for its own D1 batch.
-    pub fn busy(self, db: &D1Database, now: u64) -> Option<D1PreparedStatement> {
-        handlers::busy_stamp(db, self.worker, self.handler, now)
+    pub fn busy<S: Sql>(self, db: &Db<S>, now: u64) -> Option<Statement> {
+        handlers::busy_stamp(db, self.handler, now)
     }
 
     /// Records a run on its own; `error` says why it failed. Without the database only the stamp
     /// is lost.
     pub async fn record(self, env: &Env, error: Option<&str>, now: u64) {
-        if let Ok(db) = crate::database(env) {
+        if let Ok(db) = crate::db(env, self.worker) {
             self.record_in(&db, error, now).await;
         }
     }
 
-    /// [`Stamp::record`] with a database already open.
-    pub async fn record_in(self, db: &D1Database, error: Option<&str>, now: u64) {
-        handlers::record(db, self.worker, self.handler, error, now).await;
+    /// [`Stamp::record`] with the worker's database already open.
+    pub async fn record_in<S: Sql>(self, db: &Db<S>, error: Option<&str>, now: u64) {
+        handlers::record(db, self.handler, error, now).await;
     }
 }
 

@@ -1,33 +1,16 @@
 //! Operator routes over the fingerprint record: list, show, mute/unmute, resolve.
 
+use platform_db::errors::{Filter, Listed};
 use platform_errors::fingerprint::is_fingerprint;
 use platform_errors::Priority;
-use platform_worker::{d1, ApiError};
-use serde::Serialize;
+use platform_kv::PlatformWorker;
+use platform_worker::ApiError;
 use serde_json::Value;
 use worker::{Env, Request};
 
 use crate::context::Ctx;
-use crate::{issues, ledger};
-
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct Summary {
-    fingerprint: String,
-    project: String,
-    script: String,
-    kind: String,
-    category: Option<String>,
-    priority: String,
-    title: String,
-    occurrences: f64,
-    first_seen: f64,
-    last_seen: f64,
-    status: String,
-    muted: f64,
-    issue_number: Option<f64>,
-    repository: Option<String>,
-    last_error: Option<String>,
-}
+use crate::issues;
+use crate::ledger::{fingerprints, listing, Fingerprint};
 
 /// `GET /errors?project=&script=&status=&priority=&limit=`.
 pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
@@ -38,14 +21,14 @@ pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
             .map(|(_, v)| v.into_owned())
             .filter(|v| !v.is_empty())
     };
-    if let Some(priority) = param("priority") {
-        Priority::parse(&priority).ok_or_else(|| ApiError::bad_request("priority must be P0..P4"))?;
-    }
-    if let Some(status) = param("status") {
-        if !["open", "resolved", "muted"].contains(&status.as_str()) {
-            return Err(ApiError::bad_request("status must be open, resolved or muted"));
-        }
-    }
+    let priority = param("priority")
+        .map(|p| Priority::parse(&p).ok_or_else(|| ApiError::bad_request("priority must be P0..P4")))
+        .transpose()?;
+    let status = param("status")
+        .map(|s| {
+            Listed::parse(&s).ok_or_else(|| ApiError::bad_request("status must be open, resolved or muted"))
+        })
+        .transpose()?;
     let limit = match param("limit") {
         None => 100,
         Some(raw) => raw
@@ -54,35 +37,27 @@ pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
             .filter(|n| (1..=500).contains(n))
             .ok_or_else(|| ApiError::bad_request("limit must be a whole number from 1 to 500"))?,
     };
-    let db = platform_worker::database(env)?;
-    let rows: Vec<Summary> = d1::query(
-        &db,
-        "listing errors",
-        "SELECT fingerprint, project, script, kind, category, priority, title, occurrences, first_seen, last_seen, \
-         status, muted, issue_number, repository, last_error FROM error_fingerprints \
-         WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR script = ?2) \
-         AND (?3 IS NULL OR (?3 = 'muted' AND muted = 1) OR (?3 != 'muted' AND status = ?3 AND muted = 0)) \
-         AND (?4 IS NULL OR priority = ?4) ORDER BY last_seen DESC LIMIT ?5",
-        &[
-            d1::optional_text(param("project").as_deref()),
-            d1::optional_text(param("script").as_deref()),
-            d1::optional_text(param("status").as_deref()),
-            d1::optional_text(param("priority").as_deref()),
-            d1::number(limit),
-        ],
-    )
-    .await?;
+    let db = platform_worker::db(env, PlatformWorker::ErrorCollector)?;
+    let (project, script) = (param("project"), param("script"));
+    let filter = Filter {
+        project: project.as_deref(),
+        script: script.as_deref(),
+        status,
+        priority,
+        limit,
+    };
+    let rows = listing::list(&db, &filter).await?;
     Ok(serde_json::json!({ "errors": rows }))
 }
 
-async fn row(env: &Env, fingerprint: &str) -> Result<ledger::Row, ApiError> {
+async fn row(env: &Env, fingerprint: &str) -> Result<Fingerprint, ApiError> {
     if !is_fingerprint(fingerprint) {
         return Err(ApiError::bad_request(
             "a fingerprint is 32 lower-case hex characters",
         ));
     }
-    let db = platform_worker::database(env)?;
-    ledger::get(&db, fingerprint)
+    let db = platform_worker::db(env, PlatformWorker::ErrorCollector)?;
+    fingerprints::get(&db, fingerprint)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no error with fingerprint {fingerprint}")))
 }

@@ -9,13 +9,13 @@ use platform_errors::milestone::DAY_MS;
 use platform_kv::families::ErrorRate;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert};
-use platform_worker::{ApiError, PlatformStore};
+use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde::Serialize;
 use serde_json::Value;
-use worker::{D1Database, Env, Method};
+use worker::{Env, Method};
 
 use crate::github::{Github, GithubError};
-use crate::ledger;
+use crate::ledger::{fingerprints, state, DailyIssue, FactKey};
 
 /// GitHub writes per script per UTC hour, and issue creations per script per UTC day.
 pub const HOURLY_LIMIT_VAR: &str = "ERROR_HOURLY_LIMIT";
@@ -36,6 +36,7 @@ pub struct Report {
     pub malformed: u32,
     pub occurrences: u32,
     pub fingerprints: u32,
+    /// D1 round trips of the batch's counts (the handler's stamp rides in them), from the meter.
     pub d1_round_trips: u32,
     pub kv_writes: u32,
     pub github_calls: u32,
@@ -60,7 +61,7 @@ impl Report {
 
 pub struct Ctx<'a> {
     pub env: &'a Env,
-    pub db: D1Database,
+    pub db: PlatformDb,
     pub store: PlatformStore,
     pub github: Option<Github>,
     pub now: u64,
@@ -93,7 +94,7 @@ impl<'a> Ctx<'a> {
     pub fn new(env: &'a Env, now: u64) -> Result<Self, ApiError> {
         Ok(Self {
             env,
-            db: platform_worker::database(env)?,
+            db: platform_worker::db(env, PlatformWorker::ErrorCollector)?,
             store: platform_worker::store(env, PlatformWorker::ErrorCollector)?,
             github: Github::from_env(env),
             now,
@@ -114,6 +115,11 @@ impl<'a> Ctx<'a> {
             .ok()
             .map(|v| v.to_string())
             .filter(|v| v.contains('/'))
+    }
+
+    /// D1 round trips this invocation made so far, as the database's meter counts them.
+    pub fn round_trips(&self) -> u32 {
+        self.db.backend().counts().round_trips
     }
 
     pub fn hour(&self) -> UtcHour {
@@ -146,8 +152,8 @@ impl<'a> Ctx<'a> {
     /// script's own, or the account's. Both are counted in D1, in one query.
     pub async fn daily_cap_reached(&mut self, script: &str) -> Result<Option<&'static str>, ApiError> {
         let today = UtcDay::containing(self.now).start_ms();
-        let created = ledger::created_since(&self.db, today, Some(script)).await?;
-        let (account, by_script) = (created.account as u64, created.script as u64);
+        let created = fingerprints::created_since(&self.db, today, Some(script)).await?;
+        let (account, by_script) = (created.account, created.script);
         if by_script >= self.daily_limit {
             return Ok(Some("daily issue cap of the script"));
         }
@@ -195,7 +201,7 @@ impl<'a> Ctx<'a> {
     /// when GitHub refused, so a later run can try again.
     pub async fn file_daily_issue(
         &mut self,
-        daily: &ledger::DailyIssue<'_>,
+        daily: &DailyIssue<'_>,
         repository: &str,
         payload: &Value,
     ) -> Result<Result<u64, GithubError>, ApiError> {
@@ -238,8 +244,9 @@ impl<'a> Ctx<'a> {
                 self.halted = true;
                 self.resume_at = self.resume_at.max(error.retry_at);
             }
-            if let Err(e) = ledger::state(&self.db, "last_github_error", &error.describe(), self.now).await {
-                self.fail("recording a GitHub error", e.message);
+            if let Err(e) = state::set(&self.db, FactKey::LastGithubError, &error.describe(), self.now).await
+            {
+                self.fail("recording a GitHub error", e);
             }
             if let Some(refusal) = error.refused_access() {
                 let alert = Alert {

@@ -7,26 +7,16 @@ use std::collections::BTreeMap;
 use platform_core::UtcDay;
 use platform_errors::milestone::DAY_MS;
 use platform_errors::render::{digest_issue, DigestEntry, DIGEST_LABELS};
-use platform_worker::{d1, ApiError};
-use serde::{Deserialize, Serialize};
+use platform_worker::ApiError;
+use serde::Serialize;
 use serde_json::json;
 use worker::Env;
 
 use crate::context::Ctx;
-use crate::ledger;
+use crate::ledger::{listing, DailyIssue, DailyKind};
 
 /// Warnings listed per digest at most (the body is cut to GitHub's limit anyway).
 const MAX_WARNINGS: u32 = 2000;
-
-#[derive(Deserialize)]
-struct Warning {
-    project: String,
-    repository: String,
-    script: String,
-    sample: String,
-    occurrences: f64,
-    fingerprint: String,
-}
 
 #[derive(Debug, Default, Serialize)]
 pub struct DigestReport {
@@ -65,15 +55,7 @@ async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         });
     }
     // Warnings active during the day: seen on it, or first seen before its end and still going.
-    let warnings: Vec<Warning> = d1::query(
-        &ctx.db,
-        "reading the day's warnings",
-        "SELECT project, repository, script, sample, occurrences, fingerprint FROM error_fingerprints \
-         WHERE kind = 'warning' AND repository IS NOT NULL AND muted = 0 AND last_seen >= ?1 AND first_seen < ?2 \
-         ORDER BY project, occurrences DESC LIMIT ?3",
-        &[d1::ms(day.start_ms()), d1::ms(day.next_start_ms()), d1::number(MAX_WARNINGS)],
-    )
-    .await?;
+    let warnings = listing::warnings(&ctx.db, day, MAX_WARNINGS).await?;
     let mut by_project: BTreeMap<(String, String), Vec<DigestEntry>> = BTreeMap::new();
     for w in warnings {
         by_project
@@ -82,7 +64,7 @@ async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
             .push(DigestEntry {
                 script: w.script,
                 sample: w.sample,
-                occurrences: w.occurrences as u64,
+                occurrences: w.occurrences,
                 fingerprint: w.fingerprint,
             });
     }
@@ -93,10 +75,10 @@ async fn run(env: &Env, now: u64) -> Result<DigestReport, ApiError> {
         ..DigestReport::default()
     };
     for ((project, repository), entries) in by_project {
-        let daily = ledger::DailyIssue {
-            kind: "digest",
+        let daily = DailyIssue {
+            kind: DailyKind::Digest,
             project: &project,
-            day: &day_text,
+            day,
         };
         if !daily.claim(&ctx.db, now).await? {
             report.already_filed += 1;

@@ -5,13 +5,13 @@
 use platform_core::{ProjectId, UtcDay};
 use platform_errors::render::{gap_issue, GAP_LABELS};
 use platform_kv::families::GapAlert;
-use platform_worker::{d1, ApiError};
+use platform_worker::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::Env;
 
 use crate::context::Ctx;
-use crate::ledger;
+use crate::ledger::{listing, DailyIssue, DailyKind};
 
 #[derive(Debug, Deserialize)]
 pub struct GapRequest {
@@ -21,11 +21,6 @@ pub struct GapRequest {
     coverage: Option<f64>,
     #[serde(default)]
     details: Value,
-}
-
-#[derive(Deserialize)]
-struct Repo {
-    repository: String,
 }
 
 pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, ApiError> {
@@ -39,24 +34,18 @@ pub async fn file(env: &Env, request: GapRequest, now: u64) -> Result<Value, Api
     if ctx.github.is_none() {
         return Err(ApiError::unavailable("GITHUB_TOKEN is not set"));
     }
-    let known: Option<Repo> = d1::query_first(
-        &ctx.db,
-        "finding the project's repository",
-        "SELECT repository FROM error_fingerprints WHERE project = ?1 AND repository IS NOT NULL LIMIT 1",
-        &[d1::text(project.as_str())],
-    )
-    .await?;
+    let known = listing::project_repository(&ctx.db, project.as_str()).await?;
     let repository = request
         .repository
         .filter(|r| r.split('/').count() == 2)
-        .or(known.map(|k| k.repository))
+        .or(known)
         .or_else(|| ctx.default_repository())
         .ok_or_else(|| ApiError::bad_request("no repository known for this project: pass `repository`"))?;
     let day_text = day.to_string();
-    let daily = ledger::DailyIssue {
-        kind: "gap",
+    let daily = DailyIssue {
+        kind: DailyKind::Gap,
         project: project.as_str(),
-        day: &day_text,
+        day,
     };
     if !daily.claim(&ctx.db, now).await? {
         return Ok(json!({ "filed": false, "reason": "already filed or being filed today" }));

@@ -4,28 +4,17 @@
 
 use platform_core::handlers::HandlerSpec;
 use platform_core::UtcDay;
+use platform_db::errors::{CollectorState, Fact};
 use platform_errors::UNMAPPED_PROJECT;
 use platform_worker::health::Health;
 use platform_worker::response::json_response;
-use platform_worker::{d1, WorkerInfo};
-use serde::Deserialize;
+use platform_worker::WorkerInfo;
 use serde_json::{json, Value};
 use worker::{Env, Method, Response};
 
+use crate::context;
 use crate::github::Github;
-use crate::{context, ledger};
-
-#[derive(Deserialize)]
-struct Script {
-    script: String,
-}
-
-#[derive(Deserialize)]
-struct Fact {
-    key: String,
-    value: String,
-    at: f64,
-}
+use crate::ledger::{fingerprints, listing, state};
 
 pub async fn respond(
     info: &WorkerInfo,
@@ -50,29 +39,17 @@ pub async fn respond(
             }
         },
     };
-    let (unmapped, facts, created_today) = match platform_worker::database(env) {
+    let (unmapped, facts, created_today) = match platform_worker::db(env, info.id) {
         Ok(db) => {
-            let unmapped: Vec<Script> = d1::query(
-                &db,
-                "listing unmapped scripts",
-                "SELECT DISTINCT script FROM error_fingerprints WHERE project = ?1 ORDER BY script LIMIT 100",
-                &[d1::text(UNMAPPED_PROJECT)],
-            )
-            .await
-            .unwrap_or_default();
-            let facts: Vec<Fact> = d1::query(
-                &db,
-                "reading collector state",
-                "SELECT key, value, at FROM error_collector_state",
-                &[],
-            )
-            .await
-            .unwrap_or_default();
+            let unmapped = listing::unmapped_scripts(&db, 100).await.unwrap_or_default();
+            let facts = state::read(&db).await.unwrap_or_default();
             let today = UtcDay::containing(now).start_ms();
-            let created = ledger::created_since(&db, today, None).await.unwrap_or_default();
-            (unmapped, facts, created.account as u64)
+            let created = fingerprints::created_since(&db, today, None)
+                .await
+                .unwrap_or_default();
+            (unmapped, facts, created.account)
         }
-        Err(_) => (Vec::new(), Vec::new(), 0),
+        Err(_) => (Vec::new(), CollectorState::default(), 0),
     };
     let account_cap = context::account_daily_limit(env);
     if created_today >= account_cap {
@@ -80,24 +57,21 @@ pub async fn respond(
             "the account's daily issue cap ({account_cap}) is reached: new issues wait for the next UTC day"
         ));
     }
-    let unmapped: Vec<String> = unmapped.into_iter().map(|s| s.script).collect();
     if !unmapped.is_empty() {
         warnings.push(format!(
             "errors from scripts without SCRIPT_MAP are recorded under project {UNMAPPED_PROJECT}: {}",
             unmapped.join(", ")
         ));
     }
-    let fact = |key: &str| {
-        facts
-            .iter()
-            .find(|f| f.key == key)
-            .map(|f| json!({ "value": f.value, "at": platform_core::time::iso8601(f.at as u64) }))
+    let fact = |fact: &Option<Fact>| {
+        fact.as_ref()
+            .map(|f| json!({ "value": f.value, "at": platform_core::time::iso8601(f.at) }))
     };
     if let Value::Object(map) = &mut report {
         map.insert("github".into(), github);
         map.insert("unmapped_scripts".into(), json!(unmapped));
-        map.insert("last_issue_write".into(), json!(fact("last_issue_write")));
-        map.insert("last_github_error".into(), json!(fact("last_github_error")));
+        map.insert("last_issue_write".into(), json!(fact(&facts.last_issue_write)));
+        map.insert("last_github_error".into(), json!(fact(&facts.last_github_error)));
         map.insert(
             "issues_created_today".into(),
             json!({ "count": created_today, "account_daily_limit": account_cap }),

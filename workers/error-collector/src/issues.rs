@@ -9,13 +9,13 @@ use platform_errors::render::{body, occurrence_comment, IssueFacts};
 use platform_errors::Priority;
 use platform_kv::families::{ErrorFingerprint, IssueLock, TransientWindow};
 use platform_kv::{Json, JsonObject};
-use platform_worker::{d1, ApiError};
+use platform_worker::ApiError;
 use serde_json::{json, Value};
 use worker::Method;
 
 use crate::context::Ctx;
 use crate::github::GithubError;
-use crate::ledger::{self, Column, Row};
+use crate::ledger::{self, fingerprints, Fingerprint as Row, Status};
 
 /// Body size used when GitHub refused the full request (422).
 const SHORT_BODY: usize = 8_000;
@@ -47,30 +47,22 @@ async fn call(
     ctx.github_call(Some(script), method, path, body).await
 }
 
-fn facts(row: &Row) -> (String, String, Vec<String>) {
-    (
-        iso8601(row.first_seen as u64),
-        iso8601(row.last_seen as u64),
-        row.logs(),
-    )
-}
-
 fn issue_body(row: &Row) -> String {
-    let (first, last, logs) = facts(row);
+    let (first, last) = (iso8601(row.first_seen), iso8601(row.last_seen));
     body(&IssueFacts {
         fingerprint: &row.fingerprint,
         project: &row.project,
         script: &row.script,
-        kind: row.kind(),
-        priority: row.priority(),
+        kind: row.kind,
+        priority: row.priority,
         category: row.category.as_deref(),
-        occurrences: row.occurrences as u64,
+        occurrences: row.occurrences,
         first_seen: &first,
         last_seen: &last,
         message: &row.message,
         sample: &row.sample,
         context: &row.last_context,
-        logs: &logs,
+        logs: &row.last_logs,
     })
 }
 
@@ -78,7 +70,7 @@ fn issue_body(row: &Row) -> String {
 pub async fn cache_state(
     ctx: &mut Ctx<'_>,
     fingerprint: &str,
-    status: &str,
+    status: Status,
     issue: Option<u64>,
     muted: bool,
 ) {
@@ -86,7 +78,7 @@ pub async fn cache_state(
         return;
     };
     let mut value = JsonObject::new();
-    value.insert("status".into(), json!(status));
+    value.insert("status".into(), json!(status.as_str()));
     value.insert("issue".into(), json!(issue));
     value.insert("muted".into(), json!(muted));
     value.insert("updated_at".into(), json!(ctx.now));
@@ -139,14 +131,14 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
         return Ok(());
     }
     ctx.report.kv_writes += 1;
-    if !ledger::claim_creation(&ctx.db, &row.fingerprint, ctx.now).await? {
+    if !fingerprints::claim_creation(&ctx.db, &row.fingerprint, ctx.now).await? {
         return Ok(());
     }
     let repository = row.repository.as_deref().unwrap_or("");
     let full = json!({
         "title": row.title,
         "body": issue_body(row),
-        "labels": labels(row.kind(), row.priority(), row.category.is_some()),
+        "labels": labels(row.kind, row.priority, row.category.is_some()),
     });
     let mut result = ctx.create_issue(Some(&row.script), repository, &full).await;
     if matches!(&result, Err(e) if e.status == 422) {
@@ -157,9 +149,9 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
     }
     match result {
         Ok(number) => {
-            ledger::created(&ctx.db, row, number, ctx.now).await?;
+            fingerprints::created(&ctx.db, &row.fingerprint, repository, number, ctx.now).await?;
             ctx.report.created += 1;
-            cache_state(ctx, &row.fingerprint, "open", Some(number), false).await;
+            cache_state(ctx, &row.fingerprint, Status::Open, Some(number), false).await;
             if let Some(key) = &window {
                 match ctx.store.mark_once(key).await {
                     Ok(_) => ctx.report.kv_writes += 1,
@@ -192,8 +184,8 @@ fn silenced(issue: &Value) -> bool {
 /// fingerprint is muted). Returns whether it reopened.
 async fn regress(ctx: &mut Ctx<'_>, row: &Row, number: u64, issue: &Value) -> Result<bool, ApiError> {
     if silenced(issue) {
-        ledger::set(&ctx.db, &row.fingerprint, Column::Muted, d1::flag(true)).await?;
-        cache_state(ctx, &row.fingerprint, &row.status, Some(number), true).await;
+        fingerprints::set_muted(&ctx.db, &row.fingerprint, true).await?;
+        cache_state(ctx, &row.fingerprint, row.status, Some(number), true).await;
         return Ok(false);
     }
     let path = issue_path(row, number);
@@ -207,7 +199,7 @@ async fn regress(ctx: &mut Ctx<'_>, row: &Row, number: u64, issue: &Value) -> Re
         (
             Method::Post,
             format!("{path}/comments"),
-            json!({ "body": occurrence_comment(row.occurrences as u64, &iso8601(row.last_seen as u64), &row.last_context, true) }),
+            json!({ "body": occurrence_comment(row.occurrences, &iso8601(row.last_seen), &row.last_context, true) }),
         ),
     ];
     for (method, step_path, payload) in steps {
@@ -217,18 +209,22 @@ async fn regress(ctx: &mut Ctx<'_>, row: &Row, number: u64, issue: &Value) -> Re
         }
     }
     ctx.report.reopened += 1;
-    cache_state(ctx, &row.fingerprint, "open", Some(number), false).await;
+    cache_state(ctx, &row.fingerprint, Status::Open, Some(number), false).await;
     Ok(true)
 }
 
 /// Puts a claimed reopening back, so that a later occurrence tries again.
 async fn restore(ctx: &Ctx<'_>, row: &Row) -> Result<(), ApiError> {
-    ledger::set(&ctx.db, &row.fingerprint, Column::Status, d1::text("resolved")).await
+    Ok(fingerprints::set_status(&ctx.db, &row.fingerprint, Status::Resolved).await?)
 }
 
 async fn reopen(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
-    let Some(number) = row.issue() else { return Ok(()) };
-    if !ctx.may_write(&row.script).await || !ledger::claim_reopen(&ctx.db, row, ctx.now).await? {
+    let Some(number) = row.issue_number else {
+        return Ok(());
+    };
+    if !ctx.may_write(&row.script).await
+        || !fingerprints::claim_reopen(&ctx.db, &row.fingerprint, ctx.now).await?
+    {
         return Ok(());
     }
     let issue = match call(ctx, &row.script, Method::Get, &issue_path(row, number), None).await {
@@ -254,8 +250,10 @@ async fn update(
     comment: bool,
     relabel: Option<Priority>,
 ) -> Result<(), ApiError> {
-    let Some(number) = row.issue() else { return Ok(()) };
-    if !ctx.may_write(&row.script).await || !ledger::claim_update(&ctx.db, row, ctx.now).await? {
+    let Some(number) = row.issue_number else {
+        return Ok(());
+    };
+    if !ctx.may_write(&row.script).await || !fingerprints::claim_update(&ctx.db, row, ctx.now).await? {
         return Ok(());
     }
     let path = issue_path(row, number);
@@ -277,29 +275,18 @@ async fn update(
         )
         .await
         .map_err(|e| ApiError::new(502, e.describe()))?;
-        if let Some(previous) = row.state().issue_priority {
+        if let Some(previous) = row.issue_priority {
             // Best effort: the issue keeps both labels if GitHub refuses.
             let stale = format!("{path}/labels/{}", previous.label());
             if let Err(error) = call(ctx, &row.script, Method::Delete, &stale, None).await {
                 ctx.fail("removing the previous priority label", error.describe());
             }
         }
-        ledger::set(
-            &ctx.db,
-            &row.fingerprint,
-            Column::IssuePriority,
-            d1::text(priority.as_str()),
-        )
-        .await?;
+        fingerprints::set_issue_priority(&ctx.db, &row.fingerprint, priority).await?;
         ctx.report.relabelled += 1;
     }
     if comment {
-        let text = occurrence_comment(
-            row.occurrences as u64,
-            &iso8601(row.last_seen as u64),
-            &row.last_context,
-            false,
-        );
+        let text = occurrence_comment(row.occurrences, &iso8601(row.last_seen), &row.last_context, false);
         call(
             ctx,
             &row.script,
@@ -317,23 +304,16 @@ async fn update(
 /// The operator's mute/unmute/resolve, mirrored on GitHub where there is an issue (best effort:
 /// D1 is the record).
 pub async fn operator(ctx: &mut Ctx<'_>, row: &Row, action: &str) -> Result<(), ApiError> {
-    let number = row.issue();
-    let (column, value) = match action {
-        "mute" => (Column::Muted, d1::flag(true)),
-        "unmute" => (Column::Muted, d1::flag(false)),
-        _ => (Column::Status, d1::text("resolved")),
+    let number = row.issue_number;
+    let (status, muted) = match action {
+        "mute" => (row.status, true),
+        "unmute" => (row.status, false),
+        _ => (Status::Resolved, row.muted),
     };
-    ledger::set(&ctx.db, &row.fingerprint, column, value).await?;
-    let muted = match action {
-        "mute" => true,
-        "unmute" => false,
-        _ => row.muted != 0.0,
-    };
-    let status = if action == "resolve" {
-        "resolved"
-    } else {
-        row.status.as_str()
-    };
+    match action {
+        "mute" | "unmute" => fingerprints::set_muted(&ctx.db, &row.fingerprint, muted).await?,
+        _ => fingerprints::set_status(&ctx.db, &row.fingerprint, status).await?,
+    }
     if let Some(number) = number {
         let path = issue_path(row, number);
         let step = match action {

@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use platform_errors::patterns::Patterns;
 use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap};
-use platform_worker::d1;
 use platform_worker::skeleton::Stamp;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
 use crate::context::{Ctx, Report};
-use crate::{issues, ledger};
+use crate::issues;
+use crate::ledger::fingerprints;
 
 /// How long an isolate trusts what it read from KV.
 const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
@@ -130,20 +130,23 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
     let groups = aggregate(occurrences);
     ctx.report.fingerprints = groups.len() as u32;
     let due = stamp.busy(&ctx.db, now);
+    let before = ctx.round_trips();
     if groups.is_empty() {
         if let Some(stamp) = due {
-            ctx.report.d1_round_trips += 1;
-            if let Err(error) = d1::batch(&ctx.db, vec![stamp]).await {
-                ctx.fail("stamping the tail handler", error.message);
+            let stamped = ctx.db.batch("stamping the tail handler", vec![stamp]).await;
+            ctx.report.d1_round_trips += ctx.round_trips() - before;
+            if let Err(error) = stamped {
+                ctx.fail("stamping the tail handler", error);
             }
         }
         return ctx.report;
     }
-    ctx.report.d1_round_trips += 1;
-    let rows = match ledger::record(&ctx.db, &groups, &scripts, due).await {
+    let recorded = fingerprints::record(&ctx.db, &groups, &scripts, due).await;
+    ctx.report.d1_round_trips += ctx.round_trips() - before;
+    let rows = match recorded {
         Ok(rows) => rows,
         Err(error) => {
-            let failure = format!("recording counts: {}", error.message);
+            let failure = error.to_string();
             stamp.record_in(&ctx.db, Some(&failure), now).await;
             ctx.report.errors.push(failure);
             return ctx.report;
@@ -170,7 +173,7 @@ pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
     };
     // GitHub refusing one creation is that fingerprint's failure, kept on its row; the handler
     // fails only when it cannot read its work.
-    let failure = match ledger::due_creations(&ctx.db, now, 25).await {
+    let failure = match fingerprints::due_creations(&ctx.db, now, 25).await {
         Ok(rows) => {
             for row in &rows {
                 if let Err(error) = issues::sync(&mut ctx, row).await {
@@ -179,7 +182,7 @@ pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
             }
             None
         }
-        Err(error) => Some(format!("reading due creations: {}", error.message)),
+        Err(error) => Some(error.to_string()),
     };
     ctx.flush_rates().await;
     ctx.report.errors.extend(failure.clone());

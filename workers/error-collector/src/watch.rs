@@ -6,9 +6,9 @@ use platform_core::handlers::Condition;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert, Delivery};
 use platform_worker::handlers::{self, HandlerReport};
-use platform_worker::ApiError;
+use platform_worker::{ApiError, PlatformDb};
 use serde::Serialize;
-use worker::{D1Database, Env};
+use worker::Env;
 
 use crate::context::ALERT_KIND;
 use crate::{DIGEST, UPKEEP, WORKER};
@@ -17,8 +17,8 @@ const ID: PlatformWorker = PlatformWorker::ErrorCollector;
 /// How often a handler still in trouble is recalled.
 const HANDLER_ALERT_QUIET_MS: u64 = 6 * 3_600_000;
 
-async fn report(db: &D1Database, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
-    let runs = handlers::read(db, ID).await?;
+async fn report(db: &PlatformDb, now: u64) -> Result<Vec<HandlerReport>, ApiError> {
+    let runs = platform_db::handlers::runs(db, ID).await?;
     Ok(handlers::report(&WORKER.specs(), &runs, now))
 }
 
@@ -43,7 +43,7 @@ pub fn failure(report: &UpkeepReport) -> Option<String> {
 /// running, so it is not one of them), then delivers pending alerts.
 pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let mut upkeep = UpkeepReport::default();
-    let (db, store) = match (platform_worker::database(env), platform_worker::store(env, ID)) {
+    let (db, store) = match (platform_worker::db(env, ID), platform_worker::store(env, ID)) {
         (Ok(db), Ok(store)) => (db, store),
         (Err(error), _) | (_, Err(error)) => {
             upkeep.errors.push(error.message);

@@ -3,23 +3,15 @@
 //! next occurrence of an error closed by hand reopens it with `cf:regression`.
 
 use platform_errors::webhook::{issue_change, signature_valid};
-use platform_worker::{d1, ApiError};
-use serde::Deserialize;
+use platform_worker::ApiError;
 use serde_json::{json, Value};
 use worker::{Env, Request};
 
 use crate::context::Ctx;
 use crate::issues;
+use crate::ledger::fingerprints;
 
 pub const GITHUB_WEBHOOK_SECRET: &str = "GITHUB_WEBHOOK_SECRET";
-
-#[derive(Deserialize)]
-struct Changed {
-    fingerprint: String,
-    status: String,
-    muted: f64,
-    issue_number: f64,
-}
 
 pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, ApiError> {
     let secret = env
@@ -51,30 +43,16 @@ pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, Ap
         return Ok(json!({ "event": event, "applied": false }));
     };
     let mut ctx = Ctx::new(env, now)?;
-    let changed: Option<Changed> = d1::query_first(
-        &ctx.db,
-        "applying a GitHub issue event",
-        "UPDATE error_fingerprints SET status = coalesce(?1, status), muted = coalesce(?2, muted) \
-         WHERE repository = ?3 AND issue_number = ?4 RETURNING fingerprint, status, muted, issue_number",
-        &[
-            d1::optional_text(change.resolved.map(|r| if r { "resolved" } else { "open" })),
-            change.muted.map_or(worker::wasm_bindgen::JsValue::NULL, d1::flag),
-            d1::text(&change.repository),
-            d1::number(change.number as f64),
-        ],
-    )
-    .await?;
-    let Some(row) = changed else {
+    let Some(row) = fingerprints::apply_issue_change(&ctx.db, &change).await? else {
         // An issue the collector did not file (a digest, a gap alert, a person's own).
         return Ok(json!({ "event": event, "applied": false }));
     };
-    let muted = row.muted != 0.0;
     issues::cache_state(
         &mut ctx,
         &row.fingerprint,
-        &row.status,
-        Some(row.issue_number as u64),
-        muted,
+        row.status,
+        Some(row.issue_number),
+        row.muted,
     )
     .await;
     Ok(json!({
@@ -82,6 +60,6 @@ pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, Ap
         "applied": true,
         "fingerprint": row.fingerprint,
         "status": row.status,
-        "muted": muted,
+        "muted": row.muted,
     }))
 }

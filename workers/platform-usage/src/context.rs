@@ -8,10 +8,12 @@ use std::collections::{BTreeMap, HashMap};
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Resolved;
 use platform_core::{EpochMs, FeatureKey};
-use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly};
+use platform_db::usage::settings as ledger;
+use platform_db::{Db, Sql};
+use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, SettingsAll};
+use platform_kv::primitives::Source;
 use platform_kv::{Clock, Json, Kv, Store, TypedKey};
 use platform_worker::ApiError;
-use worker::D1Database;
 
 use crate::decide::FeatureLimits;
 
@@ -108,7 +110,10 @@ pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocu
 }
 
 /// The effective settings (cache-aside over D1 behind the isolate cache).
-pub async fn settings<K: Kv, C: Clock>(store: &Store<K, C>, db: &D1Database) -> Result<Resolved, ApiError> {
+pub async fn settings<K: Kv, C: Clock, S: Sql>(
+    store: &Store<K, C>,
+    db: &Db<S>,
+) -> Result<Resolved, ApiError> {
     let now = store.now_ms();
     if let Some(settings) = CACHE.with_borrow(|c| {
         c.settings
@@ -118,7 +123,7 @@ pub async fn settings<K: Kv, C: Clock>(store: &Store<K, C>, db: &D1Database) -> 
     }) {
         return Ok(settings);
     }
-    let (resolved, _) = crate::settings::effective(store, db).await?;
+    let (resolved, _) = effective(store, db).await?;
     CACHE.with_borrow_mut(|c| c.settings = Some((now, resolved.clone())));
     Ok(resolved)
 }
@@ -126,4 +131,26 @@ pub async fn settings<K: Kv, C: Clock>(store: &Store<K, C>, db: &D1Database) -> 
 /// Forgets cached settings, after this isolate changed them.
 pub fn forget_settings() {
     CACHE.with_borrow_mut(|c| c.settings = None);
+}
+
+/// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
+pub async fn effective<K: Kv, C: Clock, S: Sql>(
+    store: &Store<K, C>,
+    db: &Db<S>,
+) -> Result<(Resolved, Source), ApiError> {
+    let key = SettingsAll::key()?;
+    let (Json(resolved), source, cache_error) = store
+        .get_or_set(&key, async || -> Result<_, ApiError> {
+            Ok(Json(ledger::resolved(db).await?))
+        })
+        .await?;
+    if let Some(error) = cache_error {
+        worker::console_warn!("settings cache not written: {error}");
+    }
+    if source == Source::Computed {
+        for problem in &resolved.problems {
+            worker::console_warn!("{problem}; the default applies");
+        }
+    }
+    Ok((resolved, source))
 }

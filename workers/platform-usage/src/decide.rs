@@ -8,18 +8,13 @@ use platform_core::budget::{evaluate, Period, Warning};
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Settings;
 use platform_core::time::iso8601;
+pub use platform_core::usage::Subject;
 use platform_core::usage::{add_into, BatchUsage, MetricTotals};
 use platform_core::{EpochMs, FeatureKey, Metric, MetricLimits, ProjectId, UtcDay};
+use platform_db::usage::ledger::EventRecord;
 use platform_worker::alerts::Alert;
 
-/// Whose usage a total is.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Subject {
-    Feature(FeatureKey),
-    Project(ProjectId),
-}
-
-/// Totals per subject and period id (`2026-03-02`, `2026-03`).
+/// Totals per subject and period id (`2026-03-02`, `2026-03`), as the ledger reads them.
 pub type Totals = BTreeMap<(Subject, String), MetricTotals>;
 
 /// A feature's enforced limits: daily and monthly.
@@ -30,7 +25,7 @@ pub struct FeatureLimits {
 }
 
 /// A warning already sent: feature, metric, period id, threshold.
-pub type Warned = BTreeSet<(String, Metric, String, u8)>;
+pub type Warned = BTreeSet<(FeatureKey, Metric, String, u8)>;
 
 /// The state a decision is made from.
 pub struct Inputs<'a> {
@@ -54,6 +49,18 @@ pub struct Event {
     pub subject: String,
     pub event: &'static str,
     pub reason: Option<String>,
+}
+
+impl Event {
+    /// The event as the ledger records it.
+    pub fn record(&self) -> EventRecord<'_> {
+        EventRecord {
+            scope: self.scope,
+            subject: &self.subject,
+            event: self.event,
+            reason: self.reason.as_deref(),
+        }
+    }
 }
 
 /// What to record and broadcast.
@@ -95,7 +102,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
             let warned = |metric, threshold| {
                 inputs
                     .warned
-                    .contains(&(feature.to_string(), metric, period.id(), threshold))
+                    .contains(&(feature.clone(), metric, period.id(), threshold))
             };
             let evaluation = evaluate(
                 *period,
@@ -331,7 +338,7 @@ mod tests {
         );
         world
             .warned
-            .extend([70, 90].map(|t| (feature().to_string(), Metric::KvReads, "2026-03-02".into(), t)));
+            .extend([70, 90].map(|t| (feature(), Metric::KvReads, "2026-03-02".into(), t)));
         world.send(5, NOON);
         let plan = world.decide();
         assert_eq!(plan.feature_trips.len(), 1);

@@ -5,19 +5,19 @@
 
 use platform_core::budget::Period;
 use platform_core::telemetry::{Rejection, Telemetry};
-use platform_core::usage::BatchUsage;
+use platform_core::usage::{BatchUsage, Subject};
 use platform_core::{FeatureKey, UtcDay};
+use platform_db::usage::ledger::{self, RejectKind, Transaction, UsageRow};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::WorkersClock;
 use platform_kv::{Store, Timestamp};
 use platform_worker::skeleton::Stamp;
-use platform_worker::{alerts, ApiError};
+use platform_worker::{alerts, ApiError, PlatformDb};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
 
 use crate::decide::{decide, Inputs, Plan};
-use crate::ledger::{self, Transaction, UsageRows};
 use crate::{broadcast, context};
 
 /// Seconds before a batch that failed on storage is delivered again.
@@ -42,6 +42,7 @@ pub struct BatchReport {
     pub features: usize,
     pub kv_reads: u32,
     pub kv_writes: u32,
+    /// D1 round trips, as the database counted them.
     pub d1_calls: u32,
     pub transitions: usize,
     pub warnings: usize,
@@ -53,7 +54,10 @@ pub fn metered_store(env: &Env) -> Result<platform_worker::PlatformStore, ApiErr
     platform_worker::store(env, crate::INFO.id)
 }
 
-pub use platform_worker::database;
+/// The worker's database (platform-worker's, named for this worker), counting its round trips.
+pub fn database(env: &Env) -> Result<PlatformDb, ApiError> {
+    platform_worker::db(env, crate::INFO.id)
+}
 
 fn decode(message: RawMessage) -> Incoming {
     let id = message.id();
@@ -91,7 +95,13 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env, stamp:
         messages: incoming.len(),
         ..BatchReport::default()
     };
-    match ingest(&incoming, queue, env, stamp, &mut report).await {
+    let db = database(env);
+    let result = match &db {
+        Ok(db) => ingest(&incoming, queue, env, db, stamp, &mut report).await,
+        Err(error) => Err(error.clone()),
+    };
+    report.d1_calls = db.as_ref().map_or(0, |db| db.backend().counts().round_trips);
+    match result {
         Ok(()) => {
             report.outcome = "ok";
             incoming.iter().for_each(|m| m.message.ack());
@@ -114,11 +124,11 @@ async fn ingest(
     incoming: &[Incoming],
     queue: &str,
     env: &Env,
+    db: &PlatformDb,
     stamp: Stamp,
     report: &mut BatchReport,
 ) -> Result<(), ApiError> {
     let store = metered_store(env)?;
-    let db = database(env)?;
     let now = store.now_ms();
     let today = UtcDay::containing(now);
 
@@ -132,14 +142,11 @@ async fn ingest(
     report.features = features.len();
 
     let ids: Vec<String> = accepted.iter().map(|(m, _)| m.id.clone()).collect();
-    let snapshot = ledger::snapshot(
-        &db,
-        &ids,
-        &features,
-        [today.to_string(), today.month().to_string()],
-    )
-    .await?;
-    report.d1_calls += 1;
+    let (day, month) = (today.to_string(), today.month().to_string());
+    let snapshot = ledger::snapshot(db, &ids, &features, [&day, &month]).await?;
+    for skipped in &snapshot.skipped {
+        worker::console_warn!("ledger row ignored: {skipped}");
+    }
 
     let fresh: Vec<&(&Incoming, &Telemetry)> = accepted
         .iter()
@@ -152,7 +159,7 @@ async fn ingest(
     let touched = usage.features();
     let limits = context::feature_limits(&store, &touched).await?;
     let budgets = context::budgets(&store).await?;
-    let settings = context::settings(&store, &db).await?.settings;
+    let settings = context::settings(&store, db).await?.settings;
     let plan = decide(&Inputs {
         now,
         usage: &usage,
@@ -165,36 +172,32 @@ async fn ingest(
         settings: &settings,
     });
 
-    let mut tx = Transaction::new(&db, now);
-    tx.mark_seen(&fresh.iter().map(|(m, _)| m.id.clone()).collect::<Vec<_>>())?;
-    tx.add_usage(&usage_rows(&usage))?;
-    tx.heartbeats(&usage.heartbeats)?;
+    let mut tx = Transaction::new(now);
+    tx.mark_seen(&fresh.iter().map(|(m, _)| m.id.clone()).collect::<Vec<_>>());
+    tx.add_usage(&usage_rows(&usage));
+    tx.heartbeats(&usage.heartbeats);
     for rejected in incoming.iter().filter(|m| m.parsed.is_err()) {
         if let Err(rejection) = &rejected.parsed {
             report.rejected += 1;
             worker::console_warn!("telemetry message {} rejected: {rejection}", rejected.id);
             tx.reject(
-                "rejected",
+                RejectKind::Rejected,
                 &rejected.id,
                 queue,
                 &rejection.to_string(),
                 &rejected.payload,
-            )?;
+            );
         }
     }
-    record(&mut tx, &plan)?;
-    tx.also(stamp.busy(&db, now));
-    if !tx.is_empty() {
-        tx.commit().await?;
-        report.d1_calls += 1;
-    }
+    record(&mut tx, &plan);
+    tx.also(stamp.busy(db, now));
+    tx.commit(db, "recording a telemetry batch").await?;
 
     publish(&store, &plan).await;
     report.transitions = plan.transitions();
     report.warnings = plan.warnings.len();
     if !plan.alerts.is_empty() {
-        let delivery = alerts::deliver_pending(env, &store, &db).await;
-        report.d1_calls += 2;
+        let delivery = alerts::deliver_pending(env, &store, db).await;
         if let Err(error) = delivery {
             worker::console_warn!("alerts left pending: {}", error.message);
         }
@@ -205,48 +208,50 @@ async fn ingest(
     Ok(())
 }
 
-fn usage_rows(usage: &BatchUsage) -> UsageRows {
+fn usage_rows(usage: &BatchUsage) -> Vec<UsageRow> {
     let mut rows = Vec::new();
     rows.extend(
         usage
             .daily
             .iter()
-            .map(|((f, day), t)| ("feature", f.to_string(), day.to_string(), t.clone())),
+            .map(|((f, day), t)| (Subject::Feature(f.clone()), day.to_string(), t.clone())),
     );
     rows.extend(
         usage
             .monthly
             .iter()
-            .map(|((f, month), t)| ("feature", f.to_string(), month.to_string(), t.clone())),
+            .map(|((f, month), t)| (Subject::Feature(f.clone()), month.to_string(), t.clone())),
     );
     rows.extend(
         usage
             .project_daily()
             .into_iter()
-            .map(|((p, day), t)| ("project", p.to_string(), day.to_string(), t)),
+            .map(|((p, day), t)| (Subject::Project(p), day.to_string(), t)),
     );
     rows.extend(
         usage
             .project_monthly()
             .into_iter()
-            .map(|((p, m), t)| ("project", p.to_string(), m.to_string(), t)),
+            .map(|((p, m), t)| (Subject::Project(p), m.to_string(), t)),
     );
     rows
 }
 
 /// The plan's records, in the batch's transaction.
-pub fn record(tx: &mut Transaction<'_>, plan: &Plan) -> Result<(), ApiError> {
+pub fn record(tx: &mut Transaction, plan: &Plan) {
     for (feature, breaker) in &plan.feature_trips {
-        tx.set_feature_breaker(feature, breaker)?;
+        tx.set_feature_breaker(feature, breaker);
     }
     for (project, breaker) in &plan.project_changes {
-        tx.set_project_breaker(project, breaker)?;
+        tx.set_project_breaker(project, breaker);
     }
     for (feature, warning) in &plan.warnings {
-        tx.warned(feature, warning.metric, &warning.period.id(), &warning.covers)?;
+        tx.warned(feature, warning.metric, &warning.period.id(), &warning.covers);
     }
-    plan.events.iter().try_for_each(|event| tx.event(event))?;
-    plan.alerts.iter().try_for_each(|alert| tx.alert(alert))
+    plan.events.iter().for_each(|event| tx.event(event.record()));
+    plan.alerts
+        .iter()
+        .for_each(|alert| tx.push(alerts::enqueue(alert, tx.now())));
 }
 
 /// Broadcasts the plan's transitions and writes the warning markers. D1 already holds the record,
@@ -309,23 +314,25 @@ pub async fn dead_letters(
         messages: messages.len(),
         ..BatchReport::default()
     };
+    let db = database(env);
     let result = async {
-        let db = database(env)?;
-        let mut tx = Transaction::new(&db, worker::Date::now().as_millis());
+        let db = db.as_ref().map_err(Clone::clone)?;
+        let mut tx = Transaction::new(worker::Date::now().as_millis());
         let reason = format!("exhausted its retries on {telemetry_queue}");
         for message in &messages {
             tx.reject(
-                "dead_letter",
+                RejectKind::DeadLetter,
                 &message.id(),
                 queue,
                 &reason,
                 &js_json(&message.body()),
-            )?;
+            );
         }
-        tx.commit().await
+        tx.commit(db, "recording dead letters").await?;
+        Ok::<(), ApiError>(())
     }
     .await;
-    report.d1_calls = 1;
+    report.d1_calls = db.as_ref().map_or(0, |db| db.backend().counts().round_trips);
     report.rejected = messages.len();
     match result {
         Ok(()) => {

@@ -7,7 +7,6 @@ mod broadcast;
 mod context;
 mod decide;
 mod ingest;
-mod ledger;
 mod settings;
 mod sweep;
 

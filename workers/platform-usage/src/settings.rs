@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use platform_core::settings::{Resolved, Settings};
+use platform_db::usage::settings as ledger;
 use platform_kv::families::{SettingValue, SettingsAll};
 use platform_kv::primitives::Source;
-use platform_kv::{Clock, Json, Kv, Store};
-use platform_worker::{d1, ApiError};
-use serde::{Deserialize, Serialize};
+use platform_worker::ApiError;
+use serde::Serialize;
 use serde_json::Value;
-use worker::{D1Database, Env};
+use worker::Env;
 
 use crate::context;
 use crate::ingest::{database, metered_store};
@@ -25,7 +25,7 @@ pub struct SettingsView {
 
 pub async fn get(env: &Env) -> Result<SettingsView, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
-    let (resolved, source) = effective(&store, &db).await?;
+    let (resolved, source) = context::effective(&store, &db).await?;
     Ok(SettingsView {
         resolved,
         cached: source == Source::Cache,
@@ -62,62 +62,11 @@ pub async fn put(env: &Env, changes: BTreeMap<String, Value>) -> Result<Settings
         return Err(ApiError::bad_request(problems.join("; ")));
     }
     let now = store.now_ms();
-    let rows: Vec<Vec<_>> = values
-        .iter()
-        .map(|(k, v)| vec![d1::text(k), d1::text(v), d1::ms(now)])
-        .collect();
-    let statements = d1::rows_statements(
-        &db,
-        "INSERT INTO settings (key, value, updated_at)",
-        &rows,
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-    )?;
-    d1::batch(&db, statements).await?;
+    db.batch("storing settings", ledger::put(&values, now)).await?;
     store.delete(&SettingsAll::key()?).await?;
     for (key, _) in &values {
         store.delete(&SettingValue::key(key)?).await?;
     }
     context::forget_settings();
     get(env).await
-}
-
-/// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
-pub async fn effective<K: Kv, C: Clock>(
-    store: &Store<K, C>,
-    db: &D1Database,
-) -> Result<(Resolved, Source), ApiError> {
-    let key = SettingsAll::key()?;
-    let (Json(resolved), source, cache_error) = store
-        .get_or_set(&key, async || -> Result<_, ApiError> {
-            Ok(Json(read_rows(db).await?))
-        })
-        .await?;
-    if let Some(error) = cache_error {
-        worker::console_warn!("settings cache not written: {error}");
-    }
-    if source == Source::Computed {
-        for problem in &resolved.problems {
-            worker::console_warn!("{problem}; the default applies");
-        }
-    }
-    Ok((resolved, source))
-}
-
-#[derive(Debug, Deserialize)]
-struct Row {
-    key: String,
-    value: String,
-}
-
-async fn read_rows(db: &D1Database) -> Result<Resolved, ApiError> {
-    let rows: Vec<Row> = d1::query(
-        db,
-        "reading settings",
-        "SELECT key, value FROM settings ORDER BY key",
-        &[],
-    )
-    .await?;
-    Ok(Settings::resolve(
-        rows.iter().map(|row| (row.key.as_str(), row.value.as_str())),
-    ))
 }

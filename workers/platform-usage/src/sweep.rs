@@ -1,32 +1,19 @@
 //! The scheduled work: every few minutes, reset the trips whose period has ended, deliver pending
 //! alerts and drop old ledger rows; every hour, repair the KV broadcast of open breakers.
 
-use platform_core::{EpochMs, FeatureKey, ProjectId};
+use platform_core::EpochMs;
+use platform_db::retention::{self, Swept};
+use platform_db::usage::ledger::{EventRecord, Transaction};
+use platform_db::usage::sweep as ledger;
+use platform_db::usage::FeatureBreakerRow;
 use platform_kv::families::{ConfigFeatureStatus, ConfigGlobalStatus, ConfigProjectStatus};
 use platform_kv::{BreakerSignal, TypedKey};
-use platform_worker::{alerts, d1, ApiError};
-use serde::{Deserialize, Serialize};
+use platform_worker::{alerts, ApiError};
+use serde::Serialize;
 use worker::Env;
 
 use crate::broadcast;
-use crate::decide::Event;
 use crate::ingest::{database, metered_store};
-use crate::ledger::{
-    FeatureBreakerRow, ProjectBreakerRow, Transaction, FEATURE_BREAKER_COLUMNS, PROJECT_BREAKER_COLUMNS,
-};
-
-const DAY_MS: EpochMs = 86_400_000;
-/// What the ledger forgets, and after how many days. Message ids outlive a queue's retention (14
-/// days at most); warnings outlive their month; usage totals and breakers are kept.
-const RETENTION: [(&str, u64); 4] = [
-    ("DELETE FROM telemetry_seen WHERE seen_at < ?", 15),
-    ("DELETE FROM budget_warnings WHERE sent_at < ?", 62),
-    (
-        "DELETE FROM alert_outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
-        30,
-    ),
-    ("DELETE FROM breaker_events WHERE at < ?", 400),
-];
 
 #[derive(Debug, Default, Serialize)]
 pub struct SweepReport {
@@ -35,76 +22,77 @@ pub struct SweepReport {
     pub projects_resumed: usize,
     pub alerts: Option<alerts::Delivery>,
     pub repaired: usize,
+    /// Rows the retention sweep deleted, per table (the registry's retention, in the sweep's
+    /// transaction).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retention: Vec<Swept>,
+}
+
+fn log_skipped(skipped: &[String]) {
+    for row in skipped {
+        worker::console_warn!("breaker row ignored: {row}");
+    }
 }
 
 pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
     let store = metered_store(env)?;
     let db = database(env)?;
-    let due = [
-        d1::statement(
-            &db,
-            &format!(
-                "SELECT {FEATURE_BREAKER_COLUMNS} FROM feature_breakers \
-                 WHERE open = 1 AND manual = 0 AND auto_reset_at IS NOT NULL AND auto_reset_at <= ?"
-            ),
-            &[d1::ms(now)],
-        )?,
-        d1::statement(
-            &db,
-            &format!(
-                "SELECT {PROJECT_BREAKER_COLUMNS} FROM project_breakers \
-                 WHERE level = 'paused' AND manual = 0 AND auto_reset_at IS NOT NULL AND auto_reset_at <= ?"
-            ),
-            &[d1::ms(now)],
-        )?,
-    ];
-    let results = d1::batch(&db, due.into()).await?;
-    let features: Vec<FeatureBreakerRow> = d1::rows(&results[0])?;
-    let projects: Vec<ProjectBreakerRow> = d1::rows(&results[1])?;
+    let due = ledger::due_resets(&db, now).await?;
+    log_skipped(&due.skipped);
 
-    let mut tx = Transaction::new(&db, now);
+    let mut tx = Transaction::new(now);
     let mut reset_features = Vec::new();
-    for row in &features {
-        let (Ok(feature), Some(closed)) = (FeatureKey::parse(&row.feature_key), row.breaker().sweep(now))
-        else {
+    for row in &due.features {
+        let Some(closed) = row.breaker.sweep(now) else {
             continue;
         };
-        tx.set_feature_breaker(&feature, &closed)?;
-        tx.event(&Event {
+        let feature = &row.feature;
+        tx.set_feature_breaker(feature, &closed);
+        tx.event(EventRecord {
             scope: "feature",
-            subject: feature.to_string(),
+            subject: feature.as_str(),
             event: "reset",
-            reason: Some("budget period ended".into()),
-        })?;
-        tx.alert(&alerts::Alert {
+            reason: Some("budget period ended"),
+        });
+        let alert = alerts::Alert {
             kind: "reset",
             subject: format!("{feature}:{now}"),
             text: format!(":white_check_mark: {feature} is running again: its budget period ended"),
-        })?;
-        reset_features.push(feature);
+        };
+        tx.push(alerts::enqueue(&alert, now));
+        reset_features.push(feature.clone());
     }
     let mut resumed = Vec::new();
-    for row in &projects {
-        let (Ok(project), Some(active)) = (ProjectId::parse(&row.project), row.breaker().sweep(now)) else {
+    for row in &due.projects {
+        let Some(active) = row.breaker.sweep(now) else {
             continue;
         };
-        tx.set_project_breaker(&project, &active)?;
-        tx.event(&Event {
+        tx.set_project_breaker(&row.project, &active);
+        tx.event(EventRecord {
             scope: "project",
-            subject: project.to_string(),
+            subject: row.project.as_str(),
             event: "active",
-            reason: Some("budget period ended".into()),
-        })?;
-        resumed.push((project, active));
+            reason: Some("budget period ended"),
+        });
+        resumed.push((row.project.clone(), active));
     }
-    for (sql, kept) in RETENTION {
-        tx.push(d1::statement(
-            &db,
-            sql,
-            &[d1::ms(now.saturating_sub(kept * DAY_MS))],
-        )?);
-    }
-    tx.commit().await?;
+    // The registry's retention, in the same transaction (one round trip for the whole sweep).
+    let (tables, deletes): (Vec<_>, Vec<_>) = retention::statements(db.worker(), now).into_iter().unzip();
+    let kept = tables.len();
+    deletes.into_iter().for_each(|statement| tx.push(statement));
+    let outcomes = tx.commit(&db, "recording the sweep").await?;
+    let retention: Vec<Swept> = tables
+        .into_iter()
+        .zip(
+            outcomes
+                .get(outcomes.len().saturating_sub(kept)..)
+                .unwrap_or_default(),
+        )
+        .map(|(table, outcome)| Swept {
+            table,
+            deleted: outcome.changes,
+        })
+        .collect();
 
     for feature in &reset_features {
         if let Err(error) = broadcast::feature_closed(&store, feature).await {
@@ -131,70 +119,41 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
         projects_resumed: resumed.len(),
         alerts: Some(alerts),
         repaired: 0,
+        retention,
     })
-}
-
-#[derive(Deserialize)]
-struct GlobalRow {
-    enabled: f64,
 }
 
 /// Rewrites the stop keys of open breakers that KV lost (a failed broadcast, a key deleted by hand).
 pub async fn reconcile(env: &Env) -> Result<SweepReport, ApiError> {
     let store = metered_store(env)?;
     let db = database(env)?;
-    let queries = vec![
-        d1::statement(
-            &db,
-            &format!("SELECT {FEATURE_BREAKER_COLUMNS} FROM feature_breakers WHERE open = 1"),
-            &[],
-        )?,
-        d1::statement(
-            &db,
-            &format!("SELECT {PROJECT_BREAKER_COLUMNS} FROM project_breakers WHERE level = 'paused'"),
-            &[],
-        )?,
-        d1::statement(&db, "SELECT enabled FROM global_stop WHERE id = 1", &[])?,
-    ];
-    let results = d1::batch(&db, queries).await?;
-    let features: Vec<FeatureBreakerRow> = d1::rows(&results[0])?;
-    let projects: Vec<ProjectBreakerRow> = d1::rows(&results[1])?;
-    let global: Vec<GlobalRow> = d1::rows(&results[2])?;
+    let open = ledger::open_breakers(&db).await?;
+    log_skipped(&open.skipped);
     let mut repaired = 0;
 
-    let open: Vec<(
-        FeatureKey,
-        platform_kv::Key<ConfigFeatureStatus>,
-        &FeatureBreakerRow,
-    )> = features
+    let features: Vec<(platform_kv::Key<ConfigFeatureStatus>, &FeatureBreakerRow)> = open
+        .features
         .iter()
-        .filter_map(|row| {
-            let feature = FeatureKey::parse(&row.feature_key).ok()?;
-            let key = ConfigFeatureStatus::key(&feature).ok()?;
-            Some((feature, key, row))
-        })
+        .filter_map(|row| Some((ConfigFeatureStatus::key(&row.feature).ok()?, row)))
         .collect();
-    let keys: Vec<&dyn TypedKey<Value = BreakerSignal>> = open.iter().map(|(_, key, _)| key as _).collect();
+    let keys: Vec<&dyn TypedKey<Value = BreakerSignal>> = features.iter().map(|(key, _)| key as _).collect();
     let signals = store.get_bulk(&keys).await?;
-    for ((feature, _, row), signal) in open.iter().zip(signals) {
+    for ((_, row), signal) in features.iter().zip(signals) {
         if !matches!(signal, Ok(Some(BreakerSignal::Stop))) {
-            broadcast::feature_opened(&store, feature, &row.breaker()).await?;
+            broadcast::feature_opened(&store, &row.feature, &row.breaker).await?;
             repaired += 1;
         }
     }
-    for row in &projects {
-        let Ok(project) = ProjectId::parse(&row.project) else {
-            continue;
-        };
+    for row in &open.projects {
         if !matches!(
-            store.get(&ConfigProjectStatus::key(&project)?).await,
+            store.get(&ConfigProjectStatus::key(&row.project)?).await,
             Ok(Some(BreakerSignal::Stop))
         ) {
-            broadcast::project_changed(&store, &project, &row.breaker()).await?;
+            broadcast::project_changed(&store, &row.project, &row.breaker).await?;
             repaired += 1;
         }
     }
-    if global.first().is_some_and(|row| row.enabled != 0.0)
+    if open.global_stopped
         && !matches!(
             store.get(&ConfigGlobalStatus::key()?).await,
             Ok(Some(BreakerSignal::Stop))

@@ -3,7 +3,6 @@
 //!
 //! Routes, crons, bindings and keys: docs/workers/sync-config.md.
 
-mod db;
 mod files;
 mod state;
 mod sync;

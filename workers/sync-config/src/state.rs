@@ -1,5 +1,6 @@
 //! The state a config derives, the plan that brings the platform to it, and the runs that carry
-//! the plan out. No runtime here: KV is behind [`platform_kv::Kv`] and D1 rows are plain values,
+//! the plan out. No runtime here: KV is behind [`platform_kv::Kv`] and D1 rows are plain values
+//! (the table rows of [`platform_db::config`]),
 //! so all of it is unit-tested natively.
 //!
 //! The record of truth for what sync-config has written is its D1 table of written keys with
@@ -18,6 +19,7 @@ use platform_core::services::ScriptMapping;
 use platform_core::settings::SETTINGS;
 use platform_core::thresholds::CostAlertThresholds;
 use platform_core::MetricLimits;
+use platform_db::config::{CurrentRows, FeatureRow, ProjectRow, RowWrites, SettingRow, Writes};
 use platform_kv::families::{
     AlertThresholds, BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, ScriptMap, SettingValue, SettingsAll,
 };
@@ -427,37 +429,14 @@ impl<R: Clone + PartialEq> RowDiff<R> {
     pub fn changes(&self) -> usize {
         self.upsert.len() + self.delete.len()
     }
-}
 
-/// A row of D1 `settings` that budgets.yaml states.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettingRow {
-    pub key: String,
-    pub value: String,
-}
-
-/// A row of D1 `project_registry`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectRow {
-    pub project_id: String,
-    pub display_name: String,
-    pub repository: String,
-    pub tier: u8,
-    /// JSON array of the project's Worker scripts.
-    pub scripts: String,
-}
-
-/// A row of D1 `feature_registry`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeatureRow {
-    pub feature_key: String,
-    pub project_id: String,
-    pub category: String,
-    pub feature: String,
-    pub display_name: String,
-    /// 1 when a breaker guards the feature.
-    pub circuit_breaker: u8,
-    pub cost_tier: String,
+    /// The writes that carry the diff out.
+    pub fn writes(&self) -> RowWrites<'_, R> {
+        RowWrites {
+            upsert: &self.upsert,
+            delete: &self.delete,
+        }
+    }
 }
 
 /// The D1 rows a config derives, by key.
@@ -512,8 +491,8 @@ impl DesiredRows {
                         category: key.category().to_owned(),
                         feature: key.feature().to_owned(),
                         display_name: feature.display_name.clone(),
-                        circuit_breaker: u8::from(feature.circuit_breaker),
-                        cost_tier: feature.cost_tier.name().to_owned(),
+                        circuit_breaker: feature.circuit_breaker,
+                        cost_tier: feature.cost_tier,
                     },
                 )
             })
@@ -524,14 +503,6 @@ impl DesiredRows {
             features,
         }
     }
-}
-
-/// The D1 rows there are, by key (settings: only the keys budgets.yaml manages).
-#[derive(Debug, Clone, Default)]
-pub struct CurrentRows {
-    pub settings: BTreeMap<String, SettingRow>,
-    pub projects: BTreeMap<String, ProjectRow>,
-    pub features: BTreeMap<String, FeatureRow>,
 }
 
 /// The D1 part of a plan.
@@ -553,6 +524,15 @@ impl D1Plan {
 
     pub fn changes(&self) -> usize {
         self.settings.changes() + self.projects.changes() + self.features.changes()
+    }
+
+    /// The writes that carry the plan out.
+    pub fn writes(&self) -> Writes<'_> {
+        Writes {
+            settings: self.settings.writes(),
+            projects: self.projects.writes(),
+            features: self.features.writes(),
+        }
     }
 }
 
@@ -894,7 +874,7 @@ mod tests {
                 .features
                 .upsert
                 .iter()
-                .filter(|f| f.circuit_breaker == 0)
+                .filter(|f| !f.circuit_breaker)
                 .count(),
             1
         );
@@ -903,6 +883,7 @@ mod tests {
             settings: desired.settings.clone(),
             projects: desired.projects.clone(),
             features: desired.features.clone(),
+            skipped: Vec::new(),
         };
         assert_eq!(D1Plan::new(&desired, &current).changes(), 0);
         current.settings.insert(
@@ -913,7 +894,7 @@ mod tests {
             },
         );
         if let Some(row) = current.features.get_mut("app:scanner:ocr") {
-            row.cost_tier = "high".into();
+            row.cost_tier = platform_core::services::CostTier::High;
         }
         let plan = D1Plan::new(&desired, &current);
         assert_eq!(plan.settings.delete, ["cb_cooldown_seconds"]);

@@ -3,12 +3,12 @@
 //! Each run re-plans from D1's record of written keys, so runs are idempotent and resume anywhere.
 
 use platform_core::config::{validate, Config, Problem};
-use platform_worker::{ApiError, PlatformStore};
+use platform_db::config::{self as db, DriftRow, HistoryRow, NewVersion};
+use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::Env;
 
-use crate::db::{Db, DriftRow, HistoryRow};
 use crate::files::{read_body, BadBody};
 use crate::state::{
     self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan, RunReport,
@@ -66,7 +66,7 @@ pub struct Answer {
 
 struct Context {
     store: PlatformStore,
-    db: Db,
+    db: PlatformDb,
     env: Env,
 }
 
@@ -74,7 +74,7 @@ impl Context {
     fn open(env: &Env) -> Result<Self, ApiError> {
         Ok(Self {
             store: platform_worker::store(env, crate::INFO.id)?,
-            db: Db::open(env)?,
+            db: platform_worker::db(env, crate::INFO.id)?,
             env: env.clone(),
         })
     }
@@ -110,9 +110,15 @@ impl Context {
         for failure in &report.failed {
             worker::console_warn!("sync: {} not applied: {}", failure.key, failure.error);
         }
-        self.db
-            .record_run(history_id, &report, self.now(), complete)
-            .await?;
+        db::record_run(
+            &self.db,
+            history_id,
+            &report.written,
+            &report.deleted,
+            self.now(),
+            complete,
+        )
+        .await?;
         if !complete {
             let delay = if report.failed.is_empty() {
                 0
@@ -126,8 +132,10 @@ impl Context {
 
     async fn plan(&self, config: &Config) -> Result<(Desired, Plan), ApiError> {
         let desired = Desired::of(config).map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let written = self.db.written().await?;
-        let rows = self.db.current_rows().await?;
+        let (written, rows) = db::recorded(&self.db).await?;
+        for problem in &rows.skipped {
+            worker::console_warn!("a registry row does not read and is written afresh: {problem}");
+        }
         let plan = Plan {
             kv: KvPlan::new(&desired, &written),
             d1: D1Plan::new(&DesiredRows::of(config), &rows),
@@ -150,7 +158,7 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
     };
     let context = Context::open(env)?;
     let version = config.version();
-    let current = context.db.latest().await?;
+    let current = db::latest(&context.db).await?;
     let current_version = current.as_ref().map(|row| row.version.clone());
     let (desired, plan) = context.plan(&config).await?;
     let summary = Summary::of(&config, &desired, &plan);
@@ -180,13 +188,17 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
                 serde_json::to_string(&config).map_err(|e| ApiError::internal("encoding the config", e))?;
             let summary =
                 serde_json::to_string(&summary).map_err(|e| ApiError::internal("encoding the summary", e))?;
-            context
-                .db
-                .record_version(&version, now, &document, &summary, plan.kv.operations())
-                .await?
+            let new = NewVersion {
+                version: &version,
+                applied_at: now,
+                document: &document,
+                summary: &summary,
+                kv_total: plan.kv.operations() as u64,
+            };
+            db::record_version(&context.db, new).await?
         }
     };
-    context.db.apply_rows(&plan.d1, now).await?;
+    db::write_rows(&context.db, plan.d1.writes(), now).await?;
     let mut budget = KV_OPS_PER_RUN;
     let mut cache_failures: Vec<Failure> = Vec::new();
     let settings_changed = plan.d1.settings.changes() > 0;
@@ -235,7 +247,7 @@ fn refused(problems: &[Problem]) -> Answer {
 /// A queue message: the next run of an apply, if it is still the current one.
 pub async fn resume(env: &Env, message: &Continue) -> Result<(), ApiError> {
     let context = Context::open(env)?;
-    let Some(current) = context.db.latest().await? else {
+    let Some(current) = db::latest(&context.db).await? else {
         return Ok(());
     };
     if current.id != message.history_id {
@@ -249,7 +261,7 @@ pub async fn resume(env: &Env, message: &Continue) -> Result<(), ApiError> {
     }
     let config = config_of(&current)?;
     let desired = Desired::of(&config).map_err(|e| ApiError::internal("deriving state", e))?;
-    let plan = KvPlan::new(&desired, &context.db.written().await?);
+    let plan = KvPlan::new(&desired, &db::written(&context.db).await?);
     if plan.operations() == 0 && current.completed_at.is_some() {
         return Ok(());
     }
@@ -271,13 +283,13 @@ pub async fn resume(env: &Env, message: &Continue) -> Result<(), ApiError> {
 /// written again from the current config, and the check is recorded.
 pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
     let context = Context::open(env)?;
-    let Some(current) = context.db.latest().await? else {
+    let Some(current) = db::latest(&context.db).await? else {
         worker::console_log!("drift check: no config has been applied yet");
         return Ok(());
     };
     let config = config_of(&current)?;
     let desired = Desired::of(&config).map_err(|e| ApiError::internal("deriving state", e))?;
-    let mut written = context.db.written().await?;
+    let mut written = db::written(&context.db).await?;
     let (drift, lists) = state::drift(&context.store, &written)
         .await
         .map_err(|e| ApiError::internal("listing the derived keys", e))?;
@@ -287,7 +299,8 @@ pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
             worker::console_warn!("drift check: {} is {}; repairing it", found.key, found.reason);
             written.remove(&found.key);
         }
-        context.db.forget_drift(current.id, &drift).await?;
+        let keys: Vec<String> = drift.iter().map(|d| d.key.clone()).collect();
+        db::forget_drift(&context.db, current.id, &keys).await?;
     }
     let plan = KvPlan::new(&desired, &written);
     if plan.operations() > 0 {
@@ -301,15 +314,13 @@ pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
         );
     }
     let repaired = serde_json::to_string(&drift).unwrap_or_else(|_| "[]".into());
-    context
-        .db
-        .record_drift_check(&DriftRow {
-            checked_at: context.now(),
-            version: current.version.clone(),
-            checked: checked as u64,
-            repaired,
-        })
-        .await?;
+    let check = DriftRow {
+        checked_at: context.now(),
+        version: current.version.clone(),
+        checked: checked as u64,
+        repaired,
+    };
+    db::record_drift_check(&context.db, &check).await?;
     worker::console_log!(
         "drift check: config {}: {checked} key(s) checked, {} drifted",
         current.version,
@@ -320,12 +331,11 @@ pub async fn check_drift(env: &Env) -> Result<(), ApiError> {
 
 /// `GET /config`: the current config, its progress and the last drift check.
 pub async fn current(env: &Env) -> Result<Value, ApiError> {
-    let db = Db::open(env)?;
-    let row = db
-        .latest()
+    let database = platform_worker::db(env, crate::INFO.id)?;
+    let row = db::latest(&database)
         .await?
         .ok_or_else(|| ApiError::not_found("no config has been applied yet"))?;
-    let last_drift_check = db.last_drift_check().await?.map(|check| {
+    let last_drift_check = db::last_drift_check(&database).await?.map(|check| {
         json!({
             "checked_at": check.checked_at,
             "version": check.version,
@@ -345,7 +355,7 @@ pub async fn current(env: &Env) -> Result<Value, ApiError> {
 
 /// `GET /history`: the configs applied before the current one, newest first.
 pub async fn history(env: &Env) -> Result<Value, ApiError> {
-    let rows = Db::open(env)?.earlier(100).await?;
+    let rows = db::earlier(&platform_worker::db(env, crate::INFO.id)?, 100).await?;
     Ok(json!({ "history": rows.iter().map(history_entry).collect::<Vec<_>>() }))
 }
 

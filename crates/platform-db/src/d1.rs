@@ -1,0 +1,87 @@
+//! The D1 backend: statements bound as JS values, a batch as `D1Database::batch` (one
+//! transaction, one round trip), rows read back as JSON objects.
+
+use serde_json::{Map, Value as Json};
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use crate::error::{DbError, DbErrorKind};
+use crate::row::Row;
+use crate::sql::{Outcome, Sql};
+use crate::statement::Statement;
+use crate::value::{Value, MAX_SAFE_INTEGER};
+
+/// `PLATFORM_DB` as a backend.
+pub struct D1(pub D1Database);
+
+fn param(value: &Value) -> Result<JsValue, String> {
+    Ok(match value {
+        Value::Null => JsValue::NULL,
+        Value::Integer(n) if n.abs() <= MAX_SAFE_INTEGER => JsValue::from_f64(*n as f64),
+        Value::Integer(n) => return Err(format!("{n} is beyond the integers D1 carries exactly")),
+        Value::Real(x) => JsValue::from_f64(*x),
+        Value::Text(s) => JsValue::from_str(s),
+    })
+}
+
+fn prepare(db: &D1Database, statement: &Statement) -> Result<D1PreparedStatement, DbError> {
+    let invalid = |e: String| DbError::new(DbErrorKind::Invalid, "binding D1 parameters", e);
+    let params = statement
+        .params()
+        .iter()
+        .map(param)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    db.prepare(statement.sql())
+        .bind(&params)
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// A JSON value as the SQL value it was: whole numbers are integers (D1 sends every number as a
+/// JS number).
+fn value(json: Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::from(b),
+        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Integer(i),
+            (None, Some(x)) if x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER as f64 => {
+                Value::Integer(x as i64)
+            }
+            (None, Some(x)) => Value::Real(x),
+            (None, None) => Value::Null,
+        },
+        Json::String(s) => Value::Text(s),
+        other => Value::Text(other.to_string()),
+    }
+}
+
+impl Sql for D1 {
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<Outcome>, DbError> {
+        let prepared = statements
+            .iter()
+            .map(|s| prepare(&self.0, s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let results = self
+            .0
+            .batch(prepared)
+            .await
+            .map_err(|e| DbError::backend("D1 batch", e))?;
+        results
+            .iter()
+            .map(|result| {
+                let objects: Vec<Map<String, Json>> = result
+                    .results()
+                    .map_err(|e| DbError::decode("reading D1 rows", e))?;
+                let changes = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64;
+                Ok(Outcome {
+                    rows: objects
+                        .into_iter()
+                        .map(|object| Row::new(object.into_iter().map(|(k, v)| (k, value(v))).collect()))
+                        .collect(),
+                    changes,
+                })
+            })
+            .collect()
+    }
+}

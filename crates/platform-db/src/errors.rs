@@ -1,0 +1,14 @@
+//! The error collector's tables: the fingerprint record (`error_fingerprints`: counts added per
+//! tail batch, the atomic claim of each GitHub issue, its outcome and retry schedule, the caps'
+//! counts), the issues filed once per project and day (`error_daily_issues`) and the collector's
+//! own facts for `/health` (`error_collector_state`).
+
+pub mod daily;
+pub mod fingerprints;
+pub mod listing;
+pub mod state;
+
+pub use daily::{DailyIssue, DailyKind};
+pub use fingerprints::{Changed, Created, Fingerprint, Status};
+pub use listing::{Filter, Listed, Summary, Warning};
+pub use state::{CollectorState, Fact, FactKey};

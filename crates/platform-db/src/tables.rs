@@ -1,0 +1,252 @@
+//! Every table of `PLATFORM_DB`, declared once: who writes it, how long its rows live and why it
+//! exists. Read by the ownership check, the retention sweep, `docs/d1-tables.md` and a test that
+//! holds the declarations to the migrations column by column.
+
+use std::fmt;
+
+use platform_kv::PlatformWorker;
+use PlatformWorker::*;
+
+/// Who may write a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writers {
+    Only(&'static [PlatformWorker]),
+    /// Every worker, through a shared module of `platform-worker` (named here).
+    Every(&'static str),
+}
+
+impl Writers {
+    pub fn allows(self, worker: PlatformWorker) -> bool {
+        match self {
+            Self::Only(workers) => workers.contains(&worker),
+            Self::Every(_) => true,
+        }
+    }
+}
+
+impl fmt::Display for Writers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Only(workers) => {
+                let names: Vec<&str> = workers.iter().map(|w| w.crate_name()).collect();
+                f.write_str(&names.join(", "))
+            }
+            Self::Every(module) => write!(f, "every worker ({module})"),
+        }
+    }
+}
+
+/// How long a table's rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Kept until the domain deletes them; says why.
+    Kept(&'static str),
+    /// Deleted by the owner's retention sweep once `column` (epoch ms) is older than `days`. Rows
+    /// whose column is NULL are kept (an alert not yet sent).
+    Days { column: &'static str, days: u32 },
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Kept(why) => write!(f, "kept: {why}"),
+            Self::Days { column, days } => write!(f, "{days} days after `{column}`"),
+        }
+    }
+}
+
+/// One table.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: &'static str,
+    /// The worker whose migration created it and whose sweep applies its retention.
+    pub owner: PlatformWorker,
+    pub writers: Writers,
+    pub retention: Retention,
+    /// Its columns, in migration order.
+    pub columns: &'static [&'static str],
+    pub purpose: &'static str,
+}
+
+macro_rules! tables {
+    ($(
+        $(#[$doc:meta])*
+        $ident:ident = $name:literal {
+            owner: $owner:ident,
+            writers: $writers:expr,
+            retention: $retention:expr,
+            columns: [$($column:ident),* $(,)?],
+            purpose: $purpose:literal $(,)?
+        }
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub static $ident: Table = Table {
+                name: $name,
+                owner: $owner,
+                writers: $writers,
+                retention: $retention,
+                columns: &[$(stringify!($column)),*],
+                purpose: $purpose,
+            };
+        )*
+        /// Every table, in migration order.
+        pub static TABLES: &[&Table] = &[$(&$ident),*];
+    };
+}
+
+const OUTBOX: Writers = Writers::Every("platform-worker alerts");
+const STAMPS: Writers = Writers::Every("platform-worker handler stamps");
+
+tables! {
+    SETTINGS = "settings" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage, SyncConfig]),
+        retention: Retention::Kept("one row per setting"),
+        columns: [key, value, updated_at],
+        purpose: "Operator settings, one validated text value per key; an absent row means the default.",
+    }
+    TELEMETRY_SEEN = "telemetry_seen" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Days { column: "seen_at", days: 15 },
+        columns: [message_id, seen_at],
+        purpose: "Queue message ids already counted, so a redelivered message is never counted twice (outlives the queue's 14-day retention).",
+    }
+    USAGE_TOTALS = "usage_totals" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("the usage history that budgets and reports read"),
+        columns: [kind, subject, period, metric, value],
+        purpose: "Accumulated usage per feature or project, metric and period (UTC day `YYYY-MM-DD` or month `YYYY-MM`).",
+    }
+    FEATURE_HEALTH = "feature_health" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("one row per feature"),
+        columns: [feature_key, last_heartbeat, heartbeats],
+        purpose: "The latest heartbeat of each feature.",
+    }
+    FEATURE_BREAKERS = "feature_breakers" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("one row per feature"),
+        columns: [feature_key, open, manual, reason, tripped_at, auto_reset_at, consecutive_trips, last_reset_at, exempt_until],
+        purpose: "Each feature's circuit breaker: the record of truth that the KV breaker keys broadcast.",
+    }
+    PROJECT_BREAKERS = "project_breakers" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("one row per project"),
+        columns: [project, level, manual, reason, since, auto_reset_at, exempt_until],
+        purpose: "Each project's breaker level (active, warning, paused).",
+    }
+    GLOBAL_STOP = "global_stop" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("a single row"),
+        columns: [id, enabled, reason, since],
+        purpose: "The account-wide manual stop.",
+    }
+    BUDGET_WARNINGS = "budget_warnings" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Days { column: "sent_at", days: 62 },
+        columns: [feature_key, metric, period, threshold, sent_at],
+        purpose: "Budget warnings sent, one per feature, metric, period and threshold (outlives its month).",
+    }
+    BREAKER_EVENTS = "breaker_events" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Days { column: "at", days: 400 },
+        columns: [id, at, scope, subject, event, reason],
+        purpose: "Every breaker transition: trips, resets, manual changes, global stops.",
+    }
+    TELEMETRY_REJECTS = "telemetry_rejects" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Kept("until an operator replays or discards each row"),
+        columns: [id, kind, message_id, queue, reason, payload, received_at, status, resolved_at],
+        purpose: "Telemetry that could not be used (`rejected`) or exhausted its retries (`dead_letter`), with its payload for replay.",
+    }
+    ALERT_OUTBOX = "alert_outbox" {
+        owner: PlatformUsage,
+        writers: OUTBOX,
+        retention: Retention::Days { column: "sent_at", days: 30 },
+        columns: [id, kind, subject, text, created_at, attempts, sent_at, last_error, claimed_at],
+        purpose: "Alerts to deliver, stored with the decision that raised them; a delivery claims rows first, a failed one stays pending.",
+    }
+    CONFIG_HISTORY = "config_history" {
+        owner: SyncConfig,
+        writers: Writers::Only(&[SyncConfig]),
+        retention: Retention::Kept("the audit trail of applied configs"),
+        columns: [id, version, applied_at, document, summary, kv_total, kv_done, runs, completed_at],
+        purpose: "Each applied config: its version, document and the progress of its apply.",
+    }
+    SYNCED_KV_KEYS = "synced_kv_keys" {
+        owner: SyncConfig,
+        writers: Writers::Only(&[SyncConfig]),
+        retention: Retention::Kept("one row per key in PLATFORM_CACHE"),
+        columns: [key, digest, written_at],
+        purpose: "What sync-config wrote to PLATFORM_CACHE: each key and the digest of its value.",
+    }
+    PROJECT_REGISTRY = "project_registry" {
+        owner: SyncConfig,
+        writers: Writers::Only(&[SyncConfig]),
+        retention: Retention::Kept("one row per configured project"),
+        columns: [project_id, display_name, repository, tier, scripts, updated_at],
+        purpose: "Projects from services.yaml, with their Worker script names (JSON array).",
+    }
+    FEATURE_REGISTRY = "feature_registry" {
+        owner: SyncConfig,
+        writers: Writers::Only(&[SyncConfig]),
+        retention: Retention::Kept("one row per configured feature"),
+        columns: [feature_key, project_id, category, feature, display_name, circuit_breaker, cost_tier, updated_at],
+        purpose: "Features from services.yaml, keyed project:category:feature.",
+    }
+    DRIFT_CHECKS = "drift_checks" {
+        owner: SyncConfig,
+        writers: Writers::Only(&[SyncConfig]),
+        retention: Retention::Kept("one row a day"),
+        columns: [checked_at, version, checked, repaired],
+        purpose: "Each daily drift check: keys checked and those repaired (JSON).",
+    }
+    ERROR_FINGERPRINTS = "error_fingerprints" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Kept("the record of every error and its GitHub issue"),
+        columns: [
+            fingerprint, project, script, repository, kind, exception, category, priority, title,
+            message, sample, occurrences, first_seen, last_seen, last_context, last_logs, status,
+            muted, issue_number, issue_priority, claimed_at, attempts, next_attempt_at, last_error,
+            notified_count, notified_at, issue_created_at,
+        ],
+        purpose: "One row per error fingerprint: counts, lifecycle, the atomic claim of its GitHub issue and the retry schedule.",
+    }
+    ERROR_DAILY_ISSUES = "error_daily_issues" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Kept("one row per project and day that filed one"),
+        columns: [kind, project, day, issue_number, claimed_at],
+        purpose: "Issues filed at most once per project per day (`digest`, `gap`): the row is the claim.",
+    }
+    ERROR_COLLECTOR_STATE = "error_collector_state" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Kept("a few named facts"),
+        columns: [key, value, at],
+        purpose: "The collector's own facts for /health (last issue write, last GitHub error).",
+    }
+    HANDLER_RUNS = "handler_runs" {
+        owner: PlatformUsage,
+        writers: STAMPS,
+        retention: Retention::Kept("one row per handler"),
+        columns: [worker, handler, last_run_at, last_ok_at, last_error, last_error_at, consecutive_failures],
+        purpose: "Each handler's last run, success and failure: /health reports them, a silent or failing cron is alerted.",
+    }
+}
+
+/// The table named `name`.
+pub fn table(name: &str) -> Option<&'static Table> {
+    TABLES.iter().copied().find(|t| t.name == name)
+}

@@ -1,0 +1,270 @@
+//! The admin API's reads (status, a feature's usage, events, rejected telemetry) and its manual
+//! changes (a breaker, the global stop, a rejected message resolved).
+
+use platform_core::breaker::{FeatureBreaker, ProjectBreaker};
+use platform_core::{EpochMs, FeatureKey, ProjectId};
+use serde::{Serialize, Serializer};
+
+use super::ledger::{RejectKind, UsageTotal};
+use super::{select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow};
+use crate::db::lenient;
+use crate::db::Db;
+use crate::error::DbError;
+use crate::row::{FromRow, Row};
+use crate::sql::Sql;
+use crate::statement::Statement;
+use crate::tables::{GLOBAL_STOP, TELEMETRY_REJECTS};
+
+/// A feature's breaker; a feature without a row has never tripped.
+pub async fn feature_breaker<S: Sql>(db: &Db<S>, feature: &FeatureKey) -> Result<FeatureBreaker, DbError> {
+    let statement = Statement::read(
+        select_feature_breakers("WHERE feature_key = ?"),
+        vec![feature.as_str().into()],
+    );
+    let row: Option<FeatureBreakerRow> = db.first("reading a breaker", statement).await?;
+    Ok(row.map(|row| row.breaker).unwrap_or_default())
+}
+
+/// A project's breaker; a project without a row is active.
+pub async fn project_breaker<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<ProjectBreaker, DbError> {
+    let statement = Statement::read(
+        select_project_breakers("WHERE project = ?"),
+        vec![project.as_str().into()],
+    );
+    let row: Option<ProjectBreakerRow> = db.first("reading a project breaker", statement).await?;
+    Ok(row.map(|row| row.breaker).unwrap_or_default())
+}
+
+/// Stores the account-wide stop (`enabled`) or its release.
+pub fn set_global_stop(enabled: bool, reason: &str, now: EpochMs) -> Statement {
+    Statement::write(
+        &GLOBAL_STOP,
+        "INSERT OR REPLACE INTO global_stop (id, enabled, reason, since) VALUES (1, ?, ?, ?)",
+        vec![enabled.into(), reason.into(), now.into()],
+    )
+}
+
+/// The `global_stop` row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalStop {
+    pub enabled: bool,
+    pub reason: Option<String>,
+    pub since: EpochMs,
+}
+
+impl FromRow for GlobalStop {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self {
+            enabled: row.get("enabled")?,
+            reason: row.get("reason")?,
+            since: row.get("since")?,
+        })
+    }
+}
+
+pub(super) fn read_global_stop() -> Statement {
+    Statement::read(
+        "SELECT enabled, reason, since FROM global_stop WHERE id = 1",
+        Vec::new(),
+    )
+}
+
+struct Count(u64);
+
+impl FromRow for Count {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        row.get("n").map(Self)
+    }
+}
+
+/// What `GET /status` shows.
+#[derive(Debug, Default, PartialEq)]
+pub struct Status {
+    /// The stop row, whether it is enabled or released.
+    pub global: Option<GlobalStop>,
+    /// Every project not active, by project.
+    pub projects: Vec<ProjectBreakerRow>,
+    /// Every open feature breaker, by feature.
+    pub features: Vec<FeatureBreakerRow>,
+    /// Today's usage of the open features.
+    pub usage_today: Vec<UsageTotal>,
+    /// Alerts not delivered yet.
+    pub pending_alerts: u64,
+}
+
+/// Reads the status in one round trip. `today` is the UTC day (`2026-03-02`).
+pub async fn status<S: Sql>(db: &Db<S>, today: &str) -> Result<Status, DbError> {
+    let statements = vec![
+        read_global_stop(),
+        Statement::read(select_project_breakers("WHERE level != 'active' ORDER BY project"), Vec::new()),
+        Statement::read(select_feature_breakers("WHERE open = 1 ORDER BY feature_key"), Vec::new()),
+        Statement::read(
+            "SELECT u.kind, u.subject, u.period, u.metric, u.value FROM usage_totals u JOIN feature_breakers b \
+             ON b.feature_key = u.subject WHERE b.open = 1 AND u.kind = 'feature' AND u.period = ?",
+            vec![today.into()],
+        ),
+        Statement::read(
+            "SELECT count(*) AS n FROM alert_outbox WHERE sent_at IS NULL",
+            Vec::new(),
+        ),
+    ];
+    let outcomes = db.batch("reading the status", statements).await?;
+    let mut skipped = Vec::new();
+    let part = |i: usize| outcomes.get(i..=i).unwrap_or_default();
+    let global: Vec<GlobalStop> = lenient(part(0), &mut skipped);
+    let pending: Vec<Count> = lenient(part(4), &mut skipped);
+    Ok(Status {
+        global: global.into_iter().next(),
+        projects: lenient(part(1), &mut skipped),
+        features: lenient(part(2), &mut skipped),
+        usage_today: lenient(part(3), &mut skipped),
+        pending_alerts: pending.first().map_or(0, |c| c.0),
+    })
+}
+
+/// A feature's daily totals from `since` (a UTC day) on, newest first.
+pub async fn feature_usage<S: Sql>(
+    db: &Db<S>,
+    feature: &FeatureKey,
+    since: &str,
+) -> Result<Vec<UsageTotal>, DbError> {
+    let statement = Statement::read(
+        "SELECT kind, subject, period, metric, value FROM usage_totals \
+         WHERE kind = 'feature' AND subject = ? AND length(period) = 10 AND period >= ? ORDER BY period DESC",
+        vec![feature.as_str().into(), since.into()],
+    );
+    let outcome = db.run("reading usage", statement).await?;
+    Ok(lenient(&[outcome], &mut Vec::new()))
+}
+
+/// A `breaker_events` row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BreakerEvent {
+    pub id: u64,
+    pub at: EpochMs,
+    pub scope: String,
+    pub subject: String,
+    pub event: String,
+    pub reason: Option<String>,
+}
+
+impl FromRow for BreakerEvent {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self {
+            id: row.get("id")?,
+            at: row.get("at")?,
+            scope: row.get("scope")?,
+            subject: row.get("subject")?,
+            event: row.get("event")?,
+            reason: row.get("reason")?,
+        })
+    }
+}
+
+/// The latest `limit` breaker transitions, newest first.
+pub async fn events<S: Sql>(db: &Db<S>, limit: u32) -> Result<Vec<BreakerEvent>, DbError> {
+    let statement = Statement::read(
+        "SELECT id, at, scope, subject, event, reason FROM breaker_events ORDER BY id DESC LIMIT ?",
+        vec![limit.into()],
+    );
+    db.rows("reading events", statement).await
+}
+
+/// Where a rejected message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectStatus {
+    Pending,
+    Replayed,
+    Discarded,
+}
+
+impl RejectStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Replayed => "replayed",
+            Self::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pending" => Some(Self::Pending),
+            "replayed" => Some(Self::Replayed),
+            "discarded" => Some(Self::Discarded),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for RejectStatus {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for RejectKind {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A `telemetry_rejects` row, as `GET /dlq` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    pub id: u64,
+    pub kind: RejectKind,
+    pub message_id: String,
+    pub queue: String,
+    pub reason: String,
+    pub payload: String,
+    pub received_at: EpochMs,
+    pub status: RejectStatus,
+}
+
+impl FromRow for Reject {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self {
+            id: row.get("id")?,
+            kind: row.parse("kind", RejectKind::parse)?,
+            message_id: row.get("message_id")?,
+            queue: row.get("queue")?,
+            reason: row.get("reason")?,
+            payload: row.get("payload")?,
+            received_at: row.get("received_at")?,
+            status: row.parse("status", RejectStatus::parse)?,
+        })
+    }
+}
+
+const REJECT_COLUMNS: &str = "id, kind, message_id, queue, reason, payload, received_at, status";
+
+/// Rejected and dead-lettered telemetry still pending, oldest first (500 at most).
+pub async fn pending_rejects<S: Sql>(db: &Db<S>) -> Result<Vec<Reject>, DbError> {
+    let statement = Statement::read(
+        format!(
+            "SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE status = 'pending' ORDER BY id LIMIT 500"
+        ),
+        Vec::new(),
+    );
+    let outcome = db.run("reading rejected telemetry", statement).await?;
+    Ok(lenient(&[outcome], &mut Vec::new()))
+}
+
+/// One rejected message.
+pub async fn reject<S: Sql>(db: &Db<S>, id: u64) -> Result<Option<Reject>, DbError> {
+    let statement = Statement::read(
+        format!("SELECT {REJECT_COLUMNS} FROM telemetry_rejects WHERE id = ?"),
+        vec![id.into()],
+    );
+    db.first("reading rejected telemetry", statement).await
+}
+
+/// Marks a rejected message replayed or discarded.
+pub fn resolve_reject(id: u64, status: RejectStatus, now: EpochMs) -> Statement {
+    Statement::write(
+        &TELEMETRY_REJECTS,
+        "UPDATE telemetry_rejects SET status = ?, resolved_at = ? WHERE id = ?",
+        vec![status.as_str().into(), now.into(), id.into()],
+    )
+}

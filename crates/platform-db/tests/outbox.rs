@@ -1,0 +1,171 @@
+//! The shared alert outbox and handler stamps against SQLite with the real migrations.
+
+use platform_db::sqlite::Sqlite;
+use platform_db::{alerts, handlers, Db, DbError};
+use platform_kv::block_on;
+use platform_kv::PlatformWorker::{ErrorCollector, PlatformUsage};
+
+const MINUTE: u64 = 60_000;
+
+#[test]
+fn a_claimed_alert_is_not_claimed_again_until_its_claim_expires() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let usage = Db::new(sqlite.clone(), PlatformUsage);
+    let collector = Db::new(sqlite.clone(), ErrorCollector);
+    block_on(usage.batch(
+        "storing",
+        vec![
+            alerts::enqueue("trip", "a", "first", 1_000),
+            alerts::enqueue("trip", "b", "second", 1_001),
+        ],
+    ))?;
+
+    let first = block_on(alerts::claim(&usage, 25, 10 * MINUTE))?;
+    assert_eq!(
+        first.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+    // A second sweep running at the same time finds nothing to deliver.
+    assert!(block_on(alerts::claim(&collector, 25, 10 * MINUTE + 1))?.is_empty());
+    // The first sweep died: after the claim timeout another takes the alerts over.
+    let taken_over = block_on(alerts::claim(&collector, 25, 10 * MINUTE + alerts::CLAIM_MS))?;
+    assert_eq!(taken_over.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn a_sent_alert_stays_sent_and_a_failed_one_is_retried() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite.clone(), PlatformUsage);
+    block_on(db.batch(
+        "storing",
+        vec![
+            alerts::enqueue("trip", "a", "sent", 1),
+            alerts::enqueue("trip", "b", "fails", 2),
+        ],
+    ))?;
+    let claimed = block_on(alerts::claim(&db, 25, MINUTE))?;
+    let (sent, failing) = (claimed[0].id, claimed[1].id);
+    block_on(db.batch(
+        "recording",
+        vec![
+            alerts::sent(sent, None, MINUTE),
+            alerts::failed(failing, "Slack answered 500"),
+        ],
+    ))?;
+    // The failed one is released at once; the sent one never comes back.
+    let again = block_on(alerts::claim(&db, 25, MINUTE + 1))?;
+    assert_eq!(again.iter().map(|p| p.id).collect::<Vec<_>>(), [failing]);
+    let rows = sqlite.select("SELECT attempts, last_error FROM alert_outbox ORDER BY id")?;
+    assert_eq!(rows[1].get::<u64>("attempts").ok(), Some(1));
+    assert_eq!(
+        rows[1].get::<String>("last_error").ok().as_deref(),
+        Some("Slack answered 500")
+    );
+    Ok(())
+}
+
+#[test]
+fn a_lasting_condition_is_raised_once_per_quiet_period() -> Result<(), DbError> {
+    let db = Db::new(Sqlite::migrated()?, ErrorCollector);
+    let hour = 60 * MINUTE;
+    assert!(block_on(alerts::raise(
+        &db, "github", "token", "refused", hour, hour
+    ))?);
+    assert!(!block_on(alerts::raise(
+        &db,
+        "github",
+        "token",
+        "refused",
+        hour,
+        hour + MINUTE
+    ))?);
+    assert!(block_on(alerts::raise(
+        &db,
+        "github",
+        "other",
+        "refused",
+        hour,
+        hour + MINUTE
+    ))?);
+    assert!(block_on(alerts::raise(
+        &db,
+        "github",
+        "token",
+        "refused",
+        hour,
+        2 * hour + 1
+    ))?);
+    Ok(())
+}
+
+#[test]
+fn handler_stamps_count_failures_until_a_success() -> Result<(), DbError> {
+    let db = Db::new(Sqlite::migrated()?, ErrorCollector);
+    for (error, at) in [(Some("GitHub 502"), 1), (Some("GitHub 502"), 2)] {
+        block_on(db.run("stamping", handlers::stamp(ErrorCollector, "retry", error, at)))?;
+    }
+    let runs = block_on(handlers::runs(&db, ErrorCollector))?;
+    let retry = &runs["retry"];
+    assert_eq!(
+        (retry.consecutive_failures, retry.last_ok_at, retry.last_error_at),
+        (2, None, Some(2))
+    );
+
+    block_on(db.run("stamping", handlers::stamp(ErrorCollector, "retry", None, 3)))?;
+    let runs = block_on(handlers::runs(&db, ErrorCollector))?;
+    let retry = &runs["retry"];
+    assert_eq!(
+        (retry.consecutive_failures, retry.last_ok_at, retry.last_run_at),
+        (0, Some(3), 3)
+    );
+    // The last failure stays visible after a success.
+    assert_eq!(retry.last_error.as_deref(), Some("GitHub 502"));
+    // Another worker's handlers are its own.
+    assert!(block_on(handlers::runs(&db, PlatformUsage))?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let day = 86_400_000;
+    let now = 100 * day;
+    let usage = Db::new(sqlite.clone(), PlatformUsage);
+    block_on(usage.batch(
+        "storing",
+        vec![
+            alerts::enqueue("trip", "old", "old, sent", day),
+            alerts::enqueue("trip", "new", "recent, sent", now - day),
+            alerts::enqueue("trip", "pending", "old, never sent", day),
+        ],
+    ))?;
+    let claimed = block_on(alerts::claim(&usage, 25, day))?;
+    block_on(usage.batch(
+        "recording",
+        vec![
+            alerts::sent(claimed[0].id, None, day),
+            alerts::sent(claimed[1].id, None, now - day),
+        ],
+    ))?;
+    sqlite.execute(&format!(
+        "INSERT INTO telemetry_seen VALUES ('old', {}), ('new', {})",
+        now - 16 * day,
+        now - 14 * day
+    ))?;
+
+    // The collector owns no table with a retention: its sweep deletes nothing.
+    let collector = Db::new(sqlite.clone(), ErrorCollector);
+    assert!(block_on(platform_db::retention::sweep(&collector, now))?.is_empty());
+
+    let swept = block_on(platform_db::retention::sweep(&usage, now))?;
+    let deleted = |table: &str| swept.iter().find(|s| s.table == table).map(|s| s.deleted);
+    assert_eq!(
+        (deleted("telemetry_seen"), deleted("alert_outbox")),
+        (Some(1), Some(1))
+    );
+    let left = sqlite.select("SELECT subject FROM alert_outbox ORDER BY id")?;
+    let subjects: Vec<String> = left.iter().filter_map(|r| r.get("subject").ok()).collect();
+    assert_eq!(subjects, ["new", "pending"]);
+    Ok(())
+}
