@@ -560,5 +560,12 @@ describe("error-collector watching itself", () => {
     const alerts = await slackTextsOf(platform, "handler digest has not run since");
     assert.equal(alerts.length, 1);
     assert.match(alerts[0], /expected every 1440 min/);
+    // The retry is stamped before the upkeep runs on the same cron, and the upkeep, running, is
+    // not stale to itself: after the pause neither is alerted.
+    assert.equal((await collectorAlerts(platform, "%:handler:retry")).length, 0);
+    assert.equal((await collectorAlerts(platform, "%:handler:upkeep")).length, 0);
+    const health = await healthOf(platform);
+    assert.deepEqual(health.handlers.map((h) => h.name), ["tail", "retry", "upkeep", "digest"]);
+    assert.equal(health.handlers.find((h) => h.name === "upkeep").condition, "healthy");
   });
 });
