@@ -3,6 +3,7 @@
 //! row sent and writes the dedup markers; a failure leaves it pending for a later run, so no alert
 //! is forgotten and none is sent twice within the dedup window.
 
+use platform_core::alert::AlertSubject;
 use platform_db::{alerts as outbox, Db, Sql, Statement};
 use platform_kv::families::{AlertLastSent, SlackAlert};
 use platform_kv::{Kv, Store, Timestamp};
@@ -20,24 +21,23 @@ const DELIVERIES_PER_RUN: u32 = 25;
 /// An alert to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
-    /// A single word (`budget`, `trip`, `reset`, `project`, `global`).
-    pub kind: &'static str,
-    /// What the alert is about, specific enough that two alerts with the same kind and subject say
-    /// the same thing: dedup is keyed on both (`SLACK_ALERT:{kind}:{subject}`).
-    pub subject: String,
+    /// What the alert is about: two alerts with the same subject say the same thing, and
+    /// delivery dedups on it (`SLACK_ALERT:{kind}:{subject}`).
+    pub subject: AlertSubject,
     pub text: String,
 }
 
 /// The statement that stores the alert; run it in the batch that records the decision.
 pub fn enqueue(alert: &Alert, now: u64) -> Statement {
-    outbox::enqueue(alert.kind, &alert.subject, &alert.text, now)
+    outbox::enqueue(alert.subject.kind(), &alert.subject.to_string(), &alert.text, now)
 }
 
 /// Stores an alert about a condition that may be seen again and again (an integration refusing,
 /// a handler gone quiet), unless the same kind and subject was raised within `quiet_ms`: a lasting
 /// condition is recalled at that pace instead of at every sighting. Returns whether it was stored.
 pub async fn raise<S: Sql>(db: &Db<S>, alert: &Alert, quiet_ms: u64, now: u64) -> Result<bool, ApiError> {
-    Ok(outbox::raise(db, alert.kind, &alert.subject, &alert.text, quiet_ms, now).await?)
+    let (kind, subject) = (alert.subject.kind(), alert.subject.to_string());
+    Ok(outbox::raise(db, kind, &subject, &alert.text, quiet_ms, now).await?)
 }
 
 /// What a delivery run did.

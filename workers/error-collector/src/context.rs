@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use platform_core::alert::AlertSubject;
 use platform_core::{UtcDay, UtcHour};
 use platform_errors::milestone::DAY_MS;
 use platform_kv::families::ErrorRate;
@@ -22,8 +23,6 @@ pub const HOURLY_LIMIT_VAR: &str = "ERROR_HOURLY_LIMIT";
 pub const DAILY_LIMIT_VAR: &str = "ERROR_DAILY_LIMIT";
 /// Issue creations per UTC day over every script: a flood across many Workers stays bounded.
 pub const ACCOUNT_DAILY_LIMIT_VAR: &str = "ERROR_ACCOUNT_DAILY_LIMIT";
-/// The kind of the collector's alerts about itself.
-pub const ALERT_KIND: &str = "collector";
 /// How often a lasting refusal of GitHub is recalled.
 const GITHUB_ALERT_QUIET_MS: u64 = 3_600_000;
 /// Where errors of unmapped scripts are filed (optional `owner/name`).
@@ -159,8 +158,9 @@ impl<'a> Ctx<'a> {
         }
         if account >= self.account_daily_limit {
             let alert = Alert {
-                kind: ALERT_KIND,
-                subject: format!("warning:account-daily-cap:{}", UtcDay::containing(self.now)),
+                subject: AlertSubject::AccountDailyCap {
+                    day: UtcDay::containing(self.now),
+                },
                 text: format!(
                     ":warning: Error collector: {account} GitHub issues were created today, the account's \
                      daily cap ({ACCOUNT_DAILY_LIMIT_VAR}={}). Errors are still counted in D1; new issues \
@@ -250,8 +250,7 @@ impl<'a> Ctx<'a> {
             }
             if let Some(refusal) = error.refused_access() {
                 let alert = Alert {
-                    kind: ALERT_KIND,
-                    subject: format!("critical:github-{refusal}"),
+                    subject: AlertSubject::GitHubRefusal { refusal },
                     text: format!(
                         ":rotating_light: Error collector: GitHub refused {method:?} {path}: {}. Errors are \
                          still recorded in D1 and filed once GitHub accepts the token (GITHUB_TOKEN needs \

@@ -2,6 +2,7 @@
 //! upkeep alerts on a handler that stopped running or keeps failing, then delivers the
 //! collector's pending alerts.
 
+use platform_core::alert::{AlertSubject, Severity};
 use platform_core::handlers::Condition;
 use platform_kv::PlatformWorker;
 use platform_worker::alerts::{self, Alert, Delivery};
@@ -10,7 +11,6 @@ use platform_worker::{ApiError, PlatformDb};
 use serde::Serialize;
 use worker::Env;
 
-use crate::context::ALERT_KIND;
 use crate::{DIGEST, UPKEEP, WORKER};
 
 const ID: PlatformWorker = PlatformWorker::ErrorCollector;
@@ -73,13 +73,15 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
                     continue;
                 };
                 let severity = if handler.condition == Condition::Stale {
-                    "critical"
+                    Severity::Critical
                 } else {
-                    "warning"
+                    Severity::Warning
                 };
                 let alert = Alert {
-                    kind: ALERT_KIND,
-                    subject: format!("{severity}:handler:{}", handler.name),
+                    subject: AlertSubject::Handler {
+                        severity,
+                        handler: handler.name,
+                    },
                     text: format!(":warning: Error collector: {problem}."),
                 };
                 match alerts::raise(&db, &alert, HANDLER_ALERT_QUIET_MS, now).await {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use platform_core::alert::AlertSubject;
 use platform_core::breaker::ProjectBreaker;
 use platform_core::{EpochMs, FeatureKey, ProjectId, UtcDay};
 use platform_db::usage::admin::{self as ledger, RejectStatus};
@@ -136,9 +137,7 @@ pub async fn global_stop(env: &Env, body: GlobalStopBody) -> Result<Value, ApiEr
     ));
     if body.enabled {
         let alert = alerts::Alert {
-            kind: "global",
-            // Each stop an operator orders is news.
-            subject: now.to_string(),
+            subject: AlertSubject::GlobalStop { at: now },
             text: format!(":octagonal_sign: global stop: {reason}"),
         };
         tx.push(alerts::enqueue(&alert, now));

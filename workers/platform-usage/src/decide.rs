@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use platform_core::alert::AlertSubject;
 use platform_core::breaker::{FeatureBreaker, Policy, ProjectAssessment, ProjectBreaker};
 use platform_core::budget::{evaluate, Period, Warning};
 use platform_core::budgets::BudgetsDocument;
@@ -128,14 +129,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     }
     for (feature, warning) in &plan.warnings {
         plan.alerts.push(Alert {
-            kind: "budget",
-            // One warning per feature, metric, period and threshold: each is its own message.
-            subject: format!(
-                "{feature}:{}:{}:{}",
-                warning.metric,
-                warning.period.id(),
-                warning.threshold
-            ),
+            subject: AlertSubject::Budget {
+                feature: feature.clone(),
+                metric: warning.metric,
+                period: warning.period,
+                threshold: warning.threshold,
+            },
             text: format!(":warning: {feature}: {}", warning.message()),
         });
     }
@@ -196,13 +195,11 @@ fn record_trip(plan: &mut Plan, feature: &FeatureKey, breaker: &FeatureBreaker) 
         reason: Some(reason.clone()),
     });
     plan.alerts.push(Alert {
-        kind: "trip",
-        // A trip in a new period, or a repeat that holds the feature, is news; the same trip is not.
-        subject: format!(
-            "{feature}:{}:{}",
-            breaker.tripped_at.unwrap_or_default(),
-            breaker.consecutive_trips
-        ),
+        subject: AlertSubject::Trip {
+            feature: feature.clone(),
+            tripped_at: breaker.tripped_at.unwrap_or_default(),
+            consecutive_trips: breaker.consecutive_trips,
+        },
         text: format!(":rotating_light: {feature} stopped: {reason}; {until}"),
     });
 }
@@ -242,8 +239,10 @@ fn assess_projects(inputs: &Inputs<'_>, after: &Totals, day: UtcDay, plan: &mut 
             reason: changed.reason.clone(),
         });
         plan.alerts.push(Alert {
-            kind: "project",
-            subject: format!("{project}:{level}"),
+            subject: AlertSubject::Project {
+                project: project.clone(),
+                level,
+            },
             text: format!(
                 ":vertical_traffic_light: project {project} is now {level}{}",
                 changed
@@ -366,7 +365,7 @@ mod tests {
         world.send(75, NOON);
         let plan = world.decide();
         assert_eq!(plan.warnings.len(), 1);
-        assert_eq!(plan.alerts[0].kind, "budget");
+        assert_eq!(plan.alerts[0].subject.kind(), "budget");
 
         world.send(50, NOON);
         world.feature_breakers.insert(

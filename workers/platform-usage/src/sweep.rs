@@ -1,6 +1,7 @@
 //! The scheduled work: every few minutes, reset the trips whose period has ended, deliver pending
 //! alerts and drop old ledger rows; every hour, repair the KV broadcast of open breakers.
 
+use platform_core::alert::AlertSubject;
 use platform_core::EpochMs;
 use platform_db::retention::{self, Swept};
 use platform_db::usage::ledger::{EventRecord, Transaction};
@@ -55,8 +56,10 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
             reason: Some("budget period ended"),
         });
         let alert = alerts::Alert {
-            kind: "reset",
-            subject: format!("{feature}:{now}"),
+            subject: AlertSubject::Reset {
+                feature: feature.clone(),
+                at: now,
+            },
             text: format!(":white_check_mark: {feature} is running again: its budget period ended"),
         };
         tx.push(alerts::enqueue(&alert, now));
