@@ -1,4 +1,8 @@
-//! JSON responses and errors. Errors say what was wrong without leaking internals.
+//! JSON responses and errors. Errors say what was wrong without leaking internals: the domain
+//! fails with its own errors (`DbError`, `StoreError`), which become an `ApiError` only here, at
+//! the edge, where a failure of the platform itself is logged once, with its detail.
+
+use std::fmt;
 
 use serde::Serialize;
 use serde_json::json;
@@ -9,6 +13,8 @@ use worker::Response;
 pub struct ApiError {
     pub status: u16,
     pub message: String,
+    /// What went wrong inside, for the log only: never answered.
+    pub detail: Option<String>,
 }
 
 impl ApiError {
@@ -16,6 +22,7 @@ impl ApiError {
         Self {
             status,
             message: message.into(),
+            detail: None,
         }
     }
 
@@ -39,16 +46,41 @@ impl ApiError {
         Self::new(503, message)
     }
 
-    /// A failure of the platform itself: logged in full, answered briefly.
-    pub fn internal(context: &str, error: impl std::fmt::Display) -> Self {
-        worker::console_error!("{context}: {error}");
-        Self::new(500, format!("{context} failed"))
+    /// A failure of the platform itself: answered briefly, logged in full where it is answered.
+    pub fn internal(context: &str, error: impl fmt::Display) -> Self {
+        Self {
+            detail: Some(error.to_string()),
+            ..Self::new(500, format!("{context} failed"))
+        }
     }
 
+    /// Logs the error with its detail and gives its message, for a report or a stamp that carries
+    /// only the message (what `/health` may show).
+    pub fn log_message(self) -> String {
+        worker::console_error!("{self}");
+        self.message
+    }
+
+    /// The answer; a failure of the platform (5xx) is logged here, once.
     pub fn into_response(self) -> worker::Result<Response> {
+        if self.status >= 500 {
+            worker::console_error!("{} {self}", self.status);
+        }
         json_response(self.status, &json!({ "error": self.message }))
     }
 }
+
+/// The message and, when there is one, the detail: what a log line says.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.detail {
+            Some(detail) => write!(f, "{}: {detail}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 /// A JSON body with a status.
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {

@@ -181,6 +181,8 @@ pub struct TailBatch {
 pub struct Outcome {
     report: Option<String>,
     failure: Option<String>,
+    /// What the log adds to the failure (never stamped: `/health` shows only the failure).
+    detail: Option<String>,
 }
 
 impl Outcome {
@@ -188,6 +190,7 @@ impl Outcome {
         Self {
             report: serde_json::to_string(report).ok().filter(|json| json != "null"),
             failure,
+            detail: None,
         }
     }
 
@@ -203,6 +206,7 @@ impl Outcome {
             Err(error) => Self {
                 report: None,
                 failure: Some(error.message),
+                detail: error.detail,
             },
         }
     }
@@ -505,7 +509,12 @@ impl WorkerSpec {
             worker::console_log!("{report}");
         }
         if let Some(failure) = &outcome.failure {
-            worker::console_error!("handler {} failed: {failure}", handler.name);
+            let detail = outcome
+                .detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
+            worker::console_error!("handler {} failed: {failure}{detail}", handler.name);
         }
         if !handler.stamps_itself {
             self.stamp(handler).record(env, outcome.failure(), now).await;

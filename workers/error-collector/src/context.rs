@@ -52,7 +52,7 @@ impl Report {
     /// The report of an invocation that could not start (a binding is missing).
     pub fn failed(error: ApiError) -> Self {
         Self {
-            errors: vec![error.message],
+            errors: vec![error.log_message()],
             ..Self::default()
         }
     }
@@ -179,7 +179,7 @@ impl<'a> Ctx<'a> {
     /// reported.
     pub async fn raise(&mut self, alert: &Alert, quiet_ms: u64) {
         if let Err(error) = alerts::raise(&self.db, alert, quiet_ms, self.now).await {
-            self.fail("raising an alert", error.message);
+            self.fail("raising an alert", error.log_message());
         }
     }
 

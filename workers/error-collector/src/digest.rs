@@ -32,7 +32,7 @@ pub struct DigestReport {
 /// Files the digest of the UTC day before `now`.
 pub async fn scheduled(env: &Env, now: u64) -> DigestReport {
     run(env, now).await.unwrap_or_else(|error| DigestReport {
-        errors: vec![error.message],
+        errors: vec![error.log_message()],
         ..DigestReport::default()
     })
 }

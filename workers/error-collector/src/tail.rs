@@ -154,7 +154,7 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
     };
     for row in &rows {
         if let Err(error) = issues::sync(&mut ctx, row).await {
-            ctx.fail(&row.fingerprint, error.message);
+            ctx.fail(&row.fingerprint, error.log_message());
         }
     }
     ctx.flush_rates().await;
@@ -177,7 +177,7 @@ pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
         Ok(rows) => {
             for row in &rows {
                 if let Err(error) = issues::sync(&mut ctx, row).await {
-                    ctx.fail(&row.fingerprint, error.message);
+                    ctx.fail(&row.fingerprint, error.log_message());
                 }
             }
             None

@@ -46,7 +46,7 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     let (db, store) = match (platform_worker::db(env, ID), platform_worker::store(env, ID)) {
         (Ok(db), Ok(store)) => (db, store),
         (Err(error), _) | (_, Err(error)) => {
-            upkeep.errors.push(error.message);
+            upkeep.errors.push(error.log_message());
             return upkeep;
         }
     };
@@ -86,16 +86,16 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
                 };
                 match alerts::raise(&db, &alert, HANDLER_ALERT_QUIET_MS, now).await {
                     Ok(raised) => upkeep.alerts_raised += u32::from(raised),
-                    Err(error) => upkeep.errors.push(error.message),
+                    Err(error) => upkeep.errors.push(error.log_message()),
                 }
                 upkeep.problems.push(problem);
             }
         }
-        Err(error) => upkeep.errors.push(error.message),
+        Err(error) => upkeep.errors.push(error.log_message()),
     }
     match alerts::deliver_pending(env, &store, &db).await {
         Ok(delivery) => upkeep.delivery = delivery,
-        Err(error) => upkeep.errors.push(error.message),
+        Err(error) => upkeep.errors.push(error.log_message()),
     }
     upkeep
 }

@@ -147,7 +147,7 @@ pub async fn global_stop(env: &Env, body: GlobalStopBody) -> Result<Value, ApiEr
     if body.enabled {
         // Stored first, so a failed delivery is retried by the sweep.
         if let Err(error) = alerts::deliver_pending(env, &store, &db).await {
-            worker::console_warn!("alerts left pending: {}", error.message);
+            worker::console_warn!("alerts left pending: {error}");
         }
     }
     Ok(json!({ "stopped": body.enabled, "reason": reason, "since": now }))

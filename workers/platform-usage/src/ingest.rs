@@ -108,7 +108,7 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env, stamp:
         }
         Err(error) => {
             report.outcome = "retried";
-            worker::console_error!("telemetry batch retried: {}", error.message);
+            worker::console_error!("telemetry batch retried: {error}");
             let now = worker::Date::now().as_millis();
             stamp.record(env, Some(&error.message), now).await;
             let delay = QueueRetryOptionsBuilder::new()
@@ -199,7 +199,7 @@ async fn ingest(
     if !plan.alerts.is_empty() {
         let delivery = alerts::deliver_pending(env, &store, db).await;
         if let Err(error) = delivery {
-            worker::console_warn!("alerts left pending: {}", error.message);
+            worker::console_warn!("alerts left pending: {error}");
         }
     }
     let counts = store.kv().counts();
@@ -342,7 +342,7 @@ pub async fn dead_letters(
         }
         Err(error) => {
             report.outcome = "retried";
-            worker::console_error!("dead letters retried: {}", error.message);
+            worker::console_error!("dead letters retried: {error}");
             messages.iter().for_each(|m| m.retry());
             (report, Some(error.message))
         }

@@ -108,7 +108,7 @@ fn resume(batch: Batch) -> LocalFuture<Outcome> {
             match sync::resume(&batch.env, &body).await {
                 Ok(()) => message.ack(),
                 Err(error) => {
-                    worker::console_error!("sync queue: run failed: {}", error.message);
+                    worker::console_error!("sync queue: run failed: {error}");
                     failure = Some(error.message);
                     message.retry();
                 }
