@@ -69,3 +69,16 @@ fn generated_reference_is_current() {
         "docs/d1-tables.md is stale: run scripts/db-docs"
     );
 }
+
+#[test]
+fn every_worker_page_points_at_its_tables() {
+    for worker in platform_kv::PlatformWorker::ALL {
+        let name = worker.crate_name();
+        let path = format!("{}/../../docs/workers/{name}.md", env!("CARGO_MANIFEST_DIR"));
+        let page = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            page.contains(&format!("../d1-tables.md#{name}")),
+            "docs/workers/{name}.md does not link its section of docs/d1-tables.md"
+        );
+    }
+}
