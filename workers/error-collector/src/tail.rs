@@ -1,12 +1,12 @@
 //! A tail batch: events read one by one (a malformed one is counted, not fatal), occurrences
 //! grouped per fingerprint, counts added in one D1 round trip, then each fingerprint's issue kept.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_errors::patterns::Patterns;
 use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap};
+use platform_kv::{IsolateCache, IsolateCell};
 use platform_worker::skeleton::Stamp;
 use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
@@ -20,9 +20,12 @@ use crate::ledger::fingerprints;
 const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
 const PATTERNS_CACHE_MS: u64 = 300_000;
 
+/// Scripts whose mapping one isolate keeps.
+const MAX_SCRIPTS: usize = 2_000;
+
 thread_local! {
-    static SCRIPTS: RefCell<BTreeMap<String, (Option<ScriptInfo>, u64)>> = const { RefCell::new(BTreeMap::new()) };
-    static PATTERNS: RefCell<Option<(Patterns, u64)>> = const { RefCell::new(None) };
+    static SCRIPTS: IsolateCache<String, Option<ScriptInfo>> = const { IsolateCache::new(SCRIPT_MAP_CACHE_MS, MAX_SCRIPTS) };
+    static PATTERNS: IsolateCell<Patterns> = const { IsolateCache::new(PATTERNS_CACHE_MS, 1) };
 }
 
 /// Each element of the JS array as JSON; `None` for one that cannot be read.
@@ -47,11 +50,8 @@ pub fn read_events(events: &JsValue) -> (Vec<TailEvent>, u32) {
 }
 
 async fn script_info(ctx: &mut Ctx<'_>, script: &str) -> Option<ScriptInfo> {
-    let cached = SCRIPTS.with(|c| c.borrow().get(script).cloned());
-    if let Some((info, at)) = cached {
-        if ctx.now.saturating_sub(at) < SCRIPT_MAP_CACHE_MS {
-            return info;
-        }
+    if let Some(info) = SCRIPTS.with(|c| c.get(&script.to_owned(), ctx.now)) {
+        return info;
     }
     let info = match ScriptMap::key(script) {
         Ok(key) => match ctx.store.get(&key).await {
@@ -67,16 +67,13 @@ async fn script_info(ctx: &mut Ctx<'_>, script: &str) -> Option<ScriptInfo> {
         },
         Err(_) => None,
     };
-    SCRIPTS.with(|c| c.borrow_mut().insert(script.to_owned(), (info.clone(), ctx.now)));
+    SCRIPTS.with(|c| c.put(script.to_owned(), info.clone(), ctx.now));
     info
 }
 
 async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
-    let cached = PATTERNS.with(|c| c.borrow().clone());
-    if let Some((patterns, at)) = cached {
-        if ctx.now.saturating_sub(at) < PATTERNS_CACHE_MS {
-            return patterns;
-        }
+    if let Some(patterns) = PATTERNS.with(|c| c.get(&(), ctx.now)) {
+        return patterns;
     }
     let patterns = match ApprovedPatterns::key() {
         Ok(key) => match ctx.store.get(&key).await {
@@ -89,7 +86,7 @@ async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
         },
         Err(_) => Patterns::default(),
     };
-    PATTERNS.with(|c| *c.borrow_mut() = Some((patterns.clone(), ctx.now)));
+    PATTERNS.with(|c| c.put((), patterns.clone(), ctx.now));
     patterns
 }
 

@@ -2,8 +2,7 @@
 //! lags about 60 s behind a write, so a shorter cache adds no staleness that matters while it saves
 //! a read per feature per batch.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Resolved;
@@ -12,26 +11,20 @@ use platform_db::usage::settings as ledger;
 use platform_db::{Db, Sql};
 use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly, SettingsAll};
 use platform_kv::primitives::Source;
-use platform_kv::{Clock, Json, Kv, Store, TypedKey};
+use platform_kv::{Clock, IsolateCache, IsolateCell, Json, Kv, Store, TypedKey};
 use platform_worker::ApiError;
 
 use crate::decide::FeatureLimits;
 
 const CACHE_MS: EpochMs = 30_000;
 
-#[derive(Default)]
-struct Cache {
-    limits: HashMap<FeatureKey, (EpochMs, FeatureLimits)>,
-    budgets: Option<(EpochMs, BudgetsDocument)>,
-    settings: Option<(EpochMs, Resolved)>,
-}
+/// Features whose limits one isolate keeps: far more than a batch touches, far under its memory.
+const MAX_FEATURES: usize = 10_000;
 
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
-}
-
-fn fresh(fetched: EpochMs, now: EpochMs) -> bool {
-    now.saturating_sub(fetched) < CACHE_MS
+    static LIMITS: IsolateCache<FeatureKey, FeatureLimits> = const { IsolateCache::new(CACHE_MS, MAX_FEATURES) };
+    static BUDGETS: IsolateCell<BudgetsDocument> = const { IsolateCache::new(CACHE_MS, 1) };
+    static SETTINGS: IsolateCell<Resolved> = const { IsolateCache::new(CACHE_MS, 1) };
 }
 
 /// Each feature's daily and monthly limits, reading only those not cached, in one bulk read.
@@ -42,13 +35,13 @@ pub async fn feature_limits<K: Kv, C: Clock>(
     let now = store.now_ms();
     let mut limits = BTreeMap::new();
     let mut missing = Vec::new();
-    CACHE.with_borrow(|cache| {
+    LIMITS.with(|cache| {
         for feature in features {
-            match cache.limits.get(feature) {
-                Some((at, cached)) if fresh(*at, now) => {
-                    limits.insert(feature.clone(), cached.clone());
+            match cache.get(feature, now) {
+                Some(cached) => {
+                    limits.insert(feature.clone(), cached);
                 }
-                _ => missing.push(feature.clone()),
+                None => missing.push(feature.clone()),
             }
         }
     });
@@ -64,7 +57,7 @@ pub async fn feature_limits<K: Kv, C: Clock>(
         .flat_map(|(daily, monthly)| [daily as &dyn TypedKey<Value = _>, monthly as _])
         .collect();
     let mut values = store.get_bulk(&flat).await?.into_iter();
-    CACHE.with_borrow_mut(|cache| {
+    LIMITS.with(|cache| {
         for feature in missing {
             let mut read = || match values.next() {
                 Some(Ok(value)) => value.map(|Json(limits)| limits),
@@ -79,7 +72,7 @@ pub async fn feature_limits<K: Kv, C: Clock>(
                 daily: read(),
                 monthly: read(),
             };
-            cache.limits.insert(feature.clone(), (now, entry.clone()));
+            cache.put(feature.clone(), entry.clone(), now);
             limits.insert(feature, entry);
         }
     });
@@ -89,12 +82,7 @@ pub async fn feature_limits<K: Kv, C: Clock>(
 /// The budgets document (project limits).
 pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocument, ApiError> {
     let now = store.now_ms();
-    if let Some(budgets) = CACHE.with_borrow(|c| {
-        c.budgets
-            .clone()
-            .filter(|(at, _)| fresh(*at, now))
-            .map(|(_, b)| b)
-    }) {
+    if let Some(budgets) = BUDGETS.with(|c| c.get(&(), now)) {
         return Ok(budgets);
     }
     let budgets = match store.get(&BudgetsConfig::key()?).await {
@@ -105,7 +93,7 @@ pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocu
         }
         Err(other) => return Err(other.into()),
     };
-    CACHE.with_borrow_mut(|c| c.budgets = Some((now, budgets.clone())));
+    BUDGETS.with(|c| c.put((), budgets.clone(), now));
     Ok(budgets)
 }
 
@@ -115,22 +103,17 @@ pub async fn settings<K: Kv, C: Clock, S: Sql>(
     db: &Db<S>,
 ) -> Result<Resolved, ApiError> {
     let now = store.now_ms();
-    if let Some(settings) = CACHE.with_borrow(|c| {
-        c.settings
-            .clone()
-            .filter(|(at, _)| fresh(*at, now))
-            .map(|(_, s)| s)
-    }) {
+    if let Some(settings) = SETTINGS.with(|c| c.get(&(), now)) {
         return Ok(settings);
     }
     let (resolved, _) = effective(store, db).await?;
-    CACHE.with_borrow_mut(|c| c.settings = Some((now, resolved.clone())));
+    SETTINGS.with(|c| c.put((), resolved.clone(), now));
     Ok(resolved)
 }
 
 /// Forgets cached settings, after this isolate changed them.
 pub fn forget_settings() {
-    CACHE.with_borrow_mut(|c| c.settings = None);
+    SETTINGS.with(|c| c.invalidate(&()));
 }
 
 /// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
