@@ -33,10 +33,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 mod wiring {
     #[test]
     fn the_declaration_matches_the_wrangler_config() {
-        let config: toml::Table =
-            toml::from_str(include_str!("../../../wrangler/notifications.toml")).unwrap();
-        let config = serde_json::to_value(config).unwrap();
-        let mismatches = platform_worker::skeleton::wiring::mismatches(&super::WORKER, &config);
+        let mismatches = platform_worker::skeleton::wiring::against_wrangler(&super::WORKER);
         assert!(mismatches.is_empty(), "{mismatches:#?}");
     }
 }

@@ -4,8 +4,8 @@
 //! vars, KV, D1, queue-producer and service bindings are configured. Checked at the top level and
 //! in each `[env.*]`: triggers are inherited by environments, vars and bindings are not.
 //!
-//! The config is taken as JSON (a worker's test parses the toml and converts it), so this module
-//! needs no toml parser in the wasm.
+//! The check works on the config as JSON; [`against_wrangler`], for native tests only, reads and
+//! converts the worker's `wrangler/<crate>.toml`, so no toml parser is in the wasm.
 
 use serde_json::Value;
 
@@ -141,6 +141,26 @@ fn check(spec: &WorkerSpec, top: &Value, env: Option<&Value>, place: &str, found
         if !present {
             found.push(format!("{place}: {binding:?} is declared but not configured"));
         }
+    }
+}
+
+/// The mismatches between a declaration and its `wrangler/<crate>.toml` (native tests only). A
+/// config that cannot be read is one mismatch that says why.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn against_wrangler(spec: &WorkerSpec) -> Vec<String> {
+    let path = format!(
+        "{}/../../wrangler/{}.toml",
+        env!("CARGO_MANIFEST_DIR"),
+        spec.info.id.crate_name()
+    );
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => return vec![format!("{path}: {error}")],
+    };
+    match toml::from_str::<toml::Table>(&text).map(serde_json::to_value) {
+        Ok(Ok(config)) => mismatches(spec, &config),
+        Ok(Err(error)) => vec![format!("{path}: {error}")],
+        Err(error) => vec![format!("{path}: {error}")],
     }
 }
 
