@@ -4,7 +4,8 @@
 //! a worker with many subjects stays far under the isolate's memory limit.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::Hash;
 
 /// Values by key, each fresh for `ttl_ms` after it was stored. Declare one per kind of value in a
 /// `thread_local!` (an isolate runs one thread): `static LIMITS: IsolateCache<FeatureKey, Limits>
@@ -12,28 +13,30 @@ use std::collections::BTreeMap;
 pub struct IsolateCache<K, V> {
     ttl_ms: u64,
     max_entries: usize,
-    entries: RefCell<BTreeMap<K, (u64, V)>>,
+    /// Empty until the first `put`: a `const` constructor cannot build a `HashMap`.
+    entries: RefCell<Option<HashMap<K, (u64, V)>>>,
 }
 
-impl<K: Ord + Clone, V: Clone> IsolateCache<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone> IsolateCache<K, V> {
     pub const fn new(ttl_ms: u64, max_entries: usize) -> Self {
         Self {
             ttl_ms,
             max_entries,
-            entries: RefCell::new(BTreeMap::new()),
+            entries: RefCell::new(None),
         }
     }
 
     /// The value stored for `key`, if it is still fresh at `now`.
     pub fn get(&self, key: &K, now: u64) -> Option<V> {
         let entries = self.entries.borrow();
-        let (stored_at, value) = entries.get(key)?;
+        let (stored_at, value) = entries.as_ref()?.get(key)?;
         (now.saturating_sub(*stored_at) < self.ttl_ms).then(|| value.clone())
     }
 
     /// Stores `value` for `key`. When full, expired entries go first, then the oldest.
     pub fn put(&self, key: K, value: V, now: u64) {
         let mut entries = self.entries.borrow_mut();
+        let entries = entries.get_or_insert_with(HashMap::new);
         if entries.len() >= self.max_entries && !entries.contains_key(&key) {
             let ttl = self.ttl_ms;
             entries.retain(|_, (at, _)| now.saturating_sub(*at) < ttl);
@@ -52,24 +55,50 @@ impl<K: Ord + Clone, V: Clone> IsolateCache<K, V> {
 
     /// Forgets `key`, so the next read goes to KV (after this isolate wrote it).
     pub fn invalidate(&self, key: &K) {
-        self.entries.borrow_mut().remove(key);
-    }
-
-    pub fn clear(&self) {
-        self.entries.borrow_mut().clear();
+        if let Some(entries) = self.entries.borrow_mut().as_mut() {
+            entries.remove(key);
+        }
     }
 
     pub fn len(&self) -> usize {
-        self.entries.borrow().len()
+        self.entries.borrow().as_ref().map_or(0, HashMap::len)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.borrow().is_empty()
+        self.len() == 0
     }
 }
 
-/// A single cached value (the budgets document, the resolved settings).
-pub type IsolateCell<V> = IsolateCache<(), V>;
+/// A single cached value (the budgets document, the resolved settings), by the same rule.
+pub struct IsolateCell<V> {
+    ttl_ms: u64,
+    value: RefCell<Option<(u64, V)>>,
+}
+
+impl<V: Clone> IsolateCell<V> {
+    pub const fn new(ttl_ms: u64) -> Self {
+        Self {
+            ttl_ms,
+            value: RefCell::new(None),
+        }
+    }
+
+    /// The value, if it is still fresh at `now`.
+    pub fn get(&self, now: u64) -> Option<V> {
+        let value = self.value.borrow();
+        let (stored_at, value) = value.as_ref()?;
+        (now.saturating_sub(*stored_at) < self.ttl_ms).then(|| value.clone())
+    }
+
+    pub fn put(&self, value: V, now: u64) {
+        *self.value.borrow_mut() = Some((now, value));
+    }
+
+    /// Forgets the value, so the next read goes to KV (after this isolate wrote it).
+    pub fn invalidate(&self) {
+        *self.value.borrow_mut() = None;
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -100,9 +129,10 @@ mod tests {
 
     #[test]
     fn an_invalidated_key_is_read_again() {
-        let cache: IsolateCell<&str> = IsolateCache::new(1_000, 1);
-        cache.put((), "v1", 0);
-        cache.invalidate(&());
-        assert_eq!(cache.get(&(), 1), None);
+        let cache: IsolateCell<&str> = IsolateCell::new(1_000);
+        cache.put("v1", 0);
+        assert_eq!(cache.get(999), Some("v1"));
+        cache.invalidate();
+        assert_eq!(cache.get(1), None);
     }
 }

@@ -25,7 +25,7 @@ const MAX_SCRIPTS: usize = 2_000;
 
 thread_local! {
     static SCRIPTS: IsolateCache<String, Option<ScriptInfo>> = const { IsolateCache::new(SCRIPT_MAP_CACHE_MS, MAX_SCRIPTS) };
-    static PATTERNS: IsolateCell<Patterns> = const { IsolateCache::new(PATTERNS_CACHE_MS, 1) };
+    static PATTERNS: IsolateCell<Patterns> = const { IsolateCell::new(PATTERNS_CACHE_MS) };
 }
 
 /// Each element of the JS array as JSON; `None` for one that cannot be read.
@@ -72,7 +72,7 @@ async fn script_info(ctx: &mut Ctx<'_>, script: &str) -> Option<ScriptInfo> {
 }
 
 async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
-    if let Some(patterns) = PATTERNS.with(|c| c.get(&(), ctx.now)) {
+    if let Some(patterns) = PATTERNS.with(|c| c.get(ctx.now)) {
         return patterns;
     }
     let patterns = match ApprovedPatterns::key() {
@@ -86,7 +86,7 @@ async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
         },
         Err(_) => Patterns::default(),
     };
-    PATTERNS.with(|c| c.put((), patterns.clone(), ctx.now));
+    PATTERNS.with(|c| c.put(patterns.clone(), ctx.now));
     patterns
 }
 

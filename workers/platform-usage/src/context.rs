@@ -23,8 +23,8 @@ const MAX_FEATURES: usize = 10_000;
 
 thread_local! {
     static LIMITS: IsolateCache<FeatureKey, FeatureLimits> = const { IsolateCache::new(CACHE_MS, MAX_FEATURES) };
-    static BUDGETS: IsolateCell<BudgetsDocument> = const { IsolateCache::new(CACHE_MS, 1) };
-    static SETTINGS: IsolateCell<Resolved> = const { IsolateCache::new(CACHE_MS, 1) };
+    static BUDGETS: IsolateCell<BudgetsDocument> = const { IsolateCell::new(CACHE_MS) };
+    static SETTINGS: IsolateCell<Resolved> = const { IsolateCell::new(CACHE_MS) };
 }
 
 /// Each feature's daily and monthly limits, reading only those not cached, in one bulk read.
@@ -82,7 +82,7 @@ pub async fn feature_limits<K: Kv, C: Clock>(
 /// The budgets document (project limits).
 pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocument, ApiError> {
     let now = store.now_ms();
-    if let Some(budgets) = BUDGETS.with(|c| c.get(&(), now)) {
+    if let Some(budgets) = BUDGETS.with(|c| c.get(now)) {
         return Ok(budgets);
     }
     let budgets = match store.get(&BudgetsConfig::key()?).await {
@@ -93,7 +93,7 @@ pub async fn budgets<K: Kv, C: Clock>(store: &Store<K, C>) -> Result<BudgetsDocu
         }
         Err(other) => return Err(other.into()),
     };
-    BUDGETS.with(|c| c.put((), budgets.clone(), now));
+    BUDGETS.with(|c| c.put(budgets.clone(), now));
     Ok(budgets)
 }
 
@@ -103,17 +103,17 @@ pub async fn settings<K: Kv, C: Clock, S: Sql>(
     db: &Db<S>,
 ) -> Result<Resolved, ApiError> {
     let now = store.now_ms();
-    if let Some(settings) = SETTINGS.with(|c| c.get(&(), now)) {
+    if let Some(settings) = SETTINGS.with(|c| c.get(now)) {
         return Ok(settings);
     }
     let (resolved, _) = effective(store, db).await?;
-    SETTINGS.with(|c| c.put((), resolved.clone(), now));
+    SETTINGS.with(|c| c.put(resolved.clone(), now));
     Ok(resolved)
 }
 
 /// Forgets cached settings, after this isolate changed them.
 pub fn forget_settings() {
-    SETTINGS.with(|c| c.invalidate(&()));
+    SETTINGS.with(IsolateCell::invalidate);
 }
 
 /// The settings every decision uses: cached for an hour, recomputed from D1 on a miss.
