@@ -61,11 +61,16 @@ impl ApiError {
         self.message
     }
 
-    /// The answer; a failure of the platform (5xx) is logged here, once.
-    pub fn into_response(self) -> worker::Result<Response> {
+    /// The answer to a handler's failure: a failure of the platform (5xx) is logged here, once.
+    pub fn answer(self) -> worker::Result<Response> {
         if self.status >= 500 {
             worker::console_error!("{} {self}", self.status);
         }
+        self.into_response()
+    }
+
+    /// The answer, unlogged: a refusal or a miss of the edge itself (401, 403, 404, 405).
+    pub fn into_response(self) -> worker::Result<Response> {
         json_response(self.status, &json!({ "error": self.message }))
     }
 }
@@ -91,7 +96,7 @@ pub fn json_response<T: Serialize>(status: u16, body: &T) -> worker::Result<Resp
 pub fn respond<T: Serialize>(result: Result<T, ApiError>) -> worker::Result<Response> {
     match result {
         Ok(body) => json_response(200, &body),
-        Err(error) => error.into_response(),
+        Err(error) => error.answer(),
     }
 }
 

@@ -404,7 +404,7 @@ impl WorkerSpec {
         };
         match (route.handler)(cx).await {
             Ok(response) => Ok(response),
-            Err(error) => error.into_response(),
+            Err(error) => error.answer(),
         }
     }
 
