@@ -1,8 +1,9 @@
 //! The D1 backend: statements bound as JS values, a batch as `D1Database::batch` (one
-//! transaction, one round trip), rows read back as JSON objects.
+//! transaction, one round trip), rows read back as the JS objects D1 returns.
 
-use serde_json::{Map, Value as Json};
-use worker::wasm_bindgen::JsValue;
+use js_sys::{Array, Object};
+use serde::Deserialize;
+use worker::wasm_bindgen::{JsCast, JsValue};
 use worker::{D1Database, D1PreparedStatement};
 
 use crate::error::{DbError, DbErrorKind};
@@ -37,23 +38,38 @@ fn prepare(db: &D1Database, statement: &Statement) -> Result<D1PreparedStatement
         .map_err(|e| invalid(e.to_string()))
 }
 
-/// A JSON value as the SQL value it was: whole numbers are integers (D1 sends every number as a
+/// One row as D1 returns it, kept as a JS object.
+#[derive(Deserialize)]
+struct RawRow(#[serde(with = "serde_wasm_bindgen::preserve")] JsValue);
+
+/// A JS value as the SQL value it was: whole numbers are integers (D1 sends every number as a
 /// JS number).
-fn value(json: Json) -> Value {
-    match json {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::from(b),
-        Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Value::Integer(i),
-            (None, Some(x)) if x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER as f64 => {
-                Value::Integer(x as i64)
-            }
-            (None, Some(x)) => Value::Real(x),
-            (None, None) => Value::Null,
-        },
-        Json::String(s) => Value::Text(s),
-        other => Value::Text(other.to_string()),
+fn value(js: JsValue) -> Value {
+    if let Some(x) = js.as_f64() {
+        return if x.fract() == 0.0 && x.abs() <= MAX_SAFE_INTEGER as f64 {
+            Value::Integer(x as i64)
+        } else {
+            Value::Real(x)
+        };
     }
+    if let Some(text) = js.as_string() {
+        return Value::Text(text);
+    }
+    if let Some(flag) = js.as_bool() {
+        return Value::from(flag);
+    }
+    Value::Null
+}
+
+fn row(raw: RawRow) -> Row {
+    let columns = Object::entries(raw.0.unchecked_ref::<Object>())
+        .iter()
+        .filter_map(|entry| {
+            let pair = entry.dyn_into::<Array>().ok()?;
+            Some((pair.get(0).as_string()?, value(pair.get(1))))
+        })
+        .collect();
+    Row::new(columns)
 }
 
 impl Sql for D1 {
@@ -70,15 +86,12 @@ impl Sql for D1 {
         results
             .iter()
             .map(|result| {
-                let objects: Vec<Map<String, Json>> = result
+                let objects: Vec<RawRow> = result
                     .results()
                     .map_err(|e| DbError::decode("reading D1 rows", e))?;
                 let changes = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64;
                 Ok(Outcome {
-                    rows: objects
-                        .into_iter()
-                        .map(|object| Row::new(object.into_iter().map(|(k, v)| (k, value(v))).collect()))
-                        .collect(),
+                    rows: objects.into_iter().map(row).collect(),
                     changes,
                 })
             })

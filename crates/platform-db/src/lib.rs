@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod config;
 pub mod db;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod docs;
 pub mod error;
 pub mod errors;
@@ -30,5 +31,5 @@ pub use metered::{DbCounts, Metered};
 pub use row::{FromRow, Row};
 pub use sql::{Outcome, Sql};
 pub use statement::Statement;
-pub use tables::{Retention, Table, Writers, TABLES};
+pub use tables::{DocText, Retention, Table, Writers, TABLES};
 pub use value::{FromValue, Value};

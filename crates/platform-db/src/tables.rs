@@ -36,16 +36,51 @@ impl fmt::Display for Writers {
     }
 }
 
+/// Text that documents a declaration: read by the docs and the tests, compiled out of a worker's
+/// wasm, which never shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocText {
+    #[cfg(not(target_arch = "wasm32"))]
+    text: &'static str,
+}
+
+impl DocText {
+    pub const fn new(text: &'static str) -> Self {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            Self { text }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = text;
+            Self {}
+        }
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub const fn as_str(self) -> &'static str {
+        self.text
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl fmt::Display for DocText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text)
+    }
+}
+
 /// How long a table's rows are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retention {
     /// Kept until the domain deletes them; says why.
-    Kept(&'static str),
+    Kept(DocText),
     /// Deleted by the owner's retention sweep once `column` (epoch ms) is older than `days`. Rows
     /// whose column is NULL are kept (an alert not yet sent).
     Days { column: &'static str, days: u32 },
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl fmt::Display for Retention {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -65,7 +100,7 @@ pub struct Table {
     pub retention: Retention,
     /// Its columns, in migration order.
     pub columns: &'static [&'static str],
-    pub purpose: &'static str,
+    pub purpose: DocText,
 }
 
 macro_rules! tables {
@@ -87,7 +122,7 @@ macro_rules! tables {
                 writers: $writers,
                 retention: $retention,
                 columns: &[$(stringify!($column)),*],
-                purpose: $purpose,
+                purpose: DocText::new($purpose),
             };
         )*
         /// Every table, in migration order.
@@ -102,7 +137,7 @@ tables! {
     SETTINGS = "settings" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage, SyncConfig]),
-        retention: Retention::Kept("one row per setting"),
+        retention: Retention::Kept(DocText::new("one row per setting")),
         columns: [key, value, updated_at],
         purpose: "Operator settings, one validated text value per key; an absent row means the default.",
     }
@@ -116,35 +151,35 @@ tables! {
     USAGE_TOTALS = "usage_totals" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("the usage history that budgets and reports read"),
+        retention: Retention::Kept(DocText::new("the usage history that budgets and reports read")),
         columns: [kind, subject, period, metric, value],
         purpose: "Accumulated usage per feature or project, metric and period (UTC day `YYYY-MM-DD` or month `YYYY-MM`).",
     }
     FEATURE_HEALTH = "feature_health" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("one row per feature"),
+        retention: Retention::Kept(DocText::new("one row per feature")),
         columns: [feature_key, last_heartbeat, heartbeats],
         purpose: "The latest heartbeat of each feature.",
     }
     FEATURE_BREAKERS = "feature_breakers" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("one row per feature"),
+        retention: Retention::Kept(DocText::new("one row per feature")),
         columns: [feature_key, open, manual, reason, tripped_at, auto_reset_at, consecutive_trips, last_reset_at, exempt_until],
         purpose: "Each feature's circuit breaker: the record of truth that the KV breaker keys broadcast.",
     }
     PROJECT_BREAKERS = "project_breakers" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("one row per project"),
+        retention: Retention::Kept(DocText::new("one row per project")),
         columns: [project, level, manual, reason, since, auto_reset_at, exempt_until],
         purpose: "Each project's breaker level (active, warning, paused).",
     }
     GLOBAL_STOP = "global_stop" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("a single row"),
+        retention: Retention::Kept(DocText::new("a single row")),
         columns: [id, enabled, reason, since],
         purpose: "The account-wide manual stop.",
     }
@@ -165,7 +200,7 @@ tables! {
     TELEMETRY_REJECTS = "telemetry_rejects" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept("until an operator replays or discards each row"),
+        retention: Retention::Kept(DocText::new("until an operator replays or discards each row")),
         columns: [id, kind, message_id, queue, reason, payload, received_at, status, resolved_at],
         purpose: "Telemetry that could not be used (`rejected`) or exhausted its retries (`dead_letter`), with its payload for replay.",
     }
@@ -179,42 +214,42 @@ tables! {
     CONFIG_HISTORY = "config_history" {
         owner: SyncConfig,
         writers: Writers::Only(&[SyncConfig]),
-        retention: Retention::Kept("the audit trail of applied configs"),
+        retention: Retention::Kept(DocText::new("the audit trail of applied configs")),
         columns: [id, version, applied_at, document, summary, kv_total, kv_done, runs, completed_at],
         purpose: "Each applied config: its version, document and the progress of its apply.",
     }
     SYNCED_KV_KEYS = "synced_kv_keys" {
         owner: SyncConfig,
         writers: Writers::Only(&[SyncConfig]),
-        retention: Retention::Kept("one row per key in PLATFORM_CACHE"),
+        retention: Retention::Kept(DocText::new("one row per key in PLATFORM_CACHE")),
         columns: [key, digest, written_at],
         purpose: "What sync-config wrote to PLATFORM_CACHE: each key and the digest of its value.",
     }
     PROJECT_REGISTRY = "project_registry" {
         owner: SyncConfig,
         writers: Writers::Only(&[SyncConfig]),
-        retention: Retention::Kept("one row per configured project"),
+        retention: Retention::Kept(DocText::new("one row per configured project")),
         columns: [project_id, display_name, repository, tier, scripts, updated_at],
         purpose: "Projects from services.yaml, with their Worker script names (JSON array).",
     }
     FEATURE_REGISTRY = "feature_registry" {
         owner: SyncConfig,
         writers: Writers::Only(&[SyncConfig]),
-        retention: Retention::Kept("one row per configured feature"),
+        retention: Retention::Kept(DocText::new("one row per configured feature")),
         columns: [feature_key, project_id, category, feature, display_name, circuit_breaker, cost_tier, updated_at],
         purpose: "Features from services.yaml, keyed project:category:feature.",
     }
     DRIFT_CHECKS = "drift_checks" {
         owner: SyncConfig,
         writers: Writers::Only(&[SyncConfig]),
-        retention: Retention::Kept("one row a day"),
+        retention: Retention::Kept(DocText::new("one row a day")),
         columns: [checked_at, version, checked, repaired],
         purpose: "Each daily drift check: keys checked and those repaired (JSON).",
     }
     ERROR_FINGERPRINTS = "error_fingerprints" {
         owner: ErrorCollector,
         writers: Writers::Only(&[ErrorCollector]),
-        retention: Retention::Kept("the record of every error and its GitHub issue"),
+        retention: Retention::Kept(DocText::new("the record of every error and its GitHub issue")),
         columns: [
             fingerprint, project, script, repository, kind, exception, category, priority, title,
             message, sample, occurrences, first_seen, last_seen, last_context, last_logs, status,
@@ -226,21 +261,21 @@ tables! {
     ERROR_DAILY_ISSUES = "error_daily_issues" {
         owner: ErrorCollector,
         writers: Writers::Only(&[ErrorCollector]),
-        retention: Retention::Kept("one row per project and day that filed one"),
+        retention: Retention::Kept(DocText::new("one row per project and day that filed one")),
         columns: [kind, project, day, issue_number, claimed_at],
         purpose: "Issues filed at most once per project per day (`digest`, `gap`): the row is the claim.",
     }
     ERROR_COLLECTOR_STATE = "error_collector_state" {
         owner: ErrorCollector,
         writers: Writers::Only(&[ErrorCollector]),
-        retention: Retention::Kept("a few named facts"),
+        retention: Retention::Kept(DocText::new("a few named facts")),
         columns: [key, value, at],
         purpose: "The collector's own facts for /health (last issue write, last GitHub error).",
     }
     HANDLER_RUNS = "handler_runs" {
         owner: PlatformUsage,
         writers: STAMPS,
-        retention: Retention::Kept("one row per handler"),
+        retention: Retention::Kept(DocText::new("one row per handler")),
         columns: [worker, handler, last_run_at, last_ok_at, last_error, last_error_at, consecutive_failures],
         purpose: "Each handler's last run, success and failure: /health reports them, a silent or failing cron is alerted.",
     }
