@@ -82,15 +82,6 @@ pub fn decode<T: FromRow>(context: &str, outcome: &Outcome) -> Result<Vec<T>, Db
         .collect()
 }
 
-/// The rows of several outcomes (the chunks of one logical query) as `T`.
-pub fn decode_all<T: FromRow>(context: &str, outcomes: &[Outcome]) -> Result<Vec<T>, DbError> {
-    let mut all = Vec::new();
-    for outcome in outcomes {
-        all.extend(decode(context, outcome)?);
-    }
-    Ok(all)
-}
-
 /// The rows of `outcomes` that read as `T`; each that does not is described in `skipped` (a row
 /// written by hand, a key from an older format) and left out, so one bad row cannot stop a batch.
 pub fn lenient<T: FromRow>(outcomes: &[Outcome], skipped: &mut Vec<String>) -> Vec<T> {

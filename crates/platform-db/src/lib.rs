@@ -25,7 +25,7 @@ pub mod d1;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-pub use db::{decode, decode_all, Db};
+pub use db::{decode, Db};
 pub use error::{DbError, DbErrorKind};
 pub use metered::{DbCounts, Metered};
 pub use row::{FromRow, Row};

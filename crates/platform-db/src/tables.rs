@@ -27,10 +27,7 @@ impl Writers {
 impl fmt::Display for Writers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Only(workers) => {
-                let names: Vec<&str> = workers.iter().map(|w| w.crate_name()).collect();
-                f.write_str(&names.join(", "))
-            }
+            Self::Only(workers) => f.write_str(&PlatformWorker::list(workers)),
             Self::Every(module) => write!(f, "every worker ({module})"),
         }
     }

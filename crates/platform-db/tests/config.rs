@@ -16,6 +16,7 @@ use platform_db::sqlite::Sqlite;
 use platform_db::tables::USAGE_TOTALS;
 use platform_db::usage::ledger::Transaction;
 use platform_db::{Db, DbError, DbErrorKind, Metered, Row};
+use platform_kv::families::{BudgetsConfig, ScriptMap};
 use platform_kv::{block_on, PlatformWorker};
 
 const NOW: u64 = 1_772_460_306_789;
@@ -43,10 +44,20 @@ fn version<'a>(version: &'a str, applied_at: u64, kv_total: u64) -> NewVersion<'
     }
 }
 
+/// The key of script `s{i:05}`'s map entry, as sync-config writes it.
+fn script_key(i: usize) -> String {
+    match ScriptMap::key(&format!("s{i:05}")) {
+        Ok(key) => key.as_str().to_owned(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn budgets_key() -> String {
+    BudgetsConfig::key().map_or_else(|e| panic!("{e}"), |key| key.as_str().to_owned())
+}
+
 fn keys(n: usize, digest: &str) -> Vec<(String, String)> {
-    (0..n)
-        .map(|i| (format!("SCRIPT_MAP:s{i:05}"), format!("{digest}{i}")))
-        .collect()
+    (0..n).map(|i| (script_key(i), format!("{digest}{i}"))).collect()
 }
 
 #[test]
@@ -78,11 +89,11 @@ fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
         (after_one.kv_done, after_one.runs, after_one.completed_at),
         (3, 1, None)
     );
-    let deleted = vec!["SCRIPT_MAP:s00000".to_owned()];
+    let deleted = vec![script_key(0)];
     block_on(config::record_run(
         &db,
         id,
-        &[("CONFIG:BUDGETS".to_owned(), "b".to_owned())],
+        &[(budgets_key(), "b".to_owned())],
         &deleted,
         NOW + 2,
         true,
@@ -95,17 +106,17 @@ fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
     let written = block_on(config::written(&db))?;
     assert_eq!(
         written.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["CONFIG:BUDGETS", "SCRIPT_MAP:s00001", "SCRIPT_MAP:s00002"]
+        [budgets_key(), script_key(1), script_key(2)]
     );
 
     // Drift reopens the apply for the keys forgotten.
-    block_on(config::forget_drift(&db, id, &["SCRIPT_MAP:s00001".to_owned()]))?;
+    block_on(config::forget_drift(&db, id, &[script_key(1)]))?;
     let reopened = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
     assert_eq!(
         (reopened.kv_total, reopened.kv_done, reopened.completed_at),
         (6, 5, None)
     );
-    assert!(!block_on(config::written(&db))?.contains_key("SCRIPT_MAP:s00001"));
+    assert!(!block_on(config::written(&db))?.contains_key(&script_key(1)));
 
     // A newer config is the current one; the history lists the older ones without documents.
     let second = block_on(config::record_version(&db, version("v2", NOW + 10, 1)))?;
@@ -174,11 +185,9 @@ fn written_keys_are_recorded_and_forgotten_in_bulk() -> Result<(), DbError> {
     ))?;
     let written = block_on(config::written(&db))?;
     assert_eq!(written.len(), count - forgotten.len());
-    assert_eq!(written.get("SCRIPT_MAP:s00000").map(String::as_str), Some("b0"));
+    assert_eq!(written.get(&script_key(0)).map(String::as_str), Some("b0"));
     assert_eq!(
-        written
-            .get(&format!("SCRIPT_MAP:s{:05}", count - 1))
-            .map(String::as_str),
+        written.get(&script_key(count - 1)).map(String::as_str),
         Some(format!("a{}", count - 1).as_str())
     );
     assert!(forgotten.iter().all(|key| !written.contains_key(key)));

@@ -48,6 +48,14 @@ impl PlatformWorker {
     }
 }
 
+impl PlatformWorker {
+    /// `platform-usage, sync-config`: the crate names, as the references list writers.
+    pub fn list(workers: &[PlatformWorker]) -> String {
+        let names: Vec<&str> = workers.iter().map(|w| w.crate_name()).collect();
+        names.join(", ")
+    }
+}
+
 impl fmt::Display for PlatformWorker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.script_name())
@@ -74,10 +82,7 @@ impl Writers {
 impl fmt::Display for Writers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Only(workers) => {
-                let names: Vec<&str> = workers.iter().map(|w| w.crate_name()).collect();
-                f.write_str(&names.join(", "))
-            }
+            Self::Only(workers) => f.write_str(&PlatformWorker::list(workers)),
             Self::SharedAlertModule => f.write_str("shared alert module (every worker)"),
         }
     }
