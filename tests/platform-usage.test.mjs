@@ -7,6 +7,7 @@ import { featureReasonKey, featureStatusKey, legacyEnabledKey, middlewareProject
 import { pollUntil } from "./harness/poll.mjs";
 import { BUDGETS_KEY, budgetWarnKey, featureAutoResetKey, featureBudgetKey, featureMonthlyBudgetKey } from "./harness/platform-keys.mjs";
 import { startPlatform } from "./harness/platform.mjs";
+import { featureTotal } from "./harness/usage.mjs";
 
 const WEBHOOK = "https://hooks.slack.com/services/T000/B000/platform-tests";
 const USAGE = "platform-usage";
@@ -36,12 +37,7 @@ describe("platform-usage", () => {
   };
   // n KV writes by the test consumer (its KV steps cycle write, read, list, delete).
   const work = (feature, kvWrites) => platform.fetch("test-consumer", `/work?feature=${feature}&kv=${4 * kvWrites - 3}`);
-  const total = async (feature, metric) =>
-    (await platform.d1.first(
-      "SELECT sum(value) AS value FROM usage_totals WHERE kind = 'feature' AND subject = ? AND metric = ? AND length(period) = 10",
-      feature,
-      metric,
-    ))?.value ?? 0;
+  const total = (feature, metric) => featureTotal(platform, feature, metric);
   const counted = (feature, metric, expected) =>
     pollUntil(async () => ((await total(feature, metric)) === expected ? true : undefined), { what: `${feature} ${metric} = ${expected}` });
   const slackTexts = async (needle) =>
@@ -265,19 +261,28 @@ describe("platform-usage", () => {
       assert.equal(JSON.parse(dlq[2].payload).metrics.kvReads, -1, "the full payload is kept");
     });
 
-    it("counts a redelivered message once", async () => {
+    it("counts a redelivered message once, and the rest of its batch", async () => {
       const feature = "shop:api:twice";
       const body = message(feature, { kvReads: 4 });
-      await platform.queue(USAGE, TELEMETRY, [{ id: "twice-1", body }]);
-      const again = await platform.queue(USAGE, TELEMETRY, [{ id: "twice-1", body }, { id: "twice-2", body }]);
+      // A redelivery keeps the message's id and the time it was sent.
+      const timestamp = new Date();
+      await platform.queue(USAGE, TELEMETRY, [{ id: "twice-1", body, timestamp }]);
+      const again = await platform.queue(USAGE, TELEMETRY, [
+        { id: "twice-1", body, timestamp },
+        { id: "twice-2", body, timestamp },
+      ]);
       assert.equal(again.acked.length, 2);
+      assert.equal(await total(feature, "kv_reads"), 8);
+      const once = await platform.queue(USAGE, TELEMETRY, [{ id: "twice-2", body, timestamp }]);
+      assert.equal(once.acked.length, 1);
       assert.equal(await total(feature, "kv_reads"), 8);
     });
 
     it("loses nothing when D1 fails mid-batch: the batch is retried and counted once", async () => {
       const feature = "shop:api:flaky";
-      const messages = [1, 2, 3].map((n) => ({ id: `flaky-${n}`, body: message(feature, { kvReads: n }) }));
-      // The ledger read succeeds; the commit fails on the missing table, so nothing is written.
+      const timestamp = new Date();
+      const messages = [1, 2, 3].map((n) => ({ id: `flaky-${n}`, body: message(feature, { kvReads: n }), timestamp }));
+      // The counting transaction fails on the missing table, so nothing of the batch is written.
       await platform.d1.exec("ALTER TABLE feature_health RENAME TO feature_health_away");
       const failed = await platform.queue(USAGE, TELEMETRY, [...messages, { id: "flaky-beat", body: message(feature, {}, { is_heartbeat: true }) }]);
       await platform.d1.exec("ALTER TABLE feature_health_away RENAME TO feature_health");

@@ -54,10 +54,50 @@ pub struct BatchUsage {
     pub heartbeats: BTreeMap<FeatureKey, EpochMs>,
     /// Errors consumers reported, per feature.
     pub errors: BTreeMap<FeatureKey, u64>,
+    /// When each feature sent telemetry of any kind, per UTC day.
+    pub activity: BTreeMap<(FeatureKey, UtcDay), Activity>,
+}
+
+/// When a feature was heard from on one UTC day, by its messages' own timestamps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Bit `h` is set when a message fell in UTC hour `h` (0..24).
+    pub hours: u32,
+    /// The latest message timestamp.
+    pub last_seen: EpochMs,
+}
+
+impl Activity {
+    /// The activity of one message at `at`.
+    pub fn at(at: EpochMs) -> Self {
+        let hour = (at % 86_400_000) / 3_600_000;
+        Self {
+            hours: 1 << hour,
+            last_seen: at,
+        }
+    }
+
+    /// Both activities together.
+    pub fn merge(self, other: Self) -> Self {
+        Self {
+            hours: self.hours | other.hours,
+            last_seen: self.last_seen.max(other.last_seen),
+        }
+    }
+
+    /// The UTC hours marked, ascending.
+    pub fn hours(self) -> impl Iterator<Item = u8> {
+        (0..24u8).filter(move |h| self.hours & (1 << h) != 0)
+    }
 }
 
 impl BatchUsage {
     pub fn add(&mut self, message: &Telemetry) {
+        let heard = self
+            .activity
+            .entry((message.feature.clone(), UtcDay::containing(message.timestamp)))
+            .or_default();
+        *heard = heard.merge(Activity::at(message.timestamp));
         if message.error_count > 0 {
             *self.errors.entry(message.feature.clone()).or_default() += message.error_count;
         }
@@ -177,5 +217,24 @@ mod tests {
         assert_eq!(usage.heartbeats.values().copied().collect::<Vec<_>>(), [7]);
         assert_eq!(usage.errors.values().copied().collect::<Vec<_>>(), [2]);
         assert_eq!(usage.features().len(), 2);
+        let heard = usage.activity[&(FeatureKey::parse("app:api:read").unwrap(), day)];
+        // 1_772_460_306_789 is 2026-03-02T14:05:06.789Z.
+        assert_eq!(heard.hours().collect::<Vec<_>>(), [14]);
+        assert_eq!(heard.last_seen, 1_772_460_306_790);
+        assert_eq!(
+            usage.activity.len(),
+            4,
+            "two features on 2026-03-02, one on 03-03, one in 1970"
+        );
+    }
+
+    #[test]
+    fn activity_marks_hours_and_keeps_the_latest() {
+        let hour = 3_600_000;
+        let merged = Activity::at(23 * hour + 5)
+            .merge(Activity::at(2 * hour))
+            .merge(Activity::at(2 * hour + 9));
+        assert_eq!(merged.hours().collect::<Vec<_>>(), [2, 23]);
+        assert_eq!(merged.last_seen, 23 * hour + 5);
     }
 }

@@ -89,10 +89,13 @@ impl Sql for D1 {
                 let objects: Vec<RawRow> = result
                     .results()
                     .map_err(|e| DbError::decode("reading D1 rows", e))?;
-                let changes = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) as u64;
+                let meta = result.meta().ok().flatten();
+                let count = |n: Option<usize>| n.unwrap_or(0) as u64;
                 Ok(Outcome {
                     rows: objects.into_iter().map(row).collect(),
-                    changes,
+                    changes: count(meta.as_ref().and_then(|m| m.changes)),
+                    rows_read: count(meta.as_ref().and_then(|m| m.rows_read)),
+                    rows_written: count(meta.as_ref().and_then(|m| m.rows_written)),
                 })
             })
             .collect()

@@ -19,6 +19,9 @@ pub struct DbCounts {
     pub rows_returned: u64,
     /// Rows inserted, updated or deleted.
     pub changes: u64,
+    /// Rows read and written as D1 bills them (zero on the SQLite twin).
+    pub rows_read: u64,
+    pub rows_written: u64,
 }
 
 /// A backend wrapped to count its work.
@@ -55,6 +58,8 @@ impl<S: Sql> Sql for Metered<S> {
         let mut counts = self.counts.get();
         counts.rows_returned += outcomes.iter().map(|o| o.rows.len() as u64).sum::<u64>();
         counts.changes += outcomes.iter().map(|o| o.changes).sum::<u64>();
+        counts.rows_read += outcomes.iter().map(|o| o.rows_read).sum::<u64>();
+        counts.rows_written += outcomes.iter().map(|o| o.rows_written).sum::<u64>();
         self.counts.set(counts);
         Ok(outcomes)
     }

@@ -12,6 +12,10 @@ pub struct Outcome {
     pub rows: Vec<Row>,
     /// Rows it inserted, updated or deleted.
     pub changes: u64,
+    /// Rows read and written as D1 bills them (index entries and scanned rows included). Only D1
+    /// reports them: the SQLite twin leaves both at zero.
+    pub rows_read: u64,
+    pub rows_written: u64,
 }
 
 /// A database backend.

@@ -124,6 +124,7 @@ fn run(connection: &Connection, statement: &Statement) -> Result<Outcome, DbErro
     Ok(Outcome {
         rows: out,
         changes: connection.total_changes().saturating_sub(before),
+        ..Outcome::default()
     })
 }
 

@@ -95,14 +95,14 @@ pub(crate) fn select_in(head: &str, leading: &[Value], keys: Vec<Value>, tail: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tables::TELEMETRY_SEEN;
+    use crate::tables::FEATURE_HEALTH;
 
     #[test]
     fn rows_are_split_under_the_parameter_limit() {
         let rows: Vec<Vec<Value>> = (0..120).map(|i| vec![Value::from(i), Value::from(i)]).collect();
         let statements = insert_rows(
-            &TELEMETRY_SEEN,
-            "INSERT INTO telemetry_seen (message_id, seen_at)",
+            &FEATURE_HEALTH,
+            "INSERT INTO feature_health (feature_key, last_heartbeat)",
             rows,
             "",
         );

@@ -138,19 +138,19 @@ tables! {
         columns: [key, value, updated_at],
         purpose: "Operator settings, one validated text value per key; an absent row means the default.",
     }
-    TELEMETRY_SEEN = "telemetry_seen" {
+    TELEMETRY_RECEIPTS = "telemetry_receipts" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Days { column: "seen_at", days: 15 },
-        columns: [message_id, seen_at],
-        purpose: "Queue message ids already counted, so a redelivered message is never counted twice (outlives the queue's 14-day retention).",
+        retention: Retention::Days { column: "minute_at", days: 15 },
+        columns: [minute_at, seq, ids],
+        purpose: "Queue message ids already counted, one row per batch and enqueue minute; a trigger refuses a receipt that repeats a counted id, so a redelivered message is never counted twice (outlives the queue's 14-day retention).",
     }
-    USAGE_TOTALS = "usage_totals" {
+    USAGE_ROLLUPS = "usage_rollups" {
         owner: PlatformUsage,
         writers: Writers::Only(&[PlatformUsage]),
-        retention: Retention::Kept(DocText::new("the usage history that budgets and reports read")),
-        columns: [kind, subject, period, metric, value],
-        purpose: "Accumulated usage per feature or project, metric and period (UTC day `YYYY-MM-DD` or month `YYYY-MM`).",
+        retention: Retention::Days { column: "updated_at", days: 400 },
+        columns: [project, period, shard, totals, activity, updated_at],
+        purpose: "Usage per project, UTC period (`YYYY-MM-DD` or `YYYY-MM`) and shard: every feature's amount per metric, and on day rows each feature's active hours and latest message. A year and a month of history, for budgets, reports and the sentinel.",
     }
     FEATURE_HEALTH = "feature_health" {
         owner: PlatformUsage,

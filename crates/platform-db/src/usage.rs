@@ -3,8 +3,11 @@
 //! reconciliation's reads ([`sweep`]) and the operator settings ([`settings`]). The breaker rows
 //! shared by all of them are read here, once.
 
+pub mod activity;
 pub mod admin;
 pub mod ledger;
+pub mod receipts;
+pub mod rollup;
 pub mod settings;
 pub mod sweep;
 
@@ -130,7 +133,8 @@ mod tests {
         let sqlite = Sqlite::migrated()?;
         let db = Db::new(sqlite.clone(), PlatformWorker::PlatformUsage);
         let mut tx = Transaction::new(1_000);
-        tx.mark_seen(&["m1".to_owned()]);
+        let ids = [(60_000, vec!["m1".to_owned()])].into();
+        tx.count(&ids, &platform_core::usage::BatchUsage::default());
         tx.push(Statement::write(
             &ERROR_COLLECTOR_STATE,
             "INSERT INTO error_collector_state (key, value, at) VALUES ('k', 'v', 1)",
@@ -138,7 +142,7 @@ mod tests {
         ));
         let refused = block_on(tx.commit(&db, "a batch")).map_err(|e| e.kind);
         assert_eq!(refused, Err(DbErrorKind::Refused));
-        for table in ["telemetry_seen", "error_collector_state"] {
+        for table in ["telemetry_receipts", "error_collector_state"] {
             let rows = sqlite.select(&format!("SELECT count(*) AS n FROM {table}"))?;
             assert_eq!(rows[0].get::<u64>("n").ok(), Some(0), "{table}");
         }

@@ -6,15 +6,16 @@ use std::collections::BTreeMap;
 
 use platform_core::services::CostTier;
 use platform_core::settings::SETTINGS;
-use platform_core::usage::{MetricTotals, Subject};
-use platform_core::{FeatureKey, Metric};
+use platform_core::telemetry::Telemetry;
+use platform_core::usage::BatchUsage;
+use platform_core::FeatureKey;
 use platform_db::config::{
     self, CurrentRows, DriftRow, FeatureRow, NewVersion, ProjectRow, RowWrites, SettingRow, Writes,
     ROWS_PER_STATEMENT,
 };
 use platform_db::sqlite::Sqlite;
-use platform_db::tables::USAGE_TOTALS;
-use platform_db::usage::ledger::Transaction;
+use platform_db::tables::USAGE_ROLLUPS;
+use platform_db::usage::ledger::{ByMinute, Transaction};
 use platform_db::{Db, DbError, DbErrorKind, Metered, Row};
 use platform_kv::families::{BudgetsConfig, ScriptMap};
 use platform_kv::{block_on, PlatformWorker};
@@ -388,29 +389,32 @@ fn the_last_drift_check_is_read_back() -> Result<(), DbError> {
 fn a_write_to_a_platform_usage_table_is_refused_with_nothing_of_its_batch_written() -> Result<(), DbError> {
     let (sqlite, db) = setup()?;
     let feature = FeatureKey::parse("shop:api:pay").map_err(|e| DbError::decode("test", e))?;
-    let totals: MetricTotals = [(Metric::KvReads, 3.0)].into_iter().collect();
-    // platform-usage's accumulation of usage_totals, behind statements sync-config may make.
+    let mut usage = BatchUsage::default();
+    let body =
+        serde_json::json!({"feature_key": feature.as_str(), "metrics": {"kvReads": 3}, "timestamp": NOW});
+    usage.add(&Telemetry::parse(&body, NOW).map_err(|e| DbError::decode("test", e))?);
+    // platform-usage's accumulation of usage_rollups, behind statements sync-config may make.
     let mut tx = Transaction::new(NOW);
     for statement in config::record_keys(&keys(3, "d"), NOW) {
         tx.push(statement);
     }
-    tx.add_usage(&[(Subject::Feature(feature), "2026-03-02".into(), totals)]);
+    tx.count(&ByMinute::new(), &usage);
     assert!(
-        tx.statements().iter().any(|s| s.writes() == Some(&USAGE_TOTALS)),
-        "the batch writes usage_totals"
+        tx.statements().iter().any(|s| s.writes() == Some(&USAGE_ROLLUPS)),
+        "the batch writes usage_rollups"
     );
 
     let before = db.backend().counts();
     match block_on(tx.commit(&db, "a mixed batch")) {
         Err(error) => {
             assert_eq!(error.kind, DbErrorKind::Refused);
-            assert!(error.detail.contains("usage_totals"), "{error}");
+            assert!(error.detail.contains("usage_rollups"), "{error}");
         }
-        Ok(_) => panic!("sync-config wrote usage_totals"),
+        Ok(_) => panic!("sync-config wrote usage_rollups"),
     }
     assert_eq!(db.backend().counts(), before, "refused before any round trip");
     assert!(block_on(config::written(&db))?.is_empty());
-    let totals = sqlite.select("SELECT COUNT(*) AS n FROM usage_totals")?;
+    let totals = sqlite.select("SELECT COUNT(*) AS n FROM usage_rollups")?;
     assert_eq!(one(&totals, "n")?, 0);
     Ok(())
 }

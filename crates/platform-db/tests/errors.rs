@@ -572,12 +572,12 @@ fn digest_warnings_and_health_facts() -> Result<(), DbError> {
 fn a_write_to_a_platform_usage_table_is_refused_and_nothing_of_its_batch_is_written() -> Result<(), DbError> {
     let (sqlite, db) = database()?;
     let groups = BTreeMap::from([(FP.to_owned(), group(FP, "api", ErrorKind::Exception, 1, T0, T0))]);
-    // platform-usage's retention sweep: a write to telemetry_seen, which only platform-usage owns.
+    // platform-usage's retention sweep: a write to telemetry_receipts, which only platform-usage owns.
     let foreign = platform_db::retention::statements(PlatformWorker::PlatformUsage, T0)
         .into_iter()
         .map(|(_, statement)| statement)
-        .find(|s| s.writes().is_some_and(|t| t.name == "telemetry_seen"))
-        .ok_or_else(|| DbError::backend("test", "no statement writes telemetry_seen"))?;
+        .find(|s| s.writes().is_some_and(|t| t.name == "telemetry_receipts"))
+        .ok_or_else(|| DbError::backend("test", "no statement writes telemetry_receipts"))?;
     let refused = block_on(fingerprints::record(&db, &groups, &mapped("api"), Some(foreign)))
         .err()
         .ok_or_else(|| DbError::backend("test", "the write was not refused"))?;

@@ -149,7 +149,7 @@ fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError>
         ],
     ))?;
     sqlite.execute(&format!(
-        "INSERT INTO telemetry_seen VALUES ('old', {}), ('new', {})",
+        "INSERT INTO telemetry_receipts VALUES ({}, 0, '[\"old\"]'), ({}, 0, '[\"new\"]')",
         now - 16 * day,
         now - 14 * day
     ))?;
@@ -161,7 +161,7 @@ fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError>
     let swept = block_on(platform_db::retention::sweep(&usage, now))?;
     let deleted = |table: &str| swept.iter().find(|s| s.table == table).map(|s| s.deleted);
     assert_eq!(
-        (deleted("telemetry_seen"), deleted("alert_outbox")),
+        (deleted("telemetry_receipts"), deleted("alert_outbox")),
         (Some(1), Some(1))
     );
     let left = sqlite.select("SELECT subject FROM alert_outbox ORDER BY id")?;

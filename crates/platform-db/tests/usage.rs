@@ -1,18 +1,20 @@
 //! platform-usage's ledger against SQLite with the real migrations: idempotent counting, typed
-//! breaker rows, the sweep's due resets, warnings, retention and the snapshot's query plan.
+//! breaker rows, the sweep's due resets, warnings, retention, activity and the query plans.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::breaker::{FeatureBreaker, Level, ProjectBreaker};
-use platform_core::usage::{MetricTotals, Subject};
+use platform_core::telemetry::Telemetry;
+use platform_core::usage::{BatchUsage, MetricTotals, Subject};
 use platform_core::{FeatureKey, Metric, ProjectId};
 use platform_db::sqlite::Sqlite;
 use platform_db::usage::admin::{self, RejectStatus};
-use platform_db::usage::ledger::{self, RejectKind, Snapshot, Transaction, UsageRow};
-use platform_db::usage::{settings, sweep};
-use platform_db::{alerts, retention, Db, DbError, DbErrorKind, Metered};
+use platform_db::usage::ledger::{self, ByMinute, RejectKind, Snapshot, Transaction};
+use platform_db::usage::{activity, rollup, settings, sweep};
+use platform_db::{alerts, retention, Db, DbError, Metered};
 use platform_kv::block_on;
 use platform_kv::PlatformWorker::PlatformUsage;
+use serde_json::json;
 
 const DAY: u64 = 86_400_000;
 /// 2026-03-02T12:00:00Z.
@@ -31,33 +33,28 @@ fn ids(ids: &[&str]) -> Vec<String> {
     ids.iter().map(|id| (*id).to_owned()).collect()
 }
 
+/// The ids as received in one enqueue minute.
+fn receipt(ids_: &[&str]) -> ByMinute {
+    [(ledger::minute_of(NOON), ids(ids_))].into()
+}
+
 fn totals(pairs: &[(Metric, f64)]) -> MetricTotals {
     pairs.iter().copied().collect()
 }
 
-/// One batch's usage of `feature` today, for the feature and its project.
-fn usage(feature: &FeatureKey, amounts: &[(Metric, f64)]) -> Vec<UsageRow> {
-    vec![
-        (
-            Subject::Feature(feature.clone()),
-            PERIODS[0].into(),
-            totals(amounts),
-        ),
-        (
-            Subject::Feature(feature.clone()),
-            PERIODS[1].into(),
-            totals(amounts),
-        ),
-        (
-            Subject::Project(feature.project()),
-            PERIODS[0].into(),
-            totals(amounts),
-        ),
-    ]
+/// One message per feature at `at`, with these camelCase metrics.
+fn usage(features: &[&FeatureKey], metrics: serde_json::Value, at: u64) -> BatchUsage {
+    let mut usage = BatchUsage::default();
+    for feature in features {
+        let body = json!({"feature_key": feature.as_str(), "metrics": metrics.clone(), "timestamp": at});
+        usage.add(&Telemetry::parse(&body, at).unwrap_or_else(|e| panic!("{e}")));
+    }
+    usage
 }
 
-fn snapshot<S: platform_db::Sql>(db: &Db<S>, messages: &[String], features: &[FeatureKey]) -> Snapshot {
-    block_on(ledger::snapshot(db, messages, features, PERIODS)).unwrap_or_else(|e| panic!("{e}"))
+/// The state of the features, read as a batch's transaction ends (here with nothing written).
+fn snapshot<S: platform_db::Sql>(db: &Db<S>, features: &[FeatureKey]) -> Snapshot {
+    block_on(Transaction::new(NOON).commit_and_read(db, features, PERIODS)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn count(sqlite: &Sqlite, sql: &str) -> Result<u64, DbError> {
@@ -66,51 +63,66 @@ fn count(sqlite: &Sqlite, sql: &str) -> Result<u64, DbError> {
 }
 
 #[test]
-fn a_redelivered_batch_fails_as_a_whole_and_is_not_counted_twice() -> Result<(), DbError> {
+fn a_redelivered_message_refuses_its_batch_whole_and_is_never_counted_twice() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);
     let api = feature("app:api:main");
-    let batch = ids(&["m1", "m2", "m3"]);
+    let reads = json!({"kvReads": 3});
 
-    let before = snapshot(&db, &batch, std::slice::from_ref(&api));
-    assert!(before.seen.is_empty());
     let mut tx = Transaction::new(NOON);
-    tx.mark_seen(&batch);
-    tx.add_usage(&usage(&api, &[(Metric::KvReads, 3.0)]));
-    block_on(tx.commit(&db, "first delivery"))?;
-
-    // The same messages again: the snapshot says they were counted...
-    let again = snapshot(&db, &batch, std::slice::from_ref(&api));
-    assert_eq!(again.seen, batch.iter().cloned().collect());
-    // ...and a concurrent delivery that missed it fails whole: its usage is not added either.
-    let mut tx = Transaction::new(NOON + 1);
-    tx.mark_seen(&ids(&["m4", "m2"]));
-    tx.add_usage(&usage(&api, &[(Metric::KvReads, 3.0)]));
-    let refused = block_on(tx.commit(&db, "second delivery"));
-    assert_eq!(refused.map_err(|e| e.kind), Err(DbErrorKind::Backend));
-    let after = snapshot(&db, &ids(&["m4"]), std::slice::from_ref(&api));
-    assert!(after.seen.is_empty(), "nothing of the failed transaction is kept");
+    tx.count(
+        &receipt(&["m1", "m2", "m3"]),
+        &usage(&[&api], reads.clone(), NOON),
+    );
+    let first = block_on(tx.commit_and_read(&db, std::slice::from_ref(&api), PERIODS))?;
+    let today = (Subject::Feature(api.clone()), PERIODS[0].to_owned());
     assert_eq!(
-        after
-            .totals
-            .get(&(Subject::Feature(api.clone()), PERIODS[0].into())),
-        Some(&totals(&[(Metric::KvReads, 3.0)]))
+        first.totals.get(&today),
+        Some(&totals(&[(Metric::KvReads, 3.0)])),
+        "read after counting"
+    );
+
+    // A batch repeating m2 is refused by the receipts' trigger, with everything it would add...
+    let mut tx = Transaction::new(NOON + 1);
+    tx.count(&receipt(&["m4", "m2"]), &usage(&[&api], reads.clone(), NOON));
+    let refused = block_on(tx.commit_and_read(&db, std::slice::from_ref(&api), PERIODS));
+    let error = refused
+        .err()
+        .ok_or_else(|| DbError::backend("test", "the redelivery was counted"))?;
+    assert!(ledger::already_counted(&error), "{error}");
+    assert_eq!(
+        snapshot(&db, std::slice::from_ref(&api)).totals.get(&today),
+        first.totals.get(&today)
+    );
+    // ...and the receipts tell which of its messages to leave out.
+    let counted = block_on(ledger::counted(&db, &receipt(&["m4", "m2"])))?;
+    assert_eq!(counted, ["m2".to_owned()].into());
+    let mut tx = Transaction::new(NOON + 2);
+    tx.count(&receipt(&["m4"]), &usage(&[&api], reads, NOON));
+    let after = block_on(tx.commit_and_read(&db, std::slice::from_ref(&api), PERIODS))?;
+    assert_eq!(after.totals.get(&today), Some(&totals(&[(Metric::KvReads, 6.0)])));
+    assert_eq!(
+        count(&sqlite, "SELECT count(*) AS n FROM telemetry_receipts")?,
+        2,
+        "one row per batch and minute"
     );
     Ok(())
 }
 
 #[test]
-fn usage_accumulates_across_transactions_per_subject_and_period() -> Result<(), DbError> {
+fn usage_accumulates_per_feature_project_and_period_in_a_few_rows() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);
     let (api, web) = (feature("app:api:main"), feature("app:web:main"));
     for (i, (f, reads)) in [(&api, 3.0), (&api, 4.5), (&web, 1.0)].into_iter().enumerate() {
         let mut tx = Transaction::new(NOON + i as u64);
-        tx.mark_seen(&[format!("m{i}")]);
-        tx.add_usage(&usage(f, &[(Metric::KvReads, reads), (Metric::D1Writes, 1.0)]));
+        tx.count(
+            &receipt(&[&format!("m{i}")]),
+            &usage(&[f], json!({"kvReads": reads, "d1Writes": 1}), NOON),
+        );
         block_on(tx.commit(&db, "a batch"))?;
     }
-    let snapshot = snapshot(&db, &[], &[api.clone(), web.clone()]);
+    let snapshot = snapshot(&db, &[api.clone(), web.clone()]);
     let total = |subject: Subject, period: &str| snapshot.totals.get(&(subject, period.to_owned())).cloned();
     let api_today = totals(&[(Metric::KvReads, 7.5), (Metric::D1Writes, 2.0)]);
     assert_eq!(
@@ -122,8 +134,76 @@ fn usage_accumulates_across_transactions_per_subject_and_period() -> Result<(), 
         total(Subject::Project(project("app")), PERIODS[0]),
         Some(totals(&[(Metric::KvReads, 8.5), (Metric::D1Writes, 3.0)]))
     );
-    assert_eq!(snapshot.totals.len(), 5, "{:?}", snapshot.totals.keys());
-    assert!(snapshot.skipped.is_empty());
+    assert_eq!(
+        total(Subject::Project(project("app")), PERIODS[1]),
+        Some(totals(&[(Metric::KvReads, 8.5), (Metric::D1Writes, 3.0)]))
+    );
+    assert_eq!(snapshot.totals.len(), 6, "{:?}", snapshot.totals.keys());
+    assert!(snapshot.skipped.is_empty(), "{:?}", snapshot.skipped);
+    // Two features, each in its shard, each with a day row and a month row.
+    let shards = [rollup::shard(&api), rollup::shard(&web)]
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
+    assert_eq!(
+        count(&sqlite, "SELECT count(*) AS n FROM usage_rollups")?,
+        2 * shards
+    );
+    Ok(())
+}
+
+#[test]
+fn a_thousand_features_stay_in_two_rows_per_shard() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(Metered::new(sqlite.clone()), PlatformUsage);
+    let features: Vec<FeatureKey> = (0..1000).map(|i| feature(&format!("big:api:f{i}"))).collect();
+    for (n, chunk) in features.chunks(100).enumerate() {
+        let mut tx = Transaction::new(NOON);
+        let minute = [(ledger::minute_of(NOON), vec![format!("batch-{n}")])].into();
+        tx.count(
+            &minute,
+            &usage(&chunk.iter().collect::<Vec<_>>(), json!({"kvReads": 1}), NOON),
+        );
+        block_on(tx.commit(&db, "a batch"))?;
+    }
+    let rows = count(&sqlite, "SELECT count(*) AS n FROM usage_rollups")?;
+    assert_eq!(rows, 2 * u64::from(rollup::SHARDS));
+    let snapshot = snapshot(&db, &features[..3]);
+    let project_today = snapshot
+        .totals
+        .get(&(Subject::Project(project("big")), PERIODS[0].into()));
+    assert_eq!(project_today, Some(&totals(&[(Metric::KvReads, 1000.0)])));
+    Ok(())
+}
+
+#[test]
+fn activity_keeps_each_features_hours_and_latest_message() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite.clone(), PlatformUsage);
+    let (api, beat) = (feature("app:api:main"), feature("app:cron:beat"));
+    let hour = 3_600_000;
+    for (n, at) in [NOON - 3 * hour, NOON + 5, NOON + 2 * hour, NOON - 3 * hour + 7]
+        .into_iter()
+        .enumerate()
+    {
+        let mut tx = Transaction::new(at);
+        let mut batch = usage(&[&api], json!({"kvReads": 1}), at);
+        let body =
+            json!({"feature_key": beat.as_str(), "metrics": {}, "is_heartbeat": true, "timestamp": at});
+        batch.add(&Telemetry::parse(&body, at).unwrap_or_else(|e| panic!("{e}")));
+        tx.count(&[(ledger::minute_of(at), vec![format!("m{n}")])].into(), &batch);
+        block_on(tx.commit(&db, "a batch"))?;
+    }
+    let heard = block_on(activity::recent(
+        &db,
+        &[PERIODS[0].to_owned(), "2026-03-01".to_owned()],
+    ))?;
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    for activity in &heard {
+        assert_eq!(activity.day, PERIODS[0]);
+        assert_eq!(activity.hours, [9, 12, 14].into(), "{}", activity.feature);
+        assert_eq!(activity.last_seen, NOON + 2 * hour);
+    }
     Ok(())
 }
 
@@ -133,17 +213,17 @@ fn rows_that_do_not_parse_are_skipped_and_reported() -> Result<(), DbError> {
     let db = Db::new(sqlite.clone(), PlatformUsage);
     let api = feature("app:api:main");
     sqlite.execute(
-        "INSERT INTO usage_totals VALUES ('feature', 'app:api:main', '2026-03-02', 'kv_reads', 2), \
-         ('feature', 'app:api:main', '2026-03-02', 'no_such_metric', 5); \
+        "INSERT INTO usage_rollups VALUES ('app', '2026-03-02', 0, '{\"app:api:main kv_reads\": 2, \"app:api:main no_such_metric\": 5}', NULL, 0), \
+         ('app', '2026-03-02', 1, 'not json', NULL, 0); \
          INSERT INTO feature_breakers (feature_key, open, manual, consecutive_trips) VALUES ('app:api:main', 7, 0, 0);",
     )?;
-    let snapshot = snapshot(&db, &[], std::slice::from_ref(&api));
+    let snapshot = snapshot(&db, std::slice::from_ref(&api));
     assert_eq!(
         snapshot.totals.get(&(Subject::Feature(api), PERIODS[0].into())),
         Some(&totals(&[(Metric::KvReads, 2.0)]))
     );
     assert!(snapshot.feature_breakers.is_empty());
-    assert_eq!(snapshot.skipped.len(), 2, "{:?}", snapshot.skipped);
+    assert_eq!(snapshot.skipped.len(), 3, "{:?}", snapshot.skipped);
     Ok(())
 }
 
@@ -194,7 +274,7 @@ fn breakers_round_trip_typed() -> Result<(), DbError> {
         ProjectBreaker::default()
     );
 
-    let snapshot = snapshot(&db, &[], std::slice::from_ref(&api));
+    let snapshot = snapshot(&db, std::slice::from_ref(&api));
     assert_eq!(snapshot.feature_breakers.get(&api), Some(&open));
     assert_eq!(snapshot.project_breakers.get(&project("app")), Some(&paused));
     Ok(())
@@ -276,28 +356,28 @@ fn a_warning_is_recorded_once_per_threshold() -> Result<(), DbError> {
         .map(|r| (r.get("threshold").unwrap_or(0), r.get("sent_at").unwrap_or(0)))
         .collect();
     assert_eq!(stored, [(70, NOON), (90, NOON), (100, NOON + 1)]);
-    let warned = snapshot(&db, &[], std::slice::from_ref(&api)).warned;
+    let warned = snapshot(&db, std::slice::from_ref(&api)).warned;
     assert_eq!(warned.len(), 4);
     assert!(warned.contains(&(api, Metric::KvReads, PERIODS[1].into(), 70)));
     Ok(())
 }
 
 #[test]
-fn the_snapshot_reads_usage_totals_by_its_primary_key() -> Result<(), DbError> {
+fn every_read_and_the_receipt_check_use_a_primary_key() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
-    let features = [feature("app:api:main"), feature("app:web:main")];
-    let [seen, totals, breakers, projects, warned] =
-        ledger::snapshot_statements(&ids(&["m1", "m2"]), &features, PERIODS);
+    let features = [feature("app:api:main"), feature("web:api:main")];
+    let [totals, breakers, projects, warned] = ledger::snapshot_statements(&features, PERIODS);
     let plan = sqlite.plan(&totals[0])?;
     assert!(
-        plan.iter().all(|line| !line.contains("SCAN")),
-        "usage_totals: {plan:?}"
+        plan.iter().all(|line| !line.contains("SCAN usage_rollups")),
+        "usage_rollups: {plan:?}"
     );
     assert!(plan.iter().any(|line| line.contains("PRIMARY KEY")), "{plan:?}");
-    for statement in [&seen[0], &breakers[0], &projects[0], &warned[0]] {
+    let receipts = platform_db::usage::receipts::insert(&receipt(&["m1"]));
+    for statement in [&breakers[0], &projects[0], &warned[0], &receipts[0]] {
         let plan = sqlite.plan(statement)?;
         assert!(
-            plan.iter().all(|line| !line.contains("SCAN")),
+            plan.iter().all(|line| !line.contains("SCAN t")),
             "{}: {plan:?}",
             statement.sql()
         );
@@ -310,10 +390,17 @@ fn retention_forgets_old_message_ids_and_keeps_unsent_alerts() -> Result<(), DbE
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);
     let now = NOON + 30 * DAY;
+    let nothing = BatchUsage::default();
     let mut old = Transaction::new(now - 15 * DAY - 1);
-    old.mark_seen(&ids(&["old"]));
+    old.count(
+        &[(ledger::minute_of(now - 15 * DAY - 60_000), ids(&["old"]))].into(),
+        &nothing,
+    );
     let mut fresh = Transaction::new(now - 15 * DAY + 1);
-    fresh.mark_seen(&ids(&["fresh"]));
+    fresh.count(
+        &[(ledger::minute_of(now - 15 * DAY + 60_000), ids(&["fresh"]))].into(),
+        &nothing,
+    );
     block_on(old.commit(&db, "old batch"))?;
     block_on(fresh.commit(&db, "fresh batch"))?;
     block_on(db.batch(
@@ -327,11 +414,11 @@ fn retention_forgets_old_message_ids_and_keeps_unsent_alerts() -> Result<(), DbE
 
     let swept = block_on(retention::sweep(&db, now))?;
     let deleted: BTreeMap<&str, u64> = swept.iter().map(|s| (s.table, s.deleted)).collect();
-    assert_eq!(deleted.get("telemetry_seen"), Some(&1));
+    assert_eq!(deleted.get("telemetry_receipts"), Some(&1));
     assert_eq!(deleted.get("alert_outbox"), Some(&1));
-    let seen = sqlite.select("SELECT message_id FROM telemetry_seen")?;
+    let seen = sqlite.select("SELECT ids FROM telemetry_receipts")?;
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].get::<String>("message_id").ok().as_deref(), Some("fresh"));
+    assert_eq!(seen[0].get::<String>("ids").ok().as_deref(), Some(r#"["fresh"]"#));
     assert_eq!(
         count(
             &sqlite,
@@ -383,8 +470,11 @@ fn status_shows_open_breakers_with_todays_usage_and_pending_alerts() -> Result<(
     let db = Db::new(Metered::new(sqlite.clone()), PlatformUsage);
     let api = feature("app:api:main");
     let mut tx = Transaction::new(NOON);
-    tx.add_usage(&usage(&api, &[(Metric::KvReads, 5.0)]));
-    tx.add_usage(&usage(&feature("app:web:main"), &[(Metric::KvReads, 1.0)]));
+    tx.count(&receipt(&["m1"]), &usage(&[&api], json!({"kvReads": 5}), NOON));
+    tx.count(
+        &receipt(&["m2"]),
+        &usage(&[&feature("app:web:main")], json!({"kvReads": 1}), NOON),
+    );
     tx.set_feature_breaker(
         &api,
         &FeatureBreaker {
@@ -431,8 +521,7 @@ fn settings_are_stored_and_resolved_over_the_defaults() -> Result<(), DbError> {
 fn an_empty_transaction_costs_no_round_trip() -> Result<(), DbError> {
     let db = Db::new(Metered::new(Sqlite::migrated()?), PlatformUsage);
     let mut tx = Transaction::new(NOON);
-    tx.mark_seen(&[]);
-    tx.add_usage(&[]);
+    tx.count(&ByMinute::new(), &BatchUsage::default());
     tx.also(None);
     assert!(tx.is_empty());
     block_on(tx.commit(&db, "nothing"))?;

@@ -1,13 +1,15 @@
-//! The telemetry queue consumer: each batch is decoded, aggregated in memory, checked against the
-//! ledger in one D1 round trip, decided on, and committed in a second; KV is written only for
-//! transitions. A message that cannot be used is recorded and acknowledged; a storage failure
-//! retries the whole batch, which the ledger makes idempotent.
+//! The telemetry queue consumer: each batch is decoded, aggregated in memory and counted in one D1
+//! transaction that also reads the state after it; the decision's records, when it changed
+//! anything, are a second. KV is written only for transitions. A message that cannot be used is
+//! recorded and acknowledged; a storage failure retries the whole batch, which the receipts make
+//! idempotent: a redelivered batch is refused whole, and only its new messages are counted.
 
 use platform_core::budget::Period;
 use platform_core::telemetry::{Rejection, Telemetry};
-use platform_core::usage::{BatchUsage, Subject};
-use platform_core::{FeatureKey, UtcDay};
-use platform_db::usage::ledger::{self, RejectKind, Transaction, UsageRow};
+use platform_core::usage::{BatchUsage, MetricTotals, Subject};
+use platform_core::{EpochMs, FeatureKey, UtcDay};
+use platform_db::usage::ledger::{self, ByMinute, RejectKind, Snapshot, Totals, Transaction};
+use platform_db::{DbError, Statement};
 use platform_kv::families::{BudgetWarn, BudgetWarnMonthly};
 use platform_kv::workers::WorkersClock;
 use platform_kv::{Store, Timestamp};
@@ -27,6 +29,8 @@ const RETRY_DELAY_SECONDS: u32 = 30;
 struct Incoming {
     message: RawMessage,
     id: String,
+    /// When the message was sent to the queue: a redelivery keeps it.
+    enqueued_at: EpochMs,
     payload: String,
     parsed: Result<Telemetry, Rejection>,
 }
@@ -44,6 +48,9 @@ pub struct BatchReport {
     pub kv_writes: u32,
     /// D1 round trips, as the database counted them.
     pub d1_calls: u32,
+    /// D1 rows read and written, as D1 bills them.
+    pub d1_rows_read: u64,
+    pub d1_rows_written: u64,
     pub transitions: usize,
     pub warnings: usize,
     pub outcome: &'static str,
@@ -73,6 +80,7 @@ fn decode(message: RawMessage) -> Incoming {
     Incoming {
         message,
         id,
+        enqueued_at,
         payload,
         parsed,
     }
@@ -100,7 +108,12 @@ pub async fn telemetry(messages: Vec<RawMessage>, queue: &str, env: &Env, stamp:
         Ok(db) => ingest(&incoming, queue, env, db, stamp, &mut report).await,
         Err(error) => Err(error.clone()),
     };
-    report.d1_calls = db.as_ref().map_or(0, |db| db.backend().counts().round_trips);
+    if let Ok(db) = &db {
+        let counts = db.backend().counts();
+        report.d1_calls = counts.round_trips;
+        report.d1_rows_read = counts.rows_read;
+        report.d1_rows_written = counts.rows_written;
+    }
     match result {
         Ok(()) => {
             report.outcome = "ok";
@@ -140,30 +153,71 @@ async fn ingest(
     accepted.iter().for_each(|(_, telemetry)| all.add(telemetry));
     let features = all.features();
     report.features = features.len();
-
-    let ids: Vec<String> = accepted.iter().map(|(m, _)| m.id.clone()).collect();
     let (day, month) = (today.to_string(), today.month().to_string());
-    let snapshot = ledger::snapshot(db, &ids, &features, [&day, &month]).await?;
+    let periods = [day.as_str(), month.as_str()];
+
+    for (id, rejection) in incoming
+        .iter()
+        .filter_map(|m| Some((&m.id, m.parsed.as_ref().err()?)))
+    {
+        worker::console_warn!("telemetry message {id} rejected: {rejection}");
+    }
+    // Counted as new, the common case, in one round trip; a redelivery is refused whole and its
+    // new messages counted in two more.
+    let stamp = stamp.busy(db, now);
+    let stamp = stamp.as_ref();
+    let receipts = by_minute(accepted.iter().map(|(m, _)| *m));
+    let counting = count(
+        incoming,
+        queue,
+        db,
+        stamp,
+        now,
+        (&receipts, &all),
+        &features,
+        periods,
+        report,
+    );
+    let snapshot = match counting.await {
+        Err(error) if ledger::already_counted(&error) => {
+            let counted = ledger::counted(db, &receipts).await?;
+            report.duplicates = counted.len();
+            let fresh: Vec<&(&Incoming, &Telemetry)> = accepted
+                .iter()
+                .filter(|(m, _)| !counted.contains(&m.id))
+                .collect();
+            let mut usage = BatchUsage::default();
+            fresh.iter().for_each(|(_, telemetry)| usage.add(telemetry));
+            let receipts = by_minute(fresh.iter().map(|(m, _)| *m));
+            count(
+                incoming,
+                queue,
+                db,
+                stamp,
+                now,
+                (&receipts, &usage),
+                &features,
+                periods,
+                report,
+            )
+            .await?
+        }
+        counted => counted?,
+    };
     for skipped in &snapshot.skipped {
         worker::console_warn!("ledger row ignored: {skipped}");
     }
 
-    let fresh: Vec<&(&Incoming, &Telemetry)> = accepted
-        .iter()
-        .filter(|(m, _)| !snapshot.seen.contains(&m.id))
-        .collect();
-    report.duplicates = accepted.len() - fresh.len();
-    let mut usage = BatchUsage::default();
-    fresh.iter().for_each(|(_, telemetry)| usage.add(telemetry));
-
-    let touched = usage.features();
-    let limits = context::feature_limits(&store, &touched).await?;
+    // Decided over every message of the batch, duplicates too: if the records of an earlier
+    // delivery's decision were lost, this one makes them again.
+    let limits = context::feature_limits(&store, &all.used_features()).await?;
     let budgets = context::budgets(&store).await?;
     let settings = context::settings(&store, db).await?.settings;
+    let before = before_batch(&snapshot.totals, &all, today);
     let plan = decide(&Inputs {
         now,
-        usage: &usage,
-        before: &snapshot.totals,
+        usage: &all,
+        before: &before,
         feature_breakers: &snapshot.feature_breakers,
         project_breakers: &snapshot.project_breakers,
         warned: &snapshot.warned,
@@ -171,27 +225,9 @@ async fn ingest(
         budgets: &budgets,
         settings: &settings,
     });
-
     let mut tx = Transaction::new(now);
-    tx.mark_seen(&fresh.iter().map(|(m, _)| m.id.clone()).collect::<Vec<_>>());
-    tx.add_usage(&usage_rows(&usage));
-    tx.heartbeats(&usage.heartbeats);
-    for rejected in incoming.iter().filter(|m| m.parsed.is_err()) {
-        if let Err(rejection) = &rejected.parsed {
-            report.rejected += 1;
-            worker::console_warn!("telemetry message {} rejected: {rejection}", rejected.id);
-            tx.reject(
-                RejectKind::Rejected,
-                &rejected.id,
-                queue,
-                &rejection.to_string(),
-                &rejected.payload,
-            );
-        }
-    }
     record(&mut tx, &plan);
-    tx.also(stamp.busy(db, now));
-    tx.commit(db, "recording a telemetry batch").await?;
+    tx.commit(db, "recording a telemetry batch's decision").await?;
 
     publish(&store, &plan).await;
     report.transitions = plan.transitions();
@@ -208,33 +244,72 @@ async fn ingest(
     Ok(())
 }
 
-fn usage_rows(usage: &BatchUsage) -> Vec<UsageRow> {
-    let mut rows = Vec::new();
-    rows.extend(
-        usage
-            .daily
-            .iter()
-            .map(|((f, day), t)| (Subject::Feature(f.clone()), day.to_string(), t.clone())),
-    );
-    rows.extend(
-        usage
-            .monthly
-            .iter()
-            .map(|((f, month), t)| (Subject::Feature(f.clone()), month.to_string(), t.clone())),
-    );
-    rows.extend(
-        usage
-            .project_daily()
-            .into_iter()
-            .map(|((p, day), t)| (Subject::Project(p), day.to_string(), t)),
-    );
-    rows.extend(
-        usage
-            .project_monthly()
-            .into_iter()
-            .map(|((p, m), t)| (Subject::Project(p), m.to_string(), t)),
-    );
-    rows
+/// The messages' ids by receipt minute.
+fn by_minute<'a>(messages: impl Iterator<Item = &'a Incoming>) -> ByMinute {
+    let mut ids = ByMinute::new();
+    for message in messages {
+        ids.entry(ledger::minute_of(message.enqueued_at))
+            .or_default()
+            .push(message.id.clone());
+    }
+    ids
+}
+
+/// Counts the messages (receipts, usage, activity, heartbeats), keeps the rejected ones and the
+/// handler's stamp, and reads the state after it: one transaction, one round trip.
+#[allow(clippy::too_many_arguments)] // one call site per attempt; a struct would only rename them
+async fn count(
+    incoming: &[Incoming],
+    queue: &str,
+    db: &PlatformDb,
+    stamp: Option<&Statement>,
+    now: EpochMs,
+    (receipts, usage): (&ByMinute, &BatchUsage),
+    features: &[FeatureKey],
+    periods: [&str; 2],
+    report: &mut BatchReport,
+) -> Result<Snapshot, DbError> {
+    let mut tx = Transaction::new(now);
+    tx.count(receipts, usage);
+    report.rejected = 0;
+    for rejected in incoming {
+        if let Err(rejection) = &rejected.parsed {
+            report.rejected += 1;
+            tx.reject(
+                RejectKind::Rejected,
+                &rejected.id,
+                queue,
+                &rejection.to_string(),
+                &rejected.payload,
+            );
+        }
+    }
+    tx.also(stamp.cloned());
+    tx.commit_and_read(db, features, periods).await
+}
+
+/// The totals before the batch's messages, in the current day and month: what [`decide`] adds
+/// the batch to.
+fn before_batch(after: &Totals, batch: &BatchUsage, today: UtcDay) -> Totals {
+    let mut before = after.clone();
+    let mut take = |subject: Subject, period: String, amounts: &MetricTotals| {
+        if let Some(totals) = before.get_mut(&(subject, period)) {
+            for (metric, amount) in amounts {
+                if let Some(total) = totals.get_mut(metric) {
+                    *total = (*total - amount).max(0.0);
+                }
+            }
+        }
+    };
+    for ((feature, day), amounts) in batch.daily.iter().filter(|((_, d), _)| *d == today) {
+        take(Subject::Feature(feature.clone()), day.to_string(), amounts);
+        take(Subject::Project(feature.project()), day.to_string(), amounts);
+    }
+    for ((feature, month), amounts) in batch.monthly.iter().filter(|((_, m), _)| *m == today.month()) {
+        take(Subject::Feature(feature.clone()), month.to_string(), amounts);
+        take(Subject::Project(feature.project()), month.to_string(), amounts);
+    }
+    before
 }
 
 /// The plan's records, in the batch's transaction.

@@ -5,7 +5,12 @@ use platform_core::breaker::{FeatureBreaker, ProjectBreaker};
 use platform_core::{EpochMs, FeatureKey, ProjectId};
 use serde::{Serialize, Serializer};
 
+use std::collections::BTreeSet;
+
+use platform_core::usage::Subject;
+
 use super::ledger::{RejectKind, UsageTotal};
+use super::rollup::{self, RollupRow};
 use super::{select_feature_breakers, select_project_breakers, FeatureBreakerRow, ProjectBreakerRow};
 use crate::db::lenient;
 use crate::db::Db;
@@ -96,11 +101,19 @@ pub struct Status {
 pub async fn status<S: Sql>(db: &Db<S>, today: &str) -> Result<Status, DbError> {
     let statements = vec![
         read_global_stop(),
-        Statement::read(select_project_breakers("WHERE level != 'active' ORDER BY project"), Vec::new()),
-        Statement::read(select_feature_breakers("WHERE open = 1 ORDER BY feature_key"), Vec::new()),
         Statement::read(
-            "SELECT u.kind, u.subject, u.period, u.metric, u.value FROM usage_totals u JOIN feature_breakers b \
-             ON b.feature_key = u.subject WHERE b.open = 1 AND u.kind = 'feature' AND u.period = ?",
+            select_project_breakers("WHERE level != 'active' ORDER BY project"),
+            Vec::new(),
+        ),
+        Statement::read(
+            select_feature_breakers("WHERE open = 1 ORDER BY feature_key"),
+            Vec::new(),
+        ),
+        // The day rows of the projects with an open feature; their entries are picked below.
+        Statement::read(
+            "SELECT project, period, shard, totals FROM usage_rollups WHERE period = ? AND project IN (\
+               SELECT DISTINCT substr(feature_key, 1, instr(feature_key, ':') - 1) FROM feature_breakers \
+               WHERE open = 1)",
             vec![today.into()],
         ),
         Statement::read(
@@ -113,11 +126,18 @@ pub async fn status<S: Sql>(db: &Db<S>, today: &str) -> Result<Status, DbError> 
     let part = |i: usize| outcomes.get(i..=i).unwrap_or_default();
     let global: Vec<GlobalStop> = lenient(part(0), &mut skipped);
     let pending: Vec<Count> = lenient(part(4), &mut skipped);
+    let features: Vec<FeatureBreakerRow> = lenient(part(2), &mut skipped);
+    let rollups: Vec<RollupRow> = lenient(part(3), &mut skipped);
+    let open: BTreeSet<&FeatureKey> = features.iter().map(|row| &row.feature).collect();
+    let usage_today = rollup::entries(&rollups, &mut skipped)
+        .into_iter()
+        .filter(|usage| matches!(&usage.subject, Subject::Feature(f) if open.contains(f)))
+        .collect();
     Ok(Status {
         global: global.into_iter().next(),
         projects: lenient(part(1), &mut skipped),
-        features: lenient(part(2), &mut skipped),
-        usage_today: lenient(part(3), &mut skipped),
+        features,
+        usage_today,
         pending_alerts: pending.first().map_or(0, |c| c.0),
     })
 }
@@ -128,13 +148,16 @@ pub async fn feature_usage<S: Sql>(
     feature: &FeatureKey,
     since: &str,
 ) -> Result<Vec<UsageTotal>, DbError> {
-    let statement = Statement::read(
-        "SELECT kind, subject, period, metric, value FROM usage_totals \
-         WHERE kind = 'feature' AND subject = ? AND length(period) = 10 AND period >= ? ORDER BY period DESC",
-        vec![feature.as_str().into(), since.into()],
-    );
+    let statement = rollup::select_days(&feature.project(), since);
     let outcome = db.run("reading usage", statement).await?;
-    Ok(lenient(&[outcome], &mut Vec::new()))
+    let mut skipped = Vec::new();
+    let rows: Vec<RollupRow> = lenient(&[outcome], &mut skipped);
+    let mut usage: Vec<UsageTotal> = rollup::entries(&rows, &mut skipped)
+        .into_iter()
+        .filter(|usage| matches!(&usage.subject, Subject::Feature(f) if f == feature))
+        .collect();
+    usage.sort_by(|a, b| b.period.cmp(&a.period));
+    Ok(usage)
 }
 
 /// A `breaker_events` row.

@@ -1,12 +1,15 @@
-//! The usage ledger: what a telemetry batch reads before deciding (one round trip, [`snapshot`])
-//! and everything it writes after (one transaction, [`Transaction`]).
+//! The usage ledger: a telemetry batch counts its messages and reads the state after them in one
+//! transaction ([`Transaction::count`], [`Transaction::commit_and_read`]), then records whatever
+//! its decision changed in a second, only when something changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::breaker::{FeatureBreaker, ProjectBreaker};
-use platform_core::usage::{MetricTotals, Subject};
+use platform_core::usage::{BatchUsage, MetricTotals, Subject};
 use platform_core::{EpochMs, FeatureKey, Metric, ProjectId};
 
+use super::receipts::{self, Receipt};
+use super::rollup::{self, RollupRow};
 use super::{
     select_feature_breakers, select_project_breakers, set_feature_breaker, set_project_breaker,
     FeatureBreakerRow, ProjectBreakerRow,
@@ -17,10 +20,11 @@ use crate::error::DbError;
 use crate::row::{FromRow, Row};
 use crate::sql::{Outcome, Sql};
 use crate::statement::{insert_rows, select_in, Statement};
-use crate::tables::{
-    BREAKER_EVENTS, BUDGET_WARNINGS, FEATURE_HEALTH, TELEMETRY_REJECTS, TELEMETRY_SEEN, USAGE_TOTALS,
-};
+use crate::tables::{BREAKER_EVENTS, BUDGET_WARNINGS, FEATURE_HEALTH, TELEMETRY_REJECTS};
 use crate::value::Value;
+
+pub use super::receipts::{already_counted, minute_of, ByMinute};
+pub use super::rollup::UsageTotal;
 
 /// Totals per subject and period id (`2026-03-02`, `2026-03`).
 pub type Totals = BTreeMap<(Subject, String), MetricTotals>;
@@ -28,46 +32,16 @@ pub type Totals = BTreeMap<(Subject, String), MetricTotals>;
 /// Warnings already sent: feature, metric, period id, threshold.
 pub type Warned = BTreeSet<(FeatureKey, Metric, String, u8)>;
 
-/// The state of a batch's messages, features and projects before the batch.
+/// The state of a batch's features and projects, read in the transaction that counted it.
 #[derive(Debug, Default, PartialEq)]
 pub struct Snapshot {
-    /// The batch's message ids that were counted already.
-    pub seen: BTreeSet<String>,
+    /// Totals of the features and their projects, this batch included.
     pub totals: Totals,
     pub feature_breakers: BTreeMap<FeatureKey, FeatureBreaker>,
     pub project_breakers: BTreeMap<ProjectId, ProjectBreaker>,
     pub warned: Warned,
-    /// Rows that could not be read (an unknown metric, a malformed key), left out.
+    /// Rows or entries that could not be read (an unknown metric, a malformed key), left out.
     pub skipped: Vec<String>,
-}
-
-struct Seen(String);
-
-impl FromRow for Seen {
-    fn from_row(row: &Row) -> Result<Self, String> {
-        row.get("message_id").map(Self)
-    }
-}
-
-/// A `usage_totals` row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UsageTotal {
-    pub subject: Subject,
-    pub period: String,
-    pub metric: Metric,
-    pub value: f64,
-}
-
-impl FromRow for UsageTotal {
-    fn from_row(row: &Row) -> Result<Self, String> {
-        let kind: String = row.get("kind")?;
-        Ok(Self {
-            subject: row.parse("subject", |s| Subject::parse(&kind, s))?,
-            period: row.get("period")?,
-            metric: row.parse("metric", Metric::from_budget_name)?,
-            value: row.get("value")?,
-        })
-    }
 }
 
 struct WarnedRow(FeatureKey, Metric, String, u8);
@@ -83,35 +57,15 @@ impl FromRow for WarnedRow {
     }
 }
 
-/// The statements [`snapshot`] runs, in five groups (seen, totals, feature breakers, project
+/// The reads that end a batch's transaction, in four groups (totals, feature breakers, project
 /// breakers, warnings), each split under D1's parameter limit.
-pub fn snapshot_statements(
-    message_ids: &[String],
-    features: &[FeatureKey],
-    periods: [&str; 2],
-) -> [Vec<Statement>; 5] {
-    let ids: Vec<Value> = message_ids.iter().map(Value::from).collect();
+pub fn snapshot_statements(features: &[FeatureKey], periods: [&str; 2]) -> [Vec<Statement>; 4] {
     let feature_keys: Vec<Value> = features.iter().map(|f| f.as_str().into()).collect();
     let projects: BTreeSet<ProjectId> = features.iter().map(FeatureKey::project).collect();
     let project_ids: Vec<Value> = projects.iter().map(|p| p.as_str().into()).collect();
-    let subjects: Vec<Value> = feature_keys.iter().chain(&project_ids).cloned().collect();
-    let periods = [Value::from(periods[0]), Value::from(periods[1])];
+    let period_values = [Value::from(periods[0]), Value::from(periods[1])];
     [
-        select_in(
-            "SELECT message_id FROM telemetry_seen WHERE message_id",
-            &[],
-            ids,
-            "",
-        ),
-        // `kind` leads the primary key: naming both kinds lets the lookup use it instead of a scan
-        // (a row of any other kind would be left out below anyway).
-        select_in(
-            "SELECT kind, subject, period, metric, value FROM usage_totals \
-             WHERE kind IN ('feature', 'project') AND period IN (?, ?) AND subject",
-            &periods,
-            subjects,
-            "",
-        ),
+        rollup::select(&projects, &periods),
         select_in(
             &select_feature_breakers("WHERE feature_key"),
             &[],
@@ -122,54 +76,57 @@ pub fn snapshot_statements(
         select_in(
             "SELECT feature_key, metric, period, threshold FROM budget_warnings \
              WHERE period IN (?, ?) AND feature_key",
-            &periods,
+            &period_values,
             feature_keys,
             "",
         ),
     ]
 }
 
-/// Reads, in one round trip, which of the messages were counted already and the current state
-/// of the features (and their projects) in the given periods.
-pub async fn snapshot<S: Sql>(
-    db: &Db<S>,
-    message_ids: &[String],
-    features: &[FeatureKey],
-    periods: [&str; 2],
-) -> Result<Snapshot, DbError> {
-    let groups = snapshot_statements(message_ids, features, periods);
-    let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-    let outcomes = db
-        .batch(
-            "reading the usage snapshot",
-            groups.into_iter().flatten().collect(),
-        )
-        .await?;
-    let mut outcomes = outcomes.into_iter();
-    let mut next = |n: usize| outcomes.by_ref().take(n).collect::<Vec<Outcome>>();
+fn read_snapshot(outcomes: &[Outcome], sizes: [usize; 4]) -> Snapshot {
+    let mut at = 0;
+    let mut next = |n: usize| {
+        let part = outcomes.get(at..at + n).unwrap_or_default();
+        at += n;
+        part
+    };
     let mut snapshot = Snapshot::default();
     let skipped = &mut snapshot.skipped;
-    let seen: Vec<Seen> = lenient(&next(sizes[0]), skipped);
-    let totals: Vec<UsageTotal> = lenient(&next(sizes[1]), skipped);
-    let features: Vec<FeatureBreakerRow> = lenient(&next(sizes[2]), skipped);
-    let projects: Vec<ProjectBreakerRow> = lenient(&next(sizes[3]), skipped);
-    let warned: Vec<WarnedRow> = lenient(&next(sizes[4]), skipped);
-    snapshot.seen = seen.into_iter().map(|Seen(id)| id).collect();
-    for row in totals {
-        *snapshot
-            .totals
-            .entry((row.subject, row.period))
-            .or_default()
-            .entry(row.metric)
-            .or_default() += row.value;
-    }
+    let rollups: Vec<RollupRow> = lenient(next(sizes[0]), skipped);
+    let features: Vec<FeatureBreakerRow> = lenient(next(sizes[1]), skipped);
+    let projects: Vec<ProjectBreakerRow> = lenient(next(sizes[2]), skipped);
+    let warned: Vec<WarnedRow> = lenient(next(sizes[3]), skipped);
+    snapshot.totals = rollup::totals(&rollups, skipped);
     snapshot.feature_breakers = features.into_iter().map(|r| (r.feature, r.breaker)).collect();
     snapshot.project_breakers = projects.into_iter().map(|r| (r.project, r.breaker)).collect();
     snapshot.warned = warned
         .into_iter()
         .map(|WarnedRow(feature, metric, period, threshold)| (feature, metric, period, threshold))
         .collect();
-    Ok(snapshot)
+    snapshot
+}
+
+/// Which of the messages, by receipt minute, were counted already: read when a batch was refused
+/// as a redelivery, to count the rest.
+pub async fn counted<S: Sql>(db: &Db<S>, ids: &ByMinute) -> Result<BTreeSet<String>, DbError> {
+    let minutes = ids.keys().copied().collect();
+    let outcomes = db
+        .batch(
+            "reading the receipts of a redelivered batch",
+            receipts::select(&minutes),
+        )
+        .await?;
+    let batch: BTreeSet<&String> = ids.values().flatten().collect();
+    let mut skipped = Vec::new();
+    let receipts: Vec<Receipt> = lenient(&outcomes, &mut skipped);
+    if let Some(bad) = skipped.first() {
+        return Err(DbError::decode("reading telemetry receipts", bad));
+    }
+    Ok(receipts
+        .into_iter()
+        .flat_map(|Receipt(ids)| ids)
+        .filter(|id| batch.contains(id))
+        .collect())
 }
 
 /// Why telemetry is kept in `telemetry_rejects`.
@@ -197,9 +154,6 @@ impl RejectKind {
         }
     }
 }
-
-/// Usage to add: whose, in which period (`2026-03-02` or `2026-03`), and how much per metric.
-pub type UsageRow = (Subject, String, MetricTotals);
 
 /// A breaker transition for `breaker_events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,44 +185,16 @@ impl Transaction {
         self.now
     }
 
-    /// Marks messages counted. A plain insert: if a concurrent delivery counted one of them, the
-    /// whole transaction fails and the batch is retried, so nothing is counted twice.
-    pub fn mark_seen(&mut self, ids: &[String]) {
-        let rows = ids.iter().map(|id| vec![id.into(), self.now.into()]).collect();
-        self.statements.extend(insert_rows(
-            &TELEMETRY_SEEN,
-            "INSERT INTO telemetry_seen (message_id, seen_at)",
-            rows,
-            "",
-        ));
-    }
-
-    /// Adds usage to the running totals.
-    pub fn add_usage(&mut self, rows: &[UsageRow]) {
-        let values = rows
-            .iter()
-            .flat_map(|(subject, period, totals)| {
-                totals.iter().map(move |(metric, value)| {
-                    vec![
-                        subject.kind().into(),
-                        subject.id().into(),
-                        period.into(),
-                        metric.budget_name().into(),
-                        (*value).into(),
-                    ]
-                })
-            })
-            .collect();
-        self.statements.extend(insert_rows(
-            &USAGE_TOTALS,
-            "INSERT INTO usage_totals (kind, subject, period, metric, value)",
-            values,
-            "ON CONFLICT (kind, subject, period, metric) DO UPDATE SET value = value + excluded.value",
-        ));
+    /// Counts a batch: its receipts (refused, with the whole transaction, when a message was
+    /// counted before) and its usage and activity.
+    pub fn count(&mut self, ids: &ByMinute, usage: &BatchUsage) {
+        self.statements.extend(receipts::insert(ids));
+        self.statements.extend(rollup::add(usage, self.now));
+        self.heartbeats(&usage.heartbeats);
     }
 
     /// Counts each feature's heartbeat and keeps the latest.
-    pub fn heartbeats(&mut self, heartbeats: &BTreeMap<FeatureKey, EpochMs>) {
+    fn heartbeats(&mut self, heartbeats: &BTreeMap<FeatureKey, EpochMs>) {
         let rows = heartbeats
             .iter()
             .map(|(feature, at)| vec![feature.as_str().into(), (*at).into(), 1u32.into()])
@@ -360,6 +286,22 @@ impl Transaction {
 
     pub fn statements(&self) -> &[Statement] {
         &self.statements
+    }
+
+    /// Commits everything and reads the state of the features (and their projects) after it, in
+    /// one round trip.
+    pub async fn commit_and_read<S: Sql>(
+        mut self,
+        db: &Db<S>,
+        features: &[FeatureKey],
+        periods: [&str; 2],
+    ) -> Result<Snapshot, DbError> {
+        let writes = self.statements.len();
+        let reads = snapshot_statements(features, periods);
+        let sizes = reads.each_ref().map(Vec::len);
+        self.statements.extend(reads.into_iter().flatten());
+        let outcomes = db.batch("counting a telemetry batch", self.statements).await?;
+        Ok(read_snapshot(outcomes.get(writes..).unwrap_or_default(), sizes))
     }
 
     /// Commits everything in one round trip (none when there is nothing to write), or nothing.
