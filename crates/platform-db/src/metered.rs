@@ -24,6 +24,29 @@ pub struct DbCounts {
     pub rows_written: u64,
 }
 
+thread_local! {
+    /// Every metered backend's work in this isolate, until taken.
+    static ISOLATE: Cell<DbCounts> = Cell::default();
+}
+
+/// The work sent through every metered backend of this isolate since the last call: the
+/// platform's own footprint, logged once per invocation. Invocations that overlap in one isolate
+/// share the figures between them; their sum stays exact.
+pub fn take_isolate_counts() -> DbCounts {
+    ISOLATE.with(Cell::take)
+}
+
+impl DbCounts {
+    fn add(&mut self, more: &DbCounts) {
+        self.round_trips += more.round_trips;
+        self.statements += more.statements;
+        self.rows_returned += more.rows_returned;
+        self.changes += more.changes;
+        self.rows_read += more.rows_read;
+        self.rows_written += more.rows_written;
+    }
+}
+
 /// A backend wrapped to count its work.
 #[derive(Debug, Default)]
 pub struct Metered<S> {
@@ -46,21 +69,33 @@ impl<S> Metered<S> {
     pub fn inner(&self) -> &S {
         &self.inner
     }
+
+    fn count(&self, more: &DbCounts) {
+        let add = |cell: &Cell<DbCounts>| {
+            let mut counts = cell.get();
+            counts.add(more);
+            cell.set(counts);
+        };
+        add(&self.counts);
+        ISOLATE.with(add);
+    }
 }
 
 impl<S: Sql> Sql for Metered<S> {
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<Outcome>, DbError> {
-        let mut counts = self.counts.get();
-        counts.round_trips += 1;
-        counts.statements += statements.len() as u32;
-        self.counts.set(counts);
+        self.count(&DbCounts {
+            round_trips: 1,
+            statements: statements.len() as u32,
+            ..DbCounts::default()
+        });
         let outcomes = self.inner.batch(statements).await?;
-        let mut counts = self.counts.get();
-        counts.rows_returned += outcomes.iter().map(|o| o.rows.len() as u64).sum::<u64>();
-        counts.changes += outcomes.iter().map(|o| o.changes).sum::<u64>();
-        counts.rows_read += outcomes.iter().map(|o| o.rows_read).sum::<u64>();
-        counts.rows_written += outcomes.iter().map(|o| o.rows_written).sum::<u64>();
-        self.counts.set(counts);
+        self.count(&DbCounts {
+            rows_returned: outcomes.iter().map(|o| o.rows.len() as u64).sum(),
+            changes: outcomes.iter().map(|o| o.changes).sum(),
+            rows_read: outcomes.iter().map(|o| o.rows_read).sum(),
+            rows_written: outcomes.iter().map(|o| o.rows_written).sum(),
+            ..DbCounts::default()
+        });
         Ok(outcomes)
     }
 }

@@ -17,6 +17,18 @@ pub struct OpCounts {
     pub lists: u32,
 }
 
+thread_local! {
+    /// Every metered backend's operations in this isolate, until taken.
+    static ISOLATE: Cell<OpCounts> = Cell::default();
+}
+
+/// The operations made through every metered backend of this isolate since the last call: the
+/// platform's own footprint, logged once per invocation. Invocations that overlap in one isolate
+/// share the figures between them; their sum stays exact.
+pub fn take_isolate_counts() -> OpCounts {
+    ISOLATE.with(Cell::take)
+}
+
 /// A backend wrapped to count its operations (failed ones included: they are billed too).
 #[derive(Debug, Default)]
 pub struct Metered<K> {
@@ -40,10 +52,14 @@ impl<K> Metered<K> {
         &self.inner
     }
 
-    fn count(&self, bump: impl FnOnce(&mut OpCounts)) {
-        let mut counts = self.counts.get();
-        bump(&mut counts);
-        self.counts.set(counts);
+    fn count(&self, bump: impl Fn(&mut OpCounts)) {
+        let add = |cell: &Cell<OpCounts>| {
+            let mut counts = cell.get();
+            bump(&mut counts);
+            cell.set(counts);
+        };
+        add(&self.counts);
+        ISOLATE.with(add);
     }
 }
 

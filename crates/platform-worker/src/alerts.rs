@@ -147,6 +147,7 @@ async fn post(url: &str, text: &str) -> Result<(), String> {
         .with_headers(headers)
         .with_body(Some(json!({ "text": text }).to_string().into()));
     let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    crate::footprint::subrequest();
     let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
     if (200..300).contains(&response.status_code()) {
         Ok(())

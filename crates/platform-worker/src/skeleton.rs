@@ -35,6 +35,7 @@ use worker::{Env, MessageBatch, MessageExt, Method, RawMessage, Request, Respons
 
 pub use triggers::Trigger;
 
+use crate::footprint::Footprint;
 use crate::health::Health;
 use crate::response::json_response;
 use crate::{auth, handlers, ApiError, WorkerInfo};
@@ -402,10 +403,12 @@ impl WorkerSpec {
             worker: self,
             params,
         };
-        match (route.handler)(cx).await {
+        let answer = match (route.handler)(cx).await {
             Ok(response) => Ok(response),
             Err(error) => error.answer(),
-        }
+        };
+        Footprint::log(self.info.id, route.path);
+        answer
     }
 
     /// The common health report with the handlers' runs (read only when there are handlers).
@@ -519,6 +522,7 @@ impl WorkerSpec {
         if !handler.stamps_itself {
             self.stamp(handler).record(env, outcome.failure(), now).await;
         }
+        Footprint::log(self.info.id, handler.name);
     }
 }
 

@@ -86,6 +86,7 @@ impl Github {
         }
         let request =
             Request::new_with_init(&format!("{API}{path}"), &init).map_err(|e| failed(e.to_string()))?;
+        platform_worker::footprint::subrequest();
         let mut response = Fetch::Request(request)
             .send()
             .await
