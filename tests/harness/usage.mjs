@@ -1,5 +1,6 @@
 // What platform-usage has counted, read from its rollup rows (crates/platform-db/src/usage/rollup.rs):
-// each row of a project and period maps "<feature key> <metric>" to an amount, in any shard.
+// each row of a project and period maps "<feature key> <metric>" to an amount, in any shard (a key's
+// %, " and \ are percent-encoded there; the keys tests use have none).
 
 /** A feature's counted amount of a metric (budget spelling, e.g. "kv_reads") over every UTC day. */
 export async function featureTotal(platform, feature, metric) {

@@ -28,7 +28,8 @@ BEGIN
 END;
 
 -- Usage per project, UTC period and shard. `totals` maps "<feature key> <metric>" to an amount for
--- the features of the project (a feature key holds no whitespace); a feature's entries belong in
+-- the features of the project (a feature key holds no whitespace; its %, " and \ are
+-- percent-encoded, so an entry is found by a quoted JSON path); a feature's entries belong in
 -- shard fnv1a(key) % 16, but readers sum every shard of the project, so placement only spreads
 -- the rows. Day rows also keep `activity`: feature key -> [UTC hours bitmask, latest message
 -- timestamp], the cadence the sentinel learns from.
@@ -49,7 +50,8 @@ SELECT project, period, 0, json_group_object(entry, value), NULL,
        CAST(strftime('%s', 'now') AS INTEGER) * 1000
 FROM (
   SELECT substr(subject, 1, instr(subject, ':') - 1) AS project, period,
-         subject || ' ' || metric AS entry, value
+         replace(replace(replace(subject, '%', '%25'), '"', '%22'), '\', '%5C') || ' ' || metric AS entry,
+         value
   FROM usage_totals WHERE kind = 'feature' AND instr(subject, ':') > 1
 )
 GROUP BY project, period;

@@ -528,3 +528,26 @@ fn an_empty_transaction_costs_no_round_trip() -> Result<(), DbError> {
     assert_eq!(db.backend().counts().round_trips, 0);
     Ok(())
 }
+
+#[test]
+fn a_feature_key_with_quotes_and_backslashes_adds_up_like_any_other() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite.clone(), PlatformUsage);
+    let odd = feature(r#"app:say"hi":back\slash%22"#);
+    for n in 0..2 {
+        let mut tx = Transaction::new(NOON + n);
+        tx.count(
+            &receipt(&[&format!("m{n}")]),
+            &usage(&[&odd], json!({"kvReads": 2}), NOON),
+        );
+        block_on(tx.commit(&db, "a batch"))?;
+    }
+    let snapshot = snapshot(&db, std::slice::from_ref(&odd));
+    let today = snapshot
+        .totals
+        .get(&(Subject::Feature(odd.clone()), PERIODS[0].to_owned()));
+    assert_eq!(today, Some(&totals(&[(Metric::KvReads, 4.0)])));
+    let heard = block_on(activity::recent(&db, &[PERIODS[0].to_owned()]))?;
+    assert_eq!(heard.iter().map(|a| &a.feature).collect::<Vec<_>>(), [&odd]);
+    Ok(())
+}

@@ -25,17 +25,34 @@ pub fn shard(feature: &FeatureKey) -> u32 {
     hash % SHARDS
 }
 
-/// The `totals` entry name of a feature's metric: a feature key holds no whitespace.
+/// A feature key as it names JSON entries: `%`, `"` and `\` percent-encoded, so that SQLite can
+/// find the entry by a quoted JSON path (a feature key holds no whitespace).
+fn entry_name(feature: &FeatureKey) -> String {
+    let mut name = String::with_capacity(feature.as_str().len());
+    for c in feature.as_str().chars() {
+        match c {
+            '%' => name.push_str("%25"),
+            '"' => name.push_str("%22"),
+            '\\' => name.push_str("%5C"),
+            c => name.push(c),
+        }
+    }
+    name
+}
+
+fn feature_of(name: &str) -> Option<FeatureKey> {
+    let decoded = name.replace("%22", "\"").replace("%5C", "\\").replace("%25", "%");
+    FeatureKey::parse(&decoded).ok()
+}
+
+/// The `totals` entry name of a feature's metric.
 fn entry(feature: &FeatureKey, metric: Metric) -> String {
-    format!("{feature} {}", metric.budget_name())
+    format!("{} {}", entry_name(feature), metric.budget_name())
 }
 
 fn split_entry(entry: &str) -> Option<(FeatureKey, Metric)> {
     let (feature, metric) = entry.rsplit_once(' ')?;
-    Some((
-        FeatureKey::parse(feature).ok()?,
-        Metric::from_budget_name(metric)?,
-    ))
+    Some((feature_of(feature)?, Metric::from_budget_name(metric)?))
 }
 
 /// Usage to add to one row.
@@ -70,7 +87,7 @@ pub fn add(usage: &BatchUsage, now: EpochMs) -> Vec<Statement> {
             .entry((feature.project(), day.to_string(), shard(feature)))
             .or_default();
         delta.activity.get_or_insert_with(Map::new).insert(
-            feature.to_string(),
+            entry_name(feature),
             Json::from([u64::from(heard.hours), heard.last_seen]),
         );
     }
@@ -79,29 +96,28 @@ pub fn add(usage: &BatchUsage, now: EpochMs) -> Vec<Statement> {
         .collect()
 }
 
-/// Adds `delta` to the row inside SQLite. Each map is merged by grouping the old and the new
-/// entries by name: amounts are summed with `total()` (a float, which cannot overflow and fail
-/// the batch the way an integer `sum()` would); for activity, a group holds at most two entries,
-/// so `max(h) | min(h)` is the union of their hour bits.
+/// Adds `delta` to the row inside SQLite: each new entry is added to the old one it finds by its
+/// JSON path and patched in, so a batch reads only its own entries (D1 bills the rows `json_each`
+/// walks) however many features the row holds. Totals saturate far below infinity, which JSON
+/// cannot carry; activity takes the union of the hours and the latest message.
 fn upsert(project: &ProjectId, period: &str, shard: u32, delta: Delta, now: EpochMs) -> Statement {
     Statement::write(
         &USAGE_ROLLUPS,
         "INSERT INTO usage_rollups (project, period, shard, totals, activity, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?) \
          ON CONFLICT (project, period, shard) DO UPDATE SET \
-         totals = (SELECT json_group_object(key, amount) FROM (\
-           SELECT key, total(value) AS amount FROM (\
-             SELECT key, value FROM json_each(usage_rollups.totals) \
-             UNION ALL SELECT key, value FROM json_each(excluded.totals)) \
-           GROUP BY key)), \
-         activity = CASE WHEN excluded.activity IS NULL THEN usage_rollups.activity ELSE (\
-           SELECT json_group_object(key, json_array(hours, last)) FROM (\
-             SELECT key, max(hours) | min(hours) AS hours, max(last) AS last FROM (\
-               SELECT key, json_extract(value, '$[0]') AS hours, json_extract(value, '$[1]') AS last \
-                 FROM json_each(usage_rollups.activity) \
-               UNION ALL SELECT key, json_extract(value, '$[0]'), json_extract(value, '$[1]') \
-                 FROM json_each(excluded.activity)) \
-             GROUP BY key)) END, \
+         totals = json_patch(usage_rollups.totals, (\
+           SELECT json_group_object(new.key, min(1e300, new.value + coalesce(\
+             json_extract(usage_rollups.totals, '$.\"' || new.key || '\"'), 0))) \
+           FROM json_each(excluded.totals) AS new)), \
+         activity = CASE WHEN excluded.activity IS NULL THEN usage_rollups.activity \
+           ELSE json_patch(coalesce(usage_rollups.activity, '{}'), (\
+             SELECT json_group_object(new.key, json_array(\
+               json_extract(new.value, '$[0]') | coalesce(\
+                 json_extract(usage_rollups.activity, '$.\"' || new.key || '\"[0]'), 0), \
+               max(json_extract(new.value, '$[1]'), coalesce(\
+                 json_extract(usage_rollups.activity, '$.\"' || new.key || '\"[1]'), 0)))) \
+             FROM json_each(excluded.activity) AS new)) END, \
          updated_at = excluded.updated_at",
         vec![
             project.as_str().into(),
@@ -231,7 +247,8 @@ pub(crate) fn activity(row: &Row) -> Result<Vec<(FeatureKey, Activity)>, String>
     };
     map.into_iter()
         .map(|(name, value)| {
-            let feature = FeatureKey::parse(&name).map_err(|e| format!("activity of {name:?}: {e}"))?;
+            let feature =
+                feature_of(&name).ok_or_else(|| format!("activity of {name:?}: not a feature key"))?;
             let part = |i: usize| value.get(i).and_then(Json::as_u64);
             match (part(0), part(1)) {
                 (Some(hours), Some(last_seen)) if hours < 1 << 24 => Ok((
@@ -260,6 +277,17 @@ mod tests {
             .map(|i| shard(&key(&format!("bench:api:feature-{i}"))))
             .collect();
         assert!(used.len() >= 14, "fifty features fall in {} shards", used.len());
+    }
+
+    #[test]
+    fn names_escape_what_a_json_path_cannot_quote() {
+        let odd = FeatureKey::parse(r#"app:a"b:c\d%22"#).unwrap();
+        assert_eq!(entry_name(&odd), "app:a%22b:c%5Cd%2522");
+        assert_eq!(feature_of(&entry_name(&odd)), Some(odd.clone()));
+        assert_eq!(
+            split_entry(&entry(&odd, Metric::KvReads)),
+            Some((odd, Metric::KvReads))
+        );
     }
 
     #[test]
