@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { syncBody } from "../scripts/lib/config-files.mjs";
 import { featureReasonKey } from "./consumer/keys.mjs";
 import { startPlatform } from "./harness/platform.mjs";
 import { pollUntil } from "./harness/poll.mjs";
@@ -42,7 +43,7 @@ describe("a config applied by sync-config", () => {
     const applied = await platform.adminFetch(name("sync-config"), "/sync", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ services: SERVICES, budgets: BUDGETS }),
+      body: JSON.stringify(syncBody({ services: SERVICES, budgets: BUDGETS }).body),
     });
     assert.equal(applied.status, 200, await applied.clone().text());
   });

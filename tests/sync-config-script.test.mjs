@@ -72,6 +72,18 @@ describe("scripts/sync-config", () => {
     assert.match(stderr, /^ {2}budgets\.yaml: defaults\.daily\.d1_writes: -1 is negative/m);
   });
 
+  it("reads the YAML itself: a file that is not YAML exits 1 with its line, and nothing is sent", async () => {
+    const broken = join(dir, "broken");
+    mkdirSync(broken, { recursive: true });
+    writeFileSync(join(broken, "services.yaml"), "projects:\n  app: [unclosed\n");
+    writeFileSync(join(broken, "budgets.yaml"), readFileSync(join(REPO_ROOT, "config/budgets.yaml"), "utf8"));
+    // No worker is asked: this URL answers nothing, which would exit 2.
+    const { code, stderr } = await run(["--url", "http://127.0.0.1:9"], { config: broken });
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /1 file is not valid YAML; nothing was sent/);
+    assert.match(stderr, /^ {2}services\.yaml: not valid YAML: .* at line \d+, column \d+$/m);
+  });
+
   it("writes the KV part of the plan as a wrangler bulk file", async () => {
     const changed = join(dir, "changed");
     mkdirSync(changed, { recursive: true });

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { syncBody } from "../scripts/lib/config-files.mjs";
 import { REPO_ROOT } from "./harness/config.mjs";
 import { startPlatform } from "./harness/platform.mjs";
 import { pollUntil } from "./harness/poll.mjs";
@@ -68,13 +69,19 @@ describe("sync-config", () => {
   });
   after(() => platform?.dispose());
 
-  const sync = async (files, { dryRun = false } = {}) => {
+  const post = async (body, { dryRun = false, contentType = "application/json" } = {}) => {
     const response = await platform.adminFetch(worker, `/sync${dryRun ? "?dry_run=1" : ""}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(files),
+      headers: { "Content-Type": contentType },
+      body,
     });
     return { status: response.status, body: await response.json() };
+  };
+  // As scripts/sync-config posts them: the YAML texts read into JSON documents.
+  const sync = async (texts, options) => {
+    const read = syncBody(texts);
+    assert.ok(read.body, JSON.stringify(read.problems));
+    return post(JSON.stringify(read.body), options);
   };
   const getJson = async (path) => {
     const response = await platform.adminFetch(worker, path);
@@ -93,12 +100,23 @@ describe("sync-config", () => {
     const anonymous = await platform.fetch(worker, "/sync", { method: "POST", body: "{}" });
     assert.equal(anonymous.status, 401);
     assert.equal((await platform.fetch(worker, "/config")).status, 401);
-    const malformed = await sync("not an object");
+    const malformed = await post(JSON.stringify("not an object"));
     assert.equal(malformed.status, 400);
     assert.match(malformed.body.error, /JSON object/);
-    const missing = await sync({ services: SERVICES });
+    const missing = await post(JSON.stringify({ services: { projects: {} } }));
     assert.equal(missing.status, 400);
     assert.match(missing.body.error, /missing "budgets"/);
+    assert.equal((await getJson("/config")).status, 404);
+  });
+
+  it("refuses YAML with what to do instead: the worker reads JSON documents", async () => {
+    const asText = await post(JSON.stringify({ services: SERVICES, budgets: BUDGETS }));
+    assert.equal(asText.status, 400);
+    assert.deepEqual(asText.body.problems.map(({ file }) => file), ["services.yaml", "budgets.yaml"]);
+    for (const { reason } of asText.body.problems) assert.match(reason, /YAML is read by scripts\/sync-config/);
+    const yamlBody = await post(SERVICES, { contentType: "application/yaml" });
+    assert.equal(yamlBody.status, 415);
+    assert.match(yamlBody.body.error, /JSON.*scripts\/sync-config/);
     assert.equal((await getJson("/config")).status, 404);
   });
 
@@ -257,10 +275,10 @@ cost_thresholds:
     }
     assert.equal(found.length, expected.length, found.join("\n"));
 
-    const unreadable = await sync({ services: "projects: [unclosed", budgets: BUDGETS });
+    const unreadable = await post(JSON.stringify({ services: "{\"projects\": [", budgets: {} }));
     assert.equal(unreadable.status, 400);
     assert.equal(unreadable.body.problems[0].file, "services.yaml");
-    assert.match(unreadable.body.problems[0].reason, /not valid YAML/);
+    assert.match(unreadable.body.problems[0].reason, /not valid JSON/);
 
     assert.deepEqual(await snapshot(), before);
     assert.equal(await historyCount(), histories);

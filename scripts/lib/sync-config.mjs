@@ -1,16 +1,17 @@
-// scripts/sync-config: reads the operator's two files, posts them to the sync-config worker's
-// POST /sync, and prints the plan (--dry-run) or the result as a readable diff. Exits 1 when the
+// scripts/sync-config: reads the operator's two YAML files, posts them as JSON to the sync-config
+// worker's POST /sync (the worker reads JSON only), and prints the plan (--dry-run) or the result as a readable diff. Exits 1 when the
 // files have problems, 2 when the worker cannot be asked.
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { syncBody } from "./config-files.mjs";
 
 const USAGE = `usage: scripts/sync-config [--dry-run] [--env NAME] [--url URL] [--config DIR]
                           [--emit-bulk FILE] [--verbose]
 
 Reads DIR/services.yaml and DIR/budgets.yaml (DIR: config/), posts them to the sync-config
-worker, and prints the plan or the result: keys added (+), changed (~), removed (-).
+worker as JSON, and prints the plan or the result: keys added (+), changed (~), removed (-).
 
   --dry-run         plan only: nothing is written
   --url URL         the sync-config worker (default: $SYNC_CONFIG_URL)
@@ -79,6 +80,14 @@ async function ask(where, path, init = {}) {
     fail(`${where.url}${path} answered ${response.status} with something other than JSON: ${text.slice(0, 200)}`);
   }
   return { status: response.status, body };
+}
+
+function printProblems(error, problems) {
+  console.error(`sync-config: ${error}`);
+  for (const problem of problems) {
+    console.error(`  ${problem.file}: ${problem.path ? `${problem.path}: ` : ""}${problem.reason}`);
+  }
+  process.exit(1);
 }
 
 function list(lines, verbose) {
@@ -150,20 +159,18 @@ async function main() {
       fail(`cannot read ${join(dir, name)}: ${error.message}`);
     }
   };
-  const files = { services: read("services.yaml"), budgets: read("budgets.yaml") };
+  const files = syncBody({ services: read("services.yaml"), budgets: read("budgets.yaml") });
+  if (files.problems) {
+    const count = files.problems.length;
+    printProblems(`${count} ${count === 1 ? "file is" : "files are"} not valid YAML; nothing was sent`, files.problems);
+  }
   const where = target(opts);
   const dryRun = opts["dry-run"] || opts["emit-bulk"] !== undefined;
   const { status, body } = await ask(where, `/sync${dryRun ? "?dry_run=1" : ""}`, {
     method: "POST",
-    body: JSON.stringify(files),
+    body: JSON.stringify(files.body),
   });
-  if (status === 400 && Array.isArray(body.problems)) {
-    console.error(`sync-config: ${body.error}`);
-    for (const problem of body.problems) {
-      console.error(`  ${problem.file}: ${problem.path ? `${problem.path}: ` : ""}${problem.reason}`);
-    }
-    process.exit(1);
-  }
+  if (status === 400 && Array.isArray(body.problems)) printProblems(body.error, body.problems);
   if (status !== 200 && status !== 202) fail(`POST /sync answered ${status}: ${body.error ?? JSON.stringify(body)}`);
 
   printPlan(body, opts.verbose);

@@ -12,6 +12,7 @@ pub mod feature;
 pub mod handlers;
 pub mod limits;
 pub mod metric;
+pub mod outbound_url;
 pub mod services;
 pub mod settings;
 pub mod telemetry;

@@ -69,7 +69,9 @@ impl UtcDay {
 
 impl fmt::Display for UtcDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // NaiveDate's own Display is `YYYY-MM-DD`; a format string would pull in chrono's
+        // formatting machinery (~7 KB of wasm).
+        write!(f, "{}", self.0)
     }
 }
 

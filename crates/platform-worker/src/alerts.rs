@@ -4,6 +4,7 @@
 //! is forgotten and none is sent twice within the dedup window.
 
 use platform_core::alert::AlertSubject;
+use platform_core::outbound_url::OutboundUrl;
 use platform_db::{alerts as outbox, Db, Sql, Statement};
 use platform_kv::families::{AlertLastSent, SlackAlert};
 use platform_kv::{Kv, Store, Timestamp};
@@ -51,12 +52,20 @@ pub struct Delivery {
     pub waiting_for_webhook: bool,
 }
 
-/// Whether alerts can be delivered; `/health` reports it.
-pub fn webhook(env: &Env) -> Option<String> {
-    env.secret(SLACK_WEBHOOK_URL)
+/// The configured webhook: `Ok(None)` when none is set, and why it is refused when it is not a
+/// URL that can be used as written (`/health` reports it).
+pub fn webhook(env: &Env) -> Result<Option<OutboundUrl>, String> {
+    let Some(text) = env
+        .secret(SLACK_WEBHOOK_URL)
         .ok()
         .map(|s| s.to_string())
         .filter(|url| !url.is_empty())
+    else {
+        return Ok(None);
+    };
+    OutboundUrl::parse(&text)
+        .map(Some)
+        .map_err(|reason| format!("{SLACK_WEBHOOK_URL} is refused: {reason}; alerts are kept pending"))
 }
 
 /// Delivers pending alerts, oldest first.
@@ -65,7 +74,7 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
     store: &Store<K, C>,
     db: &Db<S>,
 ) -> Result<Delivery, ApiError> {
-    let Some(url) = webhook(env) else {
+    let Some(url) = webhook(env).map_err(ApiError::unavailable)? else {
         return Ok(Delivery {
             waiting_for_webhook: true,
             ..Delivery::default()
@@ -131,7 +140,7 @@ async fn record_sent<K: Kv, C: platform_kv::Clock>(
 }
 
 /// Posts a message to the webhook.
-async fn post(url: &str, text: &str) -> Result<(), String> {
+async fn post(url: &OutboundUrl, text: &str) -> Result<(), String> {
     let headers = Headers::new();
     headers
         .set("Content-Type", "application/json")
@@ -146,7 +155,7 @@ async fn post(url: &str, text: &str) -> Result<(), String> {
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(json!({ "text": text }).to_string().into()));
-    let request = Request::new_with_init(url, &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url.as_str(), &init).map_err(|e| e.to_string())?;
     crate::footprint::subrequest();
     let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
     if (200..300).contains(&response.status_code()) {

@@ -44,6 +44,12 @@ impl Health {
                 warnings.push(format!("{} is not set: {loss}", binding.name()));
             }
         }
+        let mut uses_webhook = info.bindings.iter().chain(info.optional.iter().map(|(b, _)| b));
+        if uses_webhook.any(|b| b.name() == crate::alerts::SLACK_WEBHOOK_URL) {
+            if let Err(problem) = crate::alerts::webhook(env) {
+                warnings.push(problem);
+            }
+        }
         Self {
             worker: info.id.script_name(),
             version: info.version,

@@ -92,6 +92,13 @@ pub struct Cx {
     params: Vec<(&'static str, String)>,
 }
 
+/// The query of a serialised URL: after the first `?`, before the fragment (a WHATWG URL
+/// percent-encodes `?` and `#` in its path, so the first of each starts the query and fragment).
+fn query_of(url: &str) -> &str {
+    let without_fragment = url.split('#').next().unwrap_or_default();
+    without_fragment.split_once('?').map_or("", |(_, query)| query)
+}
+
 impl Cx {
     /// The percent-decoded path parameter `name` of the route's pattern.
     pub fn param(&self, name: &str) -> &str {
@@ -101,13 +108,21 @@ impl Cx {
             .map_or("", |(_, value)| value.as_str())
     }
 
+    /// The query's `(name, value)` pairs, decoded. Read from the URL as the runtime serialised
+    /// it, without parsing the whole URL again: the `url` crate would cost the wasm ~10 KB gzip.
+    fn query_pairs(&self) -> Vec<(String, String)> {
+        let url = self.req.inner().url();
+        let query = query_of(&url);
+        form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    }
+
     /// The first value of query parameter `name`, decoded.
     pub fn query(&self, name: &str) -> Result<Option<String>, ApiError> {
-        let url = self.req.url().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let value = url
+        let value = self
             .query_pairs()
+            .into_iter()
             .find(|(key, _)| key == name)
-            .map(|(_, v)| v.into_owned());
+            .map(|(_, v)| v);
         Ok(value)
     }
 
@@ -131,10 +146,9 @@ impl Cx {
 
     /// Whether the query sets `name` to `1` or `true`.
     pub fn query_flag(&self, name: &str) -> bool {
-        self.req.url().is_ok_and(|url| {
-            url.query_pairs()
-                .any(|(key, value)| key == name && matches!(value.as_ref(), "1" | "true"))
-        })
+        self.query_pairs()
+            .iter()
+            .any(|(key, value)| key == name && matches!(value.as_str(), "1" | "true"))
     }
 
     /// The JSON body as `T`; an empty body reads as `{}`.
@@ -540,4 +554,26 @@ fn not_allowed(method: &Method, path: &str, allowed: &[Method]) -> worker::Resul
     .into_response()?;
     response.headers_mut().set("Allow", &allow)?;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_of;
+
+    #[test]
+    fn the_query_is_read_from_the_serialised_url() {
+        for (url, query) in [
+            ("https://w.example/sync?dry_run=1", "dry_run=1"),
+            ("https://w.example/a%3Fb?days=7&x=%C3%A9#top", "days=7&x=%C3%A9"),
+            ("https://w.example/a?b=1?c", "b=1?c"),
+            ("https://w.example/a#f?g", ""),
+            ("https://w.example/a", ""),
+        ] {
+            assert_eq!(query_of(url), query, "{url}");
+        }
+        let pairs: Vec<_> = form_urlencoded::parse(query_of("https://w.example/?x=%C3%A9+y&z").as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(pairs, [("x".into(), "é y".into()), ("z".into(), String::new())]);
+    }
 }

@@ -221,7 +221,7 @@ pub async fn status(env: &Env) -> Result<Value, ApiError> {
         "projects": projects,
         "features": tripped,
         "alerts": {
-            "webhook_configured": alerts::webhook(env).is_some(),
+            "webhook_configured": alerts::webhook(env).is_ok_and(|url| url.is_some()),
             "pending": status.pending_alerts,
         },
     }))

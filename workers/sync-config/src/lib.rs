@@ -37,6 +37,10 @@ const ROUTES: &[Route] = &[
     Route::new(Method::Post, "/sync", Auth::Admin, |mut cx| {
         Box::pin(async move {
             let dry_run = cx.query_flag("dry_run");
+            let content_type = cx.req.headers().get("Content-Type").ok().flatten();
+            if content_type.is_some_and(|t| t.to_ascii_lowercase().contains("yaml")) {
+                return Err(ApiError::new(415, files::YAML_HINT));
+            }
             let body = cx
                 .req
                 .text()
