@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use platform_core::time::iso8601;
 use platform_core::UtcDay;
-use platform_errors::patterns::{RuleType, Sighting};
+use platform_errors::patterns::RuleType;
+use platform_errors::sightings::Sighting;
 use platform_patterns::discovery::{Source, Suggestion, MAX_FINGERPRINTS};
 use platform_patterns::lifecycle::{DayEvidence, Evidence};
 use platform_patterns::{Rule, Status, StoredError, DAY_MS};
