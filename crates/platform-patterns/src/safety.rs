@@ -173,8 +173,52 @@ pub fn compile(rule: &Rule, category: &str, limits: &Limits) -> Result<Pattern, 
     Ok(pattern)
 }
 
-/// Checks a rule proposed for `cluster` (fingerprints) against every stored error.
+/// Checks a rule proposed for `cluster` (fingerprints) against every stored error: it must match
+/// every error of its cluster, and no more of the others than the limits allow.
 pub fn check(
+    rule: &Rule,
+    category: &str,
+    cluster: &BTreeSet<&str>,
+    corpus: &[StoredError],
+    limits: &Limits,
+) -> Result<Backtest, Refusal> {
+    let test = backtest(rule, category, cluster, corpus, limits)?;
+    if test.cluster == 0 || test.cluster_matched < test.cluster {
+        return Err(Refusal::MissesCluster {
+            matched: test.cluster_matched,
+            of: test.cluster,
+        });
+    }
+    within_share(test, limits)
+}
+
+/// The check of a rule already past its discovery (at promotion, at approval): its cluster's
+/// errors may have aged out of the stored ones, so only its breadth and the never-transient
+/// classes are checked.
+pub fn breadth(
+    rule: &Rule,
+    category: &str,
+    cluster: &BTreeSet<&str>,
+    corpus: &[StoredError],
+    limits: &Limits,
+) -> Result<Backtest, Refusal> {
+    within_share(backtest(rule, category, cluster, corpus, limits)?, limits)
+}
+
+fn within_share(test: Backtest, limits: &Limits) -> Result<Backtest, Refusal> {
+    if test.other_share > limits.max_other_share {
+        return Err(Refusal::TooBroad {
+            matched: test.others_matched,
+            of: test.others,
+            max_share: limits.max_other_share,
+        });
+    }
+    Ok(test)
+}
+
+/// The rule compiled and run over every stored error; refused at once when it matches an error
+/// of a class that is never transient.
+fn backtest(
     rule: &Rule,
     category: &str,
     cluster: &BTreeSet<&str>,
@@ -212,21 +256,8 @@ pub fn check(
             test.matched.push(error.fingerprint.clone());
         }
     }
-    if test.cluster == 0 || test.cluster_matched < test.cluster {
-        return Err(Refusal::MissesCluster {
-            matched: test.cluster_matched,
-            of: test.cluster,
-        });
-    }
     if test.others > 0 {
         test.other_share = test.others_matched as f64 / test.others as f64;
-    }
-    if test.other_share > limits.max_other_share {
-        return Err(Refusal::TooBroad {
-            matched: test.others_matched,
-            of: test.others,
-            max_share: limits.max_other_share,
-        });
     }
     Ok(test)
 }
