@@ -70,8 +70,9 @@ fn optional_iso<S: Serializer>(ms: &Option<u64>, s: S) -> Result<S::Ok, S::Error
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Pattern {
     pub id: String,
-    #[serde(flatten)]
-    pub rule: Rule,
+    #[serde(rename = "type", serialize_with = "kind_text")]
+    pub kind: RuleType,
+    pub value: String,
     pub category: String,
     pub scope: String,
     pub source: Source,
@@ -98,6 +99,16 @@ pub struct Pattern {
     pub decided_by: Option<String>,
 }
 
+fn kind_text<S: Serializer>(kind: &RuleType, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(kind.as_str())
+}
+
+impl Pattern {
+    pub fn rule(&self) -> Rule {
+        Rule::new(self.kind, self.value.as_str())
+    }
+}
+
 fn json_list(row: &Row, column: &str) -> Result<Vec<String>, String> {
     let text: String = row.get(column)?;
     serde_json::from_str(&text).map_err(|e| format!("column {column}: {e}"))
@@ -108,7 +119,8 @@ impl FromRow for Pattern {
         let backtest: Option<String> = row.get("backtest")?;
         Ok(Self {
             id: row.get("id")?,
-            rule: Rule::new(row.parse("kind", RuleType::parse)?, row.get::<String>("value")?),
+            kind: row.parse("kind", RuleType::parse)?,
+            value: row.get("value")?,
             category: row.get("category")?,
             scope: row.get("scope")?,
             source: row.parse("source", Source::parse)?,

@@ -68,7 +68,7 @@ fn a_run_stores_each_rule_once_and_never_suggests_a_rejected_one_again() -> Resu
     let row = block_on(patterns::get(&db, &suggestion.id))?.unwrap_or_else(|| panic!("not stored"));
     assert_eq!(row.status, Status::Pending);
     assert_eq!(
-        row.rule,
+        row.rule(),
         Rule::new(RuleType::Contains, "ledger api throttled call slow down")
     );
     assert_eq!(row.fingerprints, ["v0", "v1", "v2"]);

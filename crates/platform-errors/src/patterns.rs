@@ -69,7 +69,7 @@ impl Rule {
                     .parse()
                     .ok()
                     .filter(|c| (100..=599).contains(c))
-                    .ok_or_else(|| format!("{text:?} is not an HTTP status code"))?;
+                    .ok_or_else(|| format!("\"{text}\" is not an HTTP status code"))?;
                 Ok(Self::Regex(regex(&format!(r"\b{code}\b"))?))
             }
             RuleType::Regex if text.len() > MAX_REGEX => Err(format!(
@@ -132,7 +132,7 @@ impl Pattern {
             id: None,
             kind,
             category: category(category_name)
-                .ok_or_else(|| format!("{category_name:?} is not a category"))?,
+                .ok_or_else(|| format!("\"{category_name}\" is not a category"))?,
             rule: Rule::compile(kind, value)?,
         })
     }

@@ -63,8 +63,12 @@ pub fn read(answer: &Value, clusters: &[ClusterView], ignored: &mut Vec<String>)
         let text = |field: &str| item.get(field).and_then(Value::as_str).map(str::trim);
         let cluster = match text("cluster") {
             Some(id) if clusters.iter().take(MAX_CLUSTERS).any(|c| c.id == id) => id.to_owned(),
-            other => {
-                ignored.push(format!("patterns[{i}]: cluster {other:?} was not shown"));
+            Some(id) => {
+                ignored.push(format!("patterns[{i}]: cluster \"{id}\" was not shown"));
+                continue;
+            }
+            None => {
+                ignored.push(format!("patterns[{i}]: no cluster id"));
                 continue;
             }
         };
@@ -137,7 +141,7 @@ mod tests {
         assert_eq!(
             ignored,
             [
-                "patterns[2]: cluster Some(\"c-9\") was not shown",
+                "patterns[2]: cluster \"c-9\" was not shown",
                 "patterns[3]: unknown rule type"
             ]
         );

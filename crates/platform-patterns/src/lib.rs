@@ -22,3 +22,13 @@ pub use synth::Rule;
 
 /// Milliseconds in a UTC day.
 pub const DAY_MS: u64 = 86_400_000;
+
+/// A stable 64-bit digest of `text` (FNV-1a) as 16 hex digits: ids that stay the same for the same
+/// rule or template, without a cryptographic hash in the wasm (nothing here is adversarial: a
+/// collision could only make two rules share a row, and the rule is stored beside its id).
+pub(crate) fn digest(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}

@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
 use crate::corpus::StoredError;
 
 /// A variable token of a template.
@@ -89,9 +87,7 @@ fn similarity(template: &[String], message: &[String]) -> f64 {
 }
 
 fn cluster_id(template: &[String]) -> String {
-    let digest = Sha256::digest(template.join(" ").as_bytes());
-    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("c-{hex}")
+    format!("c-{}", &crate::digest(&template.join(" "))[..12])
 }
 
 /// Mines the templates of `errors`, most frequent errors first; `threshold` is the similarity a

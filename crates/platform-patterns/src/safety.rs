@@ -71,7 +71,7 @@ impl fmt::Display for Refusal {
             Self::TooShort(why) => write!(f, "too short: {why}"),
             Self::NotPortable(why) => write!(f, "not a linear-time, portable regex: {why}"),
             Self::Invalid(why) => write!(f, "invalid: {why}"),
-            Self::CatchAll(probe) => write!(f, "catch-all: it matches {probe:?}"),
+            Self::CatchAll(probe) => write!(f, "catch-all: it matches \"{probe}\""),
             Self::MissesCluster { matched, of } => {
                 write!(f, "misses its cluster: matches {matched} of its {of} errors")
             }
@@ -122,14 +122,14 @@ fn shape(rule: &Rule, limits: &Limits) -> Result<(), Refusal> {
             let significant: usize = words.iter().map(|w| w.chars().count()).sum();
             if !words.iter().any(|w| w.chars().count() >= 3) || significant < 6 {
                 return Err(Refusal::TooShort(format!(
-                    "{:?} needs a word of 3 characters and 6 in all",
+                    "\"{}\" needs a word of 3 characters and 6 in all",
                     rule.value
                 )));
             }
         }
         RuleType::StartsWith if rule.value.trim().chars().count() < 8 => {
             return Err(Refusal::TooShort(format!(
-                "prefix {:?} is under 8 characters",
+                "prefix \"{}\" is under 8 characters",
                 rule.value
             )));
         }

@@ -9,7 +9,6 @@ use std::fmt;
 
 use platform_errors::patterns::{Pattern, RuleType, MAX_REGEX};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::corpus::StoredError;
 use crate::mining::{Cluster, WILDCARD};
@@ -48,9 +47,10 @@ impl Rule {
     /// The pattern id of this rule: the same rule always has the same id, so a rule rejected once
     /// is recognised when it is found again.
     pub fn id(&self) -> String {
-        let digest = Sha256::digest(format!("{}\n{}", self.kind.as_str(), self.value).as_bytes());
-        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        format!("pat-{hex}")
+        format!(
+            "pat-{}",
+            crate::digest(&format!("{}\n{}", self.kind.as_str(), self.value))
+        )
     }
 
     /// The compiled rule.
@@ -71,7 +71,7 @@ impl Rule {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {:?}", self.kind, self.value)
+        write!(f, "{} \"{}\"", self.kind, self.value)
     }
 }
 

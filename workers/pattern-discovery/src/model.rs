@@ -61,8 +61,10 @@ impl Model {
             .and_then(|f| f.dyn_into().ok())
             .ok_or("the AI binding has no run method")?;
         let input = js_sys::JSON::parse(&input.to_string()).map_err(|_| "the prompt is not JSON")?;
-        let promise = run
-            .call2(&self.binding, &JsValue::from_str(MODEL), &input)
+        // Reflect.apply, not Function.call: an RPC stub (a service binding with a run method)
+        // would take `call` for a method of its own.
+        let args = js_sys::Array::of2(&JsValue::from_str(MODEL), &input);
+        let promise = Reflect::apply(&run, &self.binding, &args)
             .map_err(|e| format!("the model call failed: {e:?}"))?;
         let answer = JsFuture::from(Promise::resolve(&promise))
             .await

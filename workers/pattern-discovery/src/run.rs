@@ -149,7 +149,7 @@ fn facts(row: &Pattern) -> Facts {
 pub fn recheck(row: &Pattern, corpus: &[StoredError]) -> Result<safety::Backtest, safety::Refusal> {
     let cluster: BTreeSet<&str> = row.fingerprints.iter().map(String::as_str).collect();
     safety::breadth(
-        &row.rule,
+        &row.rule(),
         &row.category,
         &cluster,
         corpus,
