@@ -67,6 +67,9 @@ impl Cluster {
     }
 }
 
+/// A template being mined and the indices of its members.
+type Draft = (Vec<String>, Vec<usize>);
+
 /// How alike a message is to a template: the share of the template's constant tokens it has in
 /// the same place. Positions the template already made variable do not count.
 fn similarity(template: &[String], message: &[String]) -> f64 {
@@ -101,7 +104,8 @@ pub fn mine(errors: &[&StoredError], threshold: f64) -> Vec<Cluster> {
             .cmp(&errors[a].occurrences)
             .then_with(|| errors[a].fingerprint.cmp(&errors[b].fingerprint))
     });
-    let mut groups: BTreeMap<(usize, String), Vec<(Vec<String>, Vec<usize>)>> = BTreeMap::new();
+    // (token count, first token) → the group's templates with their members.
+    let mut groups: BTreeMap<(usize, String), Vec<Draft>> = BTreeMap::new();
     for index in order {
         let message = tokens(&errors[index].message);
         let Some(first) = message.first() else {

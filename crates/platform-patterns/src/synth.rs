@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn a_code_every_sample_carries_gives_a_status_rule() {
-        let corpus = vec![
+        let corpus = [
             error("a", "", "upstream 520 on order 1", 4),
             error("b", "", "upstream 520 on order 2", 4),
         ];
