@@ -7,6 +7,7 @@ use js_sys::{Function, Promise, Reflect};
 use platform_core::FeatureKey;
 use platform_kv::families::ConfigFeatureStatus;
 use platform_kv::value::BreakerSignal;
+use platform_kv::PlatformWorker;
 use platform_patterns::ai;
 use platform_patterns::discovery::{ClusterView, Source, Suggestion};
 use platform_patterns::safety::Limits;
@@ -49,7 +50,8 @@ impl Model {
     }
 
     async fn stopped(&self) -> Result<bool, String> {
-        let store = platform_worker::store(&self.env, crate::run::ID).map_err(|e| e.log_message())?;
+        let store = platform_worker::store(&self.env, PlatformWorker::PatternDiscovery)
+            .map_err(|e| e.log_message())?;
         let feature = FeatureKey::parse(FEATURE).map_err(|e| e.to_string())?;
         let key = ConfigFeatureStatus::key(&feature).map_err(|e| e.to_string())?;
         Ok(matches!(store.get(&key).await, Ok(Some(BreakerSignal::Stop))))
