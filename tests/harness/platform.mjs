@@ -40,6 +40,8 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  *   configs' (tests deliver at once; production batches wait to fill)
  * @param {boolean} [options.consumer] also run the test consumer (and a telemetry capture, see capturedTelemetry)
  * @param {object[]} [options.extraWorkers] more Miniflare worker options
+ * @param {Record<string, {serviceBindings?: object}>} [options.bindingsOf] extra bindings of a platform worker, by
+ *   deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake model in extraWorkers)
  * @param {{host?: string, port?: number}} [options.listen] serve each platform worker on its own port,
  *   `port`, `port + 1`, ... in config order (port 0: any free ports); see `handle.urls`
  * @param {import("miniflare").Log} [options.log] Miniflare's log (default: silent)
@@ -56,6 +58,7 @@ export async function startPlatform({
   queueBatchTimeout,
   consumer = false,
   extraWorkers = [],
+  bindingsOf = {},
   listen,
   log,
   handleRuntimeStdio,
@@ -82,6 +85,7 @@ export async function startPlatform({
           secrets: { ...secrets, ADMIN_TOKEN: adminToken },
           queueBatchTimeout,
           socket: listen && directSocket(listen, index),
+          extraBindings: bindingsOf[config.name],
         }),
       ),
       harnessStateOptions(shared, compatibilityDate),

@@ -24,7 +24,7 @@ const WASM_MODULE_RULES = [
   { type: "ESModule", include: ["**/*.js"], fallthrough: true },
 ];
 
-export function platformWorkerOptions(config, { secrets, queueBatchTimeout, socket }) {
+export function platformWorkerOptions(config, { secrets, queueBatchTimeout, socket, extraBindings = {} }) {
   return {
     name: config.name,
     modules: true,
@@ -42,7 +42,7 @@ export function platformWorkerOptions(config, { secrets, queueBatchTimeout, sock
         withoutUndefined({ ...options, ...(queueBatchTimeout === undefined ? {} : { maxBatchTimeout: queueBatchTimeout }) }),
       ]),
     ),
-    serviceBindings: config.services,
+    serviceBindings: { ...config.services, ...extraBindings.serviceBindings },
     // Secrets (ADMIN_TOKEN, ...) are set with `wrangler secret put` in production, so no config declares them.
     bindings: { ...config.vars, ...secrets },
     outboundService: FAKE_APIS,

@@ -56,6 +56,9 @@ pub enum AlertSubject {
         severity: Severity,
         handler: &'static str,
     },
+    /// Pattern discovery has suggestions to review (new ones, or ones ready after their shadow):
+    /// at most one message a day.
+    Patterns { day: UtcDay },
 }
 
 impl AlertSubject {
@@ -68,6 +71,7 @@ impl AlertSubject {
             Self::Project { .. } => "project",
             Self::GlobalStop { .. } => "global",
             Self::AccountDailyCap { .. } | Self::GitHubRefusal { .. } | Self::Handler { .. } => "collector",
+            Self::Patterns { .. } => "patterns",
         }
     }
 }
@@ -92,6 +96,7 @@ impl fmt::Display for AlertSubject {
             Self::AccountDailyCap { day } => write!(f, "warning:account-daily-cap:{day}"),
             Self::GitHubRefusal { refusal } => write!(f, "critical:github-{refusal}"),
             Self::Handler { severity, handler } => write!(f, "{severity}:handler:{handler}"),
+            Self::Patterns { day } => write!(f, "info:suggestions:{day}"),
         }
     }
 }

@@ -276,6 +276,24 @@ tables! {
         columns: [worker, handler, last_run_at, last_ok_at, last_error, last_error_at, consecutive_failures],
         purpose: "Each handler's last run, success and failure: /health reports them, a silent or failing cron is alerted.",
     }
+    // Pattern discovery (0008_patterns.sql).
+    PATTERNS = "patterns" {
+        owner: PatternDiscovery,
+        writers: Writers::Only(&[PatternDiscovery]),
+        retention: Retention::Kept(DocText::new("one row per rule ever suggested: the rejected, expired and refused ones keep it from being suggested again")),
+        columns: [
+            id, kind, value, category, scope, source, status, reason, cluster, samples, fingerprints,
+            backtest, created_at, updated_at, shadow_from, shadow_until, ready_at, approved_at, decided_by,
+        ],
+        purpose: "Each transient-error rule suggested (mined or proposed by a model): its cluster, safety backtest and place in the lifecycle (pending, shadow, ready, approved, stale, disabled, rejected, expired, refused).",
+    }
+    PATTERN_MATCHES = "pattern_matches" {
+        owner: PatternDiscovery,
+        writers: Writers::Only(&[ErrorCollector, PatternDiscovery]),
+        retention: Retention::Days { column: "last_at", days: 90 },
+        columns: [pattern_id, day, fingerprint, matches, last_at],
+        purpose: "Matches of shadow and approved patterns on live errors, per pattern, UTC day and fingerprint, added by the error collector once per tail batch: the evidence for review and staleness.",
+    }
 }
 
 /// The table named `name`.

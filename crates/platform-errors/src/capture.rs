@@ -116,8 +116,10 @@ pub fn capture(event: &TailEvent, script: &str, patterns: &Patterns, now: u64) -
             transient::classify(raw, exception)
                 .map(str::to_owned)
                 .or_else(|| {
+                    // The text pattern discovery backtests and shadow-tests: a JSON log line's
+                    // `.message`, as the stored sample.
                     (!transient::is_programming_error(exception))
-                        .then(|| patterns.classify(raw).map(str::to_owned))
+                        .then(|| patterns.classify(&core_message(raw)).map(str::to_owned))
                         .flatten()
                 })
         };

@@ -12,6 +12,7 @@ pub mod patterns;
 pub mod priority;
 pub mod redact;
 pub mod render;
+pub mod sightings;
 pub mod transient;
 pub mod webhook;
 

@@ -82,9 +82,15 @@ pub fn is_programming_error(exception_name: Option<&str>) -> bool {
     exception_name.is_some_and(|name| PROGRAMMING_ERRORS.contains(&name))
 }
 
+/// Whether the error is a programming error, by its exception name or the message's own
+/// `TypeError: ...` prefix: no category, static or dynamic, ever applies to it.
+pub fn never_transient(message: &str, exception_name: Option<&str>) -> bool {
+    is_programming_error(exception_name) || starts_with_programming_error(message)
+}
+
 /// The static category of a raw message, unless the error is a programming error.
 pub fn classify(message: &str, exception_name: Option<&str>) -> Option<&'static str> {
-    if is_programming_error(exception_name) || starts_with_programming_error(message) {
+    if never_transient(message, exception_name) {
         return None;
     }
     let lower = message.to_lowercase();

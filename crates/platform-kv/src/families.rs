@@ -464,6 +464,17 @@ families! {
         subsystem: PatternDiscovery,
         purpose: "Approved patterns JSON cache for error-collector runtime",
     }
+    /// Patterns in shadow: the collector records their matches without acting on them.
+    ShadowPatterns {
+        pattern: "PATTERNS:DYNAMIC:SHADOW",
+        key: () => [],
+        example: [],
+        value: Json<JsonArray>,
+        ttl: Ttl::NoneRefreshed,
+        writers: Writers::Only(&[PatternDiscovery]),
+        subsystem: PatternDiscovery,
+        purpose: "Shadow patterns JSON (same shape as the approved list) that the error collector evaluates on live errors without changing what it files",
+    }
     /// A user's unread notifications.
     NotificationCount {
         pattern: "NOTIFICATION_COUNT:{userId}",

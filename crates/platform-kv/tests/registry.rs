@@ -50,6 +50,8 @@ const COMPATIBILITY_FAMILIES: &[&str] = &[
     "CONFIG:PROJECT:{project}:STATUS",
     "CONFIG:GLOBAL:STATUS",
     "CONFIG:FEATURE:{key}:BUDGET",
+    // Pattern discovery's shadow stage: the collector tests these on live errors.
+    "PATTERNS:DYNAMIC:SHADOW",
 ];
 
 #[test]

@@ -16,6 +16,8 @@ pub enum Binding {
     Service(&'static str),
     Secret(&'static str),
     Var(&'static str),
+    /// A Workers AI binding (`[ai] binding = ...`).
+    Ai(&'static str),
 }
 
 impl Binding {
@@ -26,7 +28,8 @@ impl Binding {
             | Self::Queue(name)
             | Self::Service(name)
             | Self::Secret(name)
-            | Self::Var(name) => name,
+            | Self::Var(name)
+            | Self::Ai(name) => name,
         }
     }
 
@@ -38,6 +41,7 @@ impl Binding {
             Self::Service(name) => env.service(name).is_ok(),
             Self::Secret(name) => env.secret(name).is_ok_and(|s| !s.to_string().is_empty()),
             Self::Var(name) => env.var(name).is_ok(),
+            Self::Ai(name) => worker::js_sys::Reflect::get(env, &name.into()).is_ok_and(|b| b.is_object()),
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Report {
     pub malformed: u32,
     pub occurrences: u32,
     pub fingerprints: u32,
+    /// Matches of shadow and approved patterns recorded with the batch's counts.
+    pub pattern_matches: u32,
     /// D1 round trips of the batch's counts (the handler's stamp rides in them), from the meter.
     pub d1_round_trips: u32,
     pub kv_writes: u32,

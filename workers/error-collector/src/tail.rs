@@ -4,8 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_errors::patterns::Patterns;
+use platform_errors::sightings::sightings;
 use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
-use platform_kv::families::{ApprovedPatterns, ScriptMap};
+use platform_kv::families::{ApprovedPatterns, ScriptMap, ShadowPatterns};
+use platform_kv::key::{Family, Key};
+use platform_kv::value::{Json, JsonArray};
 use platform_kv::{IsolateCache, IsolateCell};
 use platform_worker::skeleton::Stamp;
 use serde_json::Value;
@@ -26,6 +29,7 @@ const MAX_SCRIPTS: usize = 2_000;
 thread_local! {
     static SCRIPTS: IsolateCache<String, Option<ScriptInfo>> = const { IsolateCache::new(SCRIPT_MAP_CACHE_MS, MAX_SCRIPTS) };
     static PATTERNS: IsolateCell<Patterns> = const { IsolateCell::new(PATTERNS_CACHE_MS) };
+    static SHADOW: IsolateCell<Patterns> = const { IsolateCell::new(PATTERNS_CACHE_MS) };
 }
 
 /// Each element of the JS array as JSON; `None` for one that cannot be read.
@@ -71,22 +75,27 @@ async fn script_info(ctx: &mut Ctx<'_>, script: &str) -> Option<ScriptInfo> {
     info
 }
 
-async fn patterns(ctx: &mut Ctx<'_>) -> Patterns {
-    if let Some(patterns) = PATTERNS.with(|c| c.get(ctx.now)) {
+/// A pattern list of pattern discovery (approved or shadow), cached in the isolate.
+async fn pattern_list<F: Family<Value = Json<JsonArray>>>(
+    ctx: &mut Ctx<'_>,
+    cell: &'static std::thread::LocalKey<IsolateCell<Patterns>>,
+    key: Result<Key<F>, platform_kv::KeyError>,
+) -> Patterns {
+    if let Some(patterns) = cell.with(|c| c.get(ctx.now)) {
         return patterns;
     }
-    let patterns = match ApprovedPatterns::key() {
+    let patterns = match key {
         Ok(key) => match ctx.store.get(&key).await {
             Ok(Some(list)) => Patterns::parse(&list.0),
             Ok(None) => Patterns::default(),
             Err(e) => {
-                ctx.fail("PATTERNS:DYNAMIC:APPROVED", e);
+                ctx.fail(F::SPEC.pattern, e);
                 Patterns::default()
             }
         },
         Err(_) => Patterns::default(),
     };
-    PATTERNS.with(|c| c.put(patterns.clone(), ctx.now));
+    cell.with(|c| c.put(patterns.clone(), ctx.now));
     patterns
 }
 
@@ -115,7 +124,8 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
             info.unwrap_or_else(|| ScriptInfo::unmapped(default_repository.clone())),
         );
     }
-    let patterns = patterns(&mut ctx).await;
+    let patterns = pattern_list(&mut ctx, &PATTERNS, ApprovedPatterns::key()).await;
+    let shadow = pattern_list(&mut ctx, &SHADOW, ShadowPatterns::key()).await;
     let occurrences: Vec<_> = events
         .iter()
         .flat_map(|event| {
@@ -124,6 +134,9 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
         })
         .collect();
     ctx.report.occurrences = occurrences.len() as u32;
+    // Shadow patterns are only counted; what is filed does not change.
+    let seen = sightings(&occurrences, &patterns, &shadow);
+    ctx.report.pattern_matches = seen.values().sum::<u64>() as u32;
     let groups = aggregate(occurrences);
     ctx.report.fingerprints = groups.len() as u32;
     let due = stamp.busy(&ctx.db, now);
@@ -138,7 +151,10 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
         }
         return ctx.report;
     }
-    let recorded = fingerprints::record(&ctx.db, &groups, &scripts, due).await;
+    let also = due
+        .into_iter()
+        .chain(platform_db::patterns::record_sightings(&seen, now));
+    let recorded = fingerprints::record(&ctx.db, &groups, &scripts, also).await;
     ctx.report.d1_round_trips += ctx.round_trips() - before;
     let rows = match recorded {
         Ok(rows) => rows,

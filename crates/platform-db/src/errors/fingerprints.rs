@@ -236,12 +236,13 @@ pub fn count(fingerprint: &str, group: &Aggregate, info: Option<&ScriptInfo>) ->
 }
 
 /// Adds a batch's counts: one statement per fingerprint, all in one round trip, with `also` (the
-/// handler's stamp, when due). Returns the rows as they are after the batch.
+/// handler's stamp when due, the batch's pattern matches). Returns the rows as they are after
+/// the batch.
 pub async fn record<S: Sql>(
     db: &Db<S>,
     groups: &BTreeMap<String, Aggregate>,
     scripts: &BTreeMap<String, ScriptInfo>,
-    also: Option<Statement>,
+    also: impl IntoIterator<Item = Statement>,
 ) -> Result<Vec<Fingerprint>, DbError> {
     const CONTEXT: &str = "recording counts";
     let mut statements: Vec<Statement> = groups

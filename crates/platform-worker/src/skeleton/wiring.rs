@@ -137,6 +137,13 @@ fn check(spec: &WorkerSpec, top: &Value, env: Option<&Value>, place: &str, found
             Binding::Service(name) => names(section, &["services"], "binding").contains(&name),
             // Secrets are set with `wrangler secret put`, not in the config.
             Binding::Secret(_) => true,
+            Binding::Ai(name) => {
+                section
+                    .get("ai")
+                    .and_then(|ai| ai.get("binding"))
+                    .and_then(|b| b.as_str())
+                    == Some(name)
+            }
         };
         if !present {
             found.push(format!("{place}: {binding:?} is declared but not configured"));
