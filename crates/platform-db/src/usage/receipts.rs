@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::EpochMs;
-use serde_json::Value as Json;
 
 use crate::error::DbError;
 use crate::row::{FromRow, Row};
@@ -36,7 +35,10 @@ pub fn insert(ids: &ByMinute) -> Vec<Statement> {
                 &TELEMETRY_RECEIPTS,
                 "INSERT INTO telemetry_receipts (minute_at, seq, ids) \
                  SELECT ?1, coalesce(max(seq) + 1, 0), ?2 FROM telemetry_receipts WHERE minute_at = ?1",
-                vec![(*minute).into(), Json::from(ids.clone()).to_string().into()],
+                vec![
+                    (*minute).into(),
+                    serde_json::to_string(ids).unwrap_or_default().into(),
+                ],
             )
         })
         .collect()

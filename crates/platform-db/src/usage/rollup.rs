@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::usage::{Activity, BatchUsage, MetricTotals, Subject};
 use platform_core::{EpochMs, FeatureKey, Metric, ProjectId};
-use serde_json::{Map, Number, Value as Json};
 
 use crate::row::{FromRow, Row};
 use crate::statement::{select_in, Statement};
@@ -58,9 +57,9 @@ fn split_entry(entry: &str) -> Option<(FeatureKey, Metric)> {
 /// Usage to add to one row.
 #[derive(Debug, Default, PartialEq)]
 struct Delta {
-    totals: Map<String, Json>,
-    /// Day rows only.
-    activity: Option<Map<String, Json>>,
+    totals: BTreeMap<String, f64>,
+    /// Day rows only: `[hours, last_seen]` per feature.
+    activity: Option<BTreeMap<String, (u32, EpochMs)>>,
 }
 
 /// The upserts that add a batch's usage and activity: one per project, period and shard touched.
@@ -70,10 +69,8 @@ pub fn add(usage: &BatchUsage, now: EpochMs) -> Vec<Statement> {
         let delta = rows
             .entry((feature.project(), period, shard(feature)))
             .or_default();
-        for (metric, amount) in totals {
-            if let Some(number) = Number::from_f64(*amount) {
-                delta.totals.insert(entry(feature, *metric), Json::Number(number));
-            }
+        for (metric, amount) in totals.iter().filter(|(_, amount)| amount.is_finite()) {
+            delta.totals.insert(entry(feature, *metric), *amount);
         }
     };
     for ((feature, day), totals) in &usage.daily {
@@ -86,10 +83,10 @@ pub fn add(usage: &BatchUsage, now: EpochMs) -> Vec<Statement> {
         let delta = rows
             .entry((feature.project(), day.to_string(), shard(feature)))
             .or_default();
-        delta.activity.get_or_insert_with(Map::new).insert(
-            entry_name(feature),
-            Json::from([u64::from(heard.hours), heard.last_seen]),
-        );
+        delta
+            .activity
+            .get_or_insert_with(BTreeMap::new)
+            .insert(entry_name(feature), (heard.hours, heard.last_seen));
     }
     rows.into_iter()
         .map(|((project, period, shard), delta)| upsert(&project, &period, shard, delta, now))
@@ -123,11 +120,16 @@ fn upsert(project: &ProjectId, period: &str, shard: u32, delta: Delta, now: Epoc
             project.as_str().into(),
             period.into(),
             shard.into(),
-            Json::Object(delta.totals).to_string().into(),
-            delta.activity.map(|a| Json::Object(a).to_string()).into(),
+            json(&delta.totals).into(),
+            delta.activity.as_ref().map(json).into(),
             now.into(),
         ],
     )
+}
+
+/// A map as JSON text: string keys and numbers cannot fail to serialize.
+fn json<T: serde::Serialize>(map: &T) -> String {
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// Every shard of the projects in the periods.
@@ -168,18 +170,20 @@ pub fn select_activity(days: &[String]) -> Vec<Statement> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupRow {
     pub period: String,
-    pub totals: Map<String, Json>,
+    pub totals: BTreeMap<String, f64>,
 }
 
 impl FromRow for RollupRow {
     fn from_row(row: &Row) -> Result<Self, String> {
         let text: String = row.get("totals")?;
         match serde_json::from_str(&text) {
-            Ok(Json::Object(totals)) => Ok(Self {
+            Ok(totals) => Ok(Self {
                 period: row.get("period")?,
                 totals,
             }),
-            _ => Err(format!("column totals: {text:.80} is not a JSON object")),
+            Err(e) => Err(format!(
+                "column totals: {text:.80} is not an object of amounts: {e}"
+            )),
         }
     }
 }
@@ -199,11 +203,11 @@ pub fn entries(rows: &[RollupRow], skipped: &mut Vec<String>) -> Vec<UsageTotal>
     let mut sums: BTreeMap<(FeatureKey, String, Metric), f64> = BTreeMap::new();
     for row in rows {
         for (name, amount) in &row.totals {
-            match (split_entry(name), amount.as_f64()) {
-                (Some((feature, metric)), Some(amount)) => {
+            match split_entry(name) {
+                Some((feature, metric)) => {
                     *sums.entry((feature, row.period.clone(), metric)).or_default() += amount;
                 }
-                _ => skipped.push(format!("usage entry {name:?} = {amount} in {}", row.period)),
+                None => skipped.push(format!("usage entry {name:?} = {amount} in {}", row.period)),
             }
         }
     }
@@ -242,24 +246,13 @@ pub fn totals(rows: &[RollupRow], skipped: &mut Vec<String>) -> BTreeMap<(Subjec
 /// A day row's activity column, feature by feature.
 pub(crate) fn activity(row: &Row) -> Result<Vec<(FeatureKey, Activity)>, String> {
     let text: String = row.get("activity")?;
-    let Ok(Json::Object(map)) = serde_json::from_str(&text) else {
-        return Err(format!("column activity: {text:.80} is not a JSON object"));
-    };
+    let map: BTreeMap<String, (u32, EpochMs)> = serde_json::from_str(&text)
+        .map_err(|e| format!("column activity: {text:.80} is not an object of [hours, last_seen]: {e}"))?;
     map.into_iter()
-        .map(|(name, value)| {
+        .map(|(name, (hours, last_seen))| {
             let feature =
                 feature_of(&name).ok_or_else(|| format!("activity of {name:?}: not a feature key"))?;
-            let part = |i: usize| value.get(i).and_then(Json::as_u64);
-            match (part(0), part(1)) {
-                (Some(hours), Some(last_seen)) if hours < 1 << 24 => Ok((
-                    feature,
-                    Activity {
-                        hours: hours as u32,
-                        last_seen,
-                    },
-                )),
-                _ => Err(format!("activity of {name:?}: {value} is not [hours, last_seen]")),
-            }
+            Ok((feature, Activity { hours, last_seen }))
         })
         .collect()
 }
