@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bindings;
 pub mod handlers;
 pub mod health;
+pub mod notify;
 pub mod response;
 pub mod skeleton;
 
