@@ -76,7 +76,16 @@ impl FromRow for Pending {
 /// Claims up to `limit` alerts still to post to Slack, oldest first: unsent and unclaimed, or
 /// claimed longer ago than [`CLAIM_MS`].
 pub async fn claim<S: Sql>(db: &Db<S>, limit: u32, now: u64) -> Result<Vec<Pending>, DbError> {
-    claim_for(db, Channels { slack: true, inbox: false }, limit, now).await
+    claim_for(
+        db,
+        Channels {
+            slack: true,
+            inbox: false,
+        },
+        limit,
+        now,
+    )
+    .await
 }
 
 /// Where the claiming worker can deliver.

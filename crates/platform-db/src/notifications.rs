@@ -209,7 +209,10 @@ pub async fn seq_of<S: Sql>(db: &Db<S>, dedup_key: &str) -> Result<Option<u64>, 
         "SELECT seq FROM notifications WHERE dedup_key = ?",
         vec![dedup_key.into()],
     );
-    Ok(db.first::<Seq>("finding a notification by its dedup key", statement).await?.map(|s| s.0))
+    Ok(db
+        .first::<Seq>("finding a notification by its dedup key", statement)
+        .await?
+        .map(|s| s.0))
 }
 
 /// The newest notification's `seq` (0 when there is none): what a cached count is stamped with.
@@ -221,8 +224,14 @@ pub async fn latest_seq<S: Sql>(db: &Db<S>) -> Result<u64, DbError> {
             row.get("latest").map(Latest)
         }
     }
-    let statement = Statement::read("SELECT COALESCE(MAX(seq), 0) AS latest FROM notifications", vec![]);
-    Ok(db.first::<Latest>("reading the newest notification", statement).await?.map_or(0, |l| l.0))
+    let statement = Statement::read(
+        "SELECT COALESCE(MAX(seq), 0) AS latest FROM notifications",
+        vec![],
+    );
+    Ok(db
+        .first::<Latest>("reading the newest notification", statement)
+        .await?
+        .map_or(0, |l| l.0))
 }
 
 /// A stored notification.
@@ -338,7 +347,8 @@ pub async fn page<S: Sql>(
     }
     params.push(filter.limit.into());
     sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", params.len()));
-    db.rows("listing notifications", Statement::read(sql, params)).await
+    db.rows("listing notifications", Statement::read(sql, params))
+        .await
 }
 
 /// Notification `seq` if `viewer` may see it (muted or not: it is theirs).

@@ -38,10 +38,18 @@ fn input(key: &str, audience: Audience) -> NotificationInput {
 }
 
 fn create(db: &Db<Sqlite>, input: &NotificationInput, now: u64) -> Result<bool, DbError> {
-    Ok(!block_on(db.run("creating", inbox::insert(input, now)))?.rows.is_empty())
+    Ok(!block_on(db.run("creating", inbox::insert(input, now)))?
+        .rows
+        .is_empty())
 }
 
-fn seen(db: &Db<Sqlite>, who: &Person, prefs: &Prefs, filter: &Filter, watermark: u64) -> Result<Vec<String>, DbError> {
+fn seen(
+    db: &Db<Sqlite>,
+    who: &Person,
+    prefs: &Prefs,
+    filter: &Filter,
+    watermark: u64,
+) -> Result<Vec<String>, DbError> {
     let viewer = Viewer { person: who, prefs };
     let rows = block_on(inbox::page(db, viewer, filter, watermark, NOW + HOUR))?;
     Ok(rows.into_iter().map(|r| r.title).collect())
@@ -71,7 +79,11 @@ fn a_dedup_key_makes_one_notification() -> Result<(), DbError> {
 #[test]
 fn the_sql_audience_is_the_domain_audience() -> Result<(), DbError> {
     let db = Db::new(Sqlite::migrated()?, Notifications);
-    let team = [person("ann", "operator"), person("bob", "developer"), person("cy", "operator")];
+    let team = [
+        person("ann", "operator"),
+        person("bob", "developer"),
+        person("cy", "operator"),
+    ];
     let audiences = [
         Audience::Everyone,
         Audience::Role("operator".into()),
@@ -90,7 +102,12 @@ fn the_sql_audience_is_the_domain_audience() -> Result<(), DbError> {
             .filter(|(_, audience)| audience.includes(member))
             .map(|(i, _)| format!("about n{i}"))
             .collect();
-        assert_eq!(seen(&db, member, &Prefs::default(), &all(), 0)?, expected, "{}", member.id);
+        assert_eq!(
+            seen(&db, member, &Prefs::default(), &all(), 0)?,
+            expected,
+            "{}",
+            member.id
+        );
         for seq in 1..=audiences.len() as u64 {
             let visible = block_on(inbox::get(&db, member, seq, NOW))?.is_some();
             assert_eq!(visible, audiences[seq as usize - 1].includes(member));
@@ -130,9 +147,18 @@ fn mutes_filters_expiry_and_pages_apply() -> Result<(), DbError> {
         source: Some("pattern-discovery".into()),
         ..all()
     };
-    assert_eq!(seen(&db, &ann, &Prefs::default(), &by_source, 0)?, ["about pattern"]);
-    let unread_after_3 = Filter { unread: true, ..all() };
-    assert_eq!(seen(&db, &ann, &Prefs::default(), &unread_after_3, 4)?, ["about trip"]);
+    assert_eq!(
+        seen(&db, &ann, &Prefs::default(), &by_source, 0)?,
+        ["about pattern"]
+    );
+    let unread_after_3 = Filter {
+        unread: true,
+        ..all()
+    };
+    assert_eq!(
+        seen(&db, &ann, &Prefs::default(), &unread_after_3, 4)?,
+        ["about trip"]
+    );
     let page = Filter {
         before: Some(5),
         limit: 1,
@@ -160,9 +186,18 @@ fn the_watermark_only_moves_forward_and_tokens_resolve_until_revoked() -> Result
     let member = block_on(inbox::member_by_email(&db, "ann@example.com"))?;
     assert_eq!(member.map(|m| m.read_through), Some(7));
 
-    block_on(db.run("issuing", inbox::add_token("hash-1", "id-1", "ann", Some("laptop"), NOW)))?;
-    assert_eq!(block_on(inbox::member_by_token(&db, "hash-1"))?.map(|m| m.person), Some(ann.clone()));
-    assert!(!block_on(inbox::revoke_token(&db, "bob", "id-1", NOW))?, "another person's token");
+    block_on(db.run(
+        "issuing",
+        inbox::add_token("hash-1", "id-1", "ann", Some("laptop"), NOW),
+    ))?;
+    assert_eq!(
+        block_on(inbox::member_by_token(&db, "hash-1"))?.map(|m| m.person),
+        Some(ann.clone())
+    );
+    assert!(
+        !block_on(inbox::revoke_token(&db, "bob", "id-1", NOW))?,
+        "another person's token"
+    );
     assert!(block_on(inbox::revoke_token(&db, "ann", "id-1", NOW))?);
     assert_eq!(block_on(inbox::member_by_token(&db, "hash-1"))?, None);
     assert_eq!(block_on(inbox::tokens(&db, "ann"))?[0].revoked_at, Some(NOW));
@@ -234,7 +269,10 @@ fn each_outbox_row_reaches_the_inbox_once_and_slack_once() -> Result<(), DbError
     assert_eq!((claimed[0].for_slack, claimed[0].for_inbox), (true, true));
     // Slack took it, the inbox failed: the row comes back for the inbox only.
     let id = claimed[0].id;
-    block_on(usage.batch("recording", vec![alerts::sent(id, None, HOUR), alerts::release(id)]))?;
+    block_on(usage.batch(
+        "recording",
+        vec![alerts::sent(id, None, HOUR), alerts::release(id)],
+    ))?;
     assert!(block_on(alerts::claim(&usage, 25, HOUR + 1))?.is_empty());
     let again = block_on(alerts::claim_for(&usage, both, 25, HOUR + 1))?;
     assert_eq!((again[0].for_slack, again[0].for_inbox), (false, true));

@@ -161,7 +161,10 @@ impl Audience {
                     .list("people", PEOPLE_MAX, |v, p| name_value(v, p, USER_ID_MAX))?
                     .ok_or_else(|| Invalid::new(fields.path("people"), "is required"))?;
                 if people.is_empty() {
-                    return Err(Invalid::new(fields.path("people"), "must name at least one person"));
+                    return Err(Invalid::new(
+                        fields.path("people"),
+                        "must name at least one person",
+                    ));
                 }
                 Ok(Self::People(people))
             }
@@ -277,12 +280,42 @@ impl NotificationInput {
     /// itself.
     pub fn from_alert(outbox_id: u64, kind: &str, text: &str) -> Self {
         let (source, category, priority, title) = match kind {
-            "trip" => ("platform-usage", Category::Breaker, Priority::Critical, "Circuit breaker tripped"),
-            "reset" => ("platform-usage", Category::Breaker, Priority::Info, "Circuit breaker reset"),
-            "project" => ("platform-usage", Category::Breaker, Priority::High, "Project breaker changed level"),
-            "global" => ("platform-usage", Category::Breaker, Priority::Critical, "Everything stopped"),
-            "budget" => ("platform-usage", Category::Budget, Priority::High, "Budget warning"),
-            "collector" => ("error-collector", Category::System, Priority::High, "Error collector needs attention"),
+            "trip" => (
+                "platform-usage",
+                Category::Breaker,
+                Priority::Critical,
+                "Circuit breaker tripped",
+            ),
+            "reset" => (
+                "platform-usage",
+                Category::Breaker,
+                Priority::Info,
+                "Circuit breaker reset",
+            ),
+            "project" => (
+                "platform-usage",
+                Category::Breaker,
+                Priority::High,
+                "Project breaker changed level",
+            ),
+            "global" => (
+                "platform-usage",
+                Category::Breaker,
+                Priority::Critical,
+                "Everything stopped",
+            ),
+            "budget" => (
+                "platform-usage",
+                Category::Budget,
+                Priority::High,
+                "Budget warning",
+            ),
+            "collector" => (
+                "error-collector",
+                Category::System,
+                Priority::High,
+                "Error collector needs attention",
+            ),
             _ => ("platform", Category::System, Priority::Medium, "Platform alert"),
         };
         let body: String = text.chars().take(BODY_MAX).collect();
@@ -348,10 +381,22 @@ mod tests {
             ("expires_at", json!("2020-01-01T00:00:00Z"), "expires_at"),
             ("expires_at", json!("tomorrow"), "expires_at"),
             ("action_url", json!("javascript:alert(1)"), "action_url"),
-            ("audience", json!({"kind": "people", "people": []}), "audience.people"),
-            ("audience", json!({"kind": "people", "people": ["a", 7]}), "audience.people[1]"),
+            (
+                "audience",
+                json!({"kind": "people", "people": []}),
+                "audience.people",
+            ),
+            (
+                "audience",
+                json!({"kind": "people", "people": ["a", 7]}),
+                "audience.people[1]",
+            ),
             ("audience", json!({"kind": "team"}), "audience.kind"),
-            ("audience", json!({"kind": "everyone", "role": "x"}), "audience.role"),
+            (
+                "audience",
+                json!({"kind": "everyone", "role": "x"}),
+                "audience.role",
+            ),
             ("colour", json!("red"), "colour"),
         ];
         for (field, value, named) in cases {
@@ -368,7 +413,11 @@ mod tests {
 
     #[test]
     fn audiences_resolve_to_people() {
-        let team = [person("ann", "operator"), person("bob", "developer"), person("cy", "operator")];
+        let team = [
+            person("ann", "operator"),
+            person("bob", "developer"),
+            person("cy", "operator"),
+        ];
         let ids = |audience: Audience| -> Vec<String> {
             audience.resolve(&team).iter().map(|p| p.id.clone()).collect()
         };
@@ -389,11 +438,17 @@ mod tests {
     fn an_outbox_row_is_one_notification_for_everyone() {
         let trip = NotificationInput::from_alert(42, "trip", "app:api:x tripped: d1_writes 120/100");
         assert_eq!(trip.dedup_key, "alert_outbox:42");
-        assert_eq!((trip.category, trip.priority), (Category::Breaker, Priority::Critical));
+        assert_eq!(
+            (trip.category, trip.priority),
+            (Category::Breaker, Priority::Critical)
+        );
         assert_eq!(trip.audience, Audience::Everyone);
         assert!(trip.slack_posted);
         // What the alerts module sends is what the inbox accepts.
         assert_eq!(NotificationInput::from_json(&trip.to_json(), NOW), Ok(trip));
-        assert_eq!(NotificationInput::from_alert(1, "collector", "x").source, "error-collector");
+        assert_eq!(
+            NotificationInput::from_alert(1, "collector", "x").source,
+            "error-collector"
+        );
     }
 }

@@ -40,7 +40,7 @@ pub fn due(frequency: Frequency, at: EpochMs) -> Option<Period> {
             start: hour.saturating_sub(HOUR_MS),
             end: hour,
         }),
-        Frequency::Daily if hour % DAY_MS == 0 => Some(Period {
+        Frequency::Daily if hour.is_multiple_of(DAY_MS) => Some(Period {
             frequency,
             start: hour.saturating_sub(DAY_MS),
             end: hour,
@@ -84,7 +84,11 @@ pub fn digest_text(person: &str, period: &Period, items: &[Item], more: usize) -
         return None;
     }
     let total = items.len() + more;
-    let noun = if total == 1 { "notification" } else { "notifications" };
+    let noun = if total == 1 {
+        "notification"
+    } else {
+        "notifications"
+    };
     let mut text = format!(
         "{} digest for {person}: {total} {noun} from {} to {}",
         match period.frequency {
@@ -160,8 +164,8 @@ mod tests {
             end: DAY,
         };
         assert_eq!(digest_text("ann", &period, &[], 0), None);
-        let text = digest_text("ann", &period, &[item("one"), item("two")], 3)
-            .unwrap_or_else(|| panic!("a digest"));
+        let text =
+            digest_text("ann", &period, &[item("one"), item("two")], 3).unwrap_or_else(|| panic!("a digest"));
         assert!(text.starts_with(
             "Daily digest for ann: 5 notifications from 2026-03-02T00:00:00.000Z to 2026-03-03T00:00:00.000Z"
         ));

@@ -183,8 +183,11 @@ mod tests {
             fields.only(&["title", "audience"]).map_err(|e| e.field),
             Err("extra".to_owned())
         );
-        let audience = Fields::of(fields.get("audience").unwrap_or(&Value::Null), &fields.path("audience"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let audience = Fields::of(
+            fields.get("audience").unwrap_or(&Value::Null),
+            &fields.path("audience"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let people = audience.list("people", 5, |v, p| name_value(v, p, 64));
         assert_eq!(people.map_err(|e| e.field), Err("audience.people[1]".to_owned()));
         assert!(Fields::of(&json!([1]), "body").is_err());

@@ -145,7 +145,9 @@ impl Filter {
                 .parse::<u32>()
                 .ok()
                 .filter(|n| (1..=PAGE_MAX).contains(n))
-                .ok_or_else(|| Invalid::new("limit", format!("must be a whole number from 1 to {PAGE_MAX}")))?,
+                .ok_or_else(|| {
+                    Invalid::new("limit", format!("must be a whole number from 1 to {PAGE_MAX}"))
+                })?,
         };
         Ok(Self {
             unread,
@@ -242,7 +244,10 @@ mod tests {
             (&[("limit", "0")][..], "limit"),
             (&[("limit", "101")][..], "limit"),
         ] {
-            assert_eq!(Filter::from_query(query(pairs)).map_err(|e| e.field), Err(field.to_owned()));
+            assert_eq!(
+                Filter::from_query(query(pairs)).map_err(|e| e.field),
+                Err(field.to_owned())
+            );
         }
     }
 

@@ -88,21 +88,21 @@ pub fn parse(token: &str) -> Result<Token, JwtError> {
     else {
         return Err(JwtError::Malformed("not three dot-separated parts"));
     };
-    let header: Header = serde_json::from_slice(
-        &base64url(header).ok_or(JwtError::Malformed("header is not base64url"))?,
-    )
-    .map_err(|_| JwtError::Malformed("header is not JSON"))?;
+    let header: Header =
+        serde_json::from_slice(&base64url(header).ok_or(JwtError::Malformed("header is not base64url"))?)
+            .map_err(|_| JwtError::Malformed("header is not JSON"))?;
     if header.alg != "RS256" {
         return Err(JwtError::Algorithm(header.alg));
     }
-    let claims: Claims = serde_json::from_slice(
-        &base64url(payload).ok_or(JwtError::Malformed("payload is not base64url"))?,
-    )
-    .map_err(|_| JwtError::Malformed("payload is not a JSON claims object"))?;
+    let claims: Claims =
+        serde_json::from_slice(&base64url(payload).ok_or(JwtError::Malformed("payload is not base64url"))?)
+            .map_err(|_| JwtError::Malformed("payload is not a JSON claims object"))?;
     Ok(Token {
         signing_input: format!("{}.{}", token_head(token), token_payload(token)),
         signature: base64url(signature).ok_or(JwtError::Malformed("signature is not base64url"))?,
-        kid: header.kid.ok_or(JwtError::Malformed("header names no key (kid)"))?,
+        kid: header
+            .kid
+            .ok_or(JwtError::Malformed("header names no key (kid)"))?,
         claims,
     })
 }
@@ -126,7 +126,12 @@ pub fn certs_url(team_domain: &str) -> String {
 }
 
 /// Checks the claims at `now_seconds` and gives the email they name, lowercased.
-pub fn check(claims: &Claims, audience: &str, team_domain: &str, now_seconds: u64) -> Result<String, JwtError> {
+pub fn check(
+    claims: &Claims,
+    audience: &str,
+    team_domain: &str,
+    now_seconds: u64,
+) -> Result<String, JwtError> {
     if !claims.aud.iter().any(|aud| aud == audience) {
         return Err(JwtError::Audience);
     }
@@ -220,14 +225,28 @@ mod tests {
     }
 
     fn token(header: &str, claims: &str) -> String {
-        format!("{}.{}.{}", encode(header.as_bytes()), encode(claims.as_bytes()), encode(b"sig"))
+        format!(
+            "{}.{}.{}",
+            encode(header.as_bytes()),
+            encode(claims.as_bytes()),
+            encode(b"sig")
+        )
     }
 
     const TEAM: &str = "acme.cloudflareaccess.com";
 
     #[test]
     fn base64url_round_trips_every_length() {
-        for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar", &[0xff, 0xfe, 0x00]] {
+        for data in [
+            &b""[..],
+            b"f",
+            b"fo",
+            b"foo",
+            b"foob",
+            b"fooba",
+            b"foobar",
+            &[0xff, 0xfe, 0x00],
+        ] {
             assert_eq!(base64url(&encode(data)).as_deref(), Some(data));
         }
         assert_eq!(base64url("Zm9vYg==").as_deref(), Some(&b"foob"[..]));
@@ -242,20 +261,35 @@ mod tests {
         assert_eq!(parsed.kid, "k1");
         assert_eq!(parsed.signature, b"sig");
         assert!(parsed.signing_input.ends_with(&encode(claims.as_bytes())));
-        assert_eq!(check(&parsed.claims, "app-aud", TEAM, 1500), Ok("ann@example.com".into()));
-        assert_eq!(check(&parsed.claims, "other", TEAM, 1500), Err(JwtError::Audience));
+        assert_eq!(
+            check(&parsed.claims, "app-aud", TEAM, 1500),
+            Ok("ann@example.com".into())
+        );
+        assert_eq!(
+            check(&parsed.claims, "other", TEAM, 1500),
+            Err(JwtError::Audience)
+        );
         assert_eq!(
             check(&parsed.claims, "app-aud", "evil.cloudflareaccess.com", 1500),
             Err(JwtError::Issuer("https://acme.cloudflareaccess.com".into()))
         );
-        assert_eq!(check(&parsed.claims, "app-aud", TEAM, 2100), Err(JwtError::Expired));
-        assert_eq!(check(&parsed.claims, "app-aud", TEAM, 900), Err(JwtError::NotYetValid));
+        assert_eq!(
+            check(&parsed.claims, "app-aud", TEAM, 2100),
+            Err(JwtError::Expired)
+        );
+        assert_eq!(
+            check(&parsed.claims, "app-aud", TEAM, 900),
+            Err(JwtError::NotYetValid)
+        );
         let single = parse(&token(
             r#"{"alg":"RS256","kid":"k1"}"#,
             r#"{"aud":"app-aud","iss":"https://acme.cloudflareaccess.com","exp":2000}"#,
         ))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(check(&single.claims, "app-aud", TEAM, 1500), Err(JwtError::NoEmail));
+        assert_eq!(
+            check(&single.claims, "app-aud", TEAM, 1500),
+            Err(JwtError::NoEmail)
+        );
     }
 
     #[test]
@@ -269,7 +303,10 @@ mod tests {
             Err(JwtError::Algorithm("HS256".into()))
         );
         assert!(matches!(parse("a.b"), Err(JwtError::Malformed(_))));
-        assert!(matches!(parse(&token(r#"{"alg":"RS256"}"#, "{}")), Err(JwtError::Malformed(_))));
+        assert!(matches!(
+            parse(&token(r#"{"alg":"RS256"}"#, "{}")),
+            Err(JwtError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -279,6 +316,9 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kid, "k1");
         assert!(keys("[]").is_err());
-        assert_eq!(certs_url(TEAM), "https://acme.cloudflareaccess.com/cdn-cgi/access/certs");
+        assert_eq!(
+            certs_url(TEAM),
+            "https://acme.cloudflareaccess.com/cdn-cgi/access/certs"
+        );
     }
 }

@@ -82,7 +82,10 @@ mod tests {
             (json!({"id": "ann", "role": "ops", "email": "nobody"}), "email"),
             (json!({"id": "ann", "role": "ops", "admin": true}), "admin"),
         ] {
-            assert_eq!(Person::from_json(&body).map_err(|e| e.field), Err(field.to_owned()));
+            assert_eq!(
+                Person::from_json(&body).map_err(|e| e.field),
+                Err(field.to_owned())
+            );
         }
         assert!(user_id("a:b").is_err());
     }

@@ -190,7 +190,10 @@ mod tests {
             (json!({"email_enabled": true}), "email_enabled"),
             (json!([]), "body"),
         ] {
-            assert_eq!(Prefs::from_json(&body).map_err(|e| e.field), Err(field.to_owned()));
+            assert_eq!(
+                Prefs::from_json(&body).map_err(|e| e.field),
+                Err(field.to_owned())
+            );
         }
     }
 }

@@ -108,12 +108,7 @@ impl Cx {
 
     /// The first value of query parameter `name`, decoded.
     pub fn query(&self, name: &str) -> Result<Option<String>, ApiError> {
-        let url = self.req.url().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let value = url
-            .query_pairs()
-            .find(|(key, _)| key == name)
-            .map(|(_, v)| v.into_owned());
-        Ok(value)
+        Ok(routes::query_value(&self.req.inner().url(), name))
     }
 
     /// A whole-number query parameter within `range`, `default` when absent.
@@ -136,10 +131,8 @@ impl Cx {
 
     /// Whether the query sets `name` to `1` or `true`.
     pub fn query_flag(&self, name: &str) -> bool {
-        self.req.url().is_ok_and(|url| {
-            url.query_pairs()
-                .any(|(key, value)| key == name && matches!(value.as_ref(), "1" | "true"))
-        })
+        routes::query_value(&self.req.inner().url(), name)
+            .is_some_and(|value| matches!(value.as_str(), "1" | "true"))
     }
 
     /// The JSON body as `T`; an empty body reads as `{}`.

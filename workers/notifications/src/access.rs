@@ -44,13 +44,19 @@ pub async fn verify(env: &Env, token: &str, now_ms: u64) -> Result<String, Refus
     match crypto::verify_rs256(&key, parsed.signing_input.as_bytes(), &parsed.signature).await {
         Ok(true) => Ok(email),
         Ok(false) => Err(Refusal::Token(JwtError::Signature)),
-        Err(error) => Err(Refusal::Keys(format!("verifying with key {}: {error}", parsed.kid))),
+        Err(error) => Err(Refusal::Keys(format!(
+            "verifying with key {}: {error}",
+            parsed.kid
+        ))),
     }
 }
 
 async fn key(team: &str, kid: &str, now_ms: u64) -> Result<Jwk, Refusal> {
     let find = |keys: &[Jwk]| keys.iter().find(|k| k.kid == kid).cloned();
-    if let Some(found) = KEYS.with(|cache| cache.get(&team.to_owned(), now_ms)).and_then(|keys| find(&keys)) {
+    if let Some(found) = KEYS
+        .with(|cache| cache.get(&team.to_owned(), now_ms))
+        .and_then(|keys| find(&keys))
+    {
         return Ok(found);
     }
     let keys = fetch_keys(team).await.map_err(Refusal::Keys)?;
@@ -62,7 +68,10 @@ async fn fetch_keys(team: &str) -> Result<Vec<Jwk>, String> {
     let url = jwt::certs_url(team);
     let headers = Headers::new();
     headers
-        .set("User-Agent", concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION")))
+        .set(
+            "User-Agent",
+            concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION")),
+        )
         .map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);

@@ -32,7 +32,10 @@ pub async fn add(env: &Env, body: &Value, now: u64) -> Result<Value, ApiError> {
     if !inbox::add_person(&context.db, &person, now).await? {
         return Err(ApiError::new(
             409,
-            format!("a person with id {} or the same email is registered already", person.id),
+            format!(
+                "a person with id {} or the same email is registered already",
+                person.id
+            ),
         ));
     }
     Ok(json!({ "person": person.to_json() }))
@@ -111,7 +114,10 @@ pub async fn revoke(env: &Env, raw_id: &str, token_id: &str, now: u64) -> Result
     let context = Context::open(env)?;
     let id = existing(&context, raw_id).await?;
     if token_id.len() > 64 || !token_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad_request(Invalid::new("token", "must be a token id from the token list")));
+        return Err(bad_request(Invalid::new(
+            "token",
+            "must be a token id from the token list",
+        )));
     }
     if !inbox::revoke_token(&context.db, &id, token_id, now).await? {
         return Err(ApiError::not_found(format!("{id} has no live token {token_id}")));

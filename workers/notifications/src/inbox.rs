@@ -77,8 +77,14 @@ impl Session {
     async fn recount(&self, also_read: Option<u64>) -> Result<Value, ApiError> {
         let latest = inbox::latest_seq(&self.context.db).await?;
         let watermark = self.member.read_through;
-        let candidates =
-            inbox::unread_candidates(&self.context.db, self.viewer(), watermark, COUNT_CAP + 1, self.now).await?;
+        let candidates = inbox::unread_candidates(
+            &self.context.db,
+            self.viewer(),
+            watermark,
+            COUNT_CAP + 1,
+            self.now,
+        )
+        .await?;
         let capped = candidates.len() > COUNT_CAP;
         let seqs: Vec<u64> = candidates.iter().map(|(seq, _)| *seq).collect();
         let mut marked: HashSet<String> = self.marked(&seqs).await?.iter().map(u64::to_string).collect();
@@ -135,7 +141,14 @@ pub async fn list(cx: &Cx) -> Result<Value, ApiError> {
     let session = session(cx).await?;
     let filter = Filter::from_query(|name| cx.query(name).ok().flatten()).map_err(bad_request)?;
     let watermark = session.member.read_through;
-    let rows = inbox::page(&session.context.db, session.viewer(), &filter, watermark, session.now).await?;
+    let rows = inbox::page(
+        &session.context.db,
+        session.viewer(),
+        &filter,
+        watermark,
+        session.now,
+    )
+    .await?;
     let scanned: Vec<u64> = rows.iter().map(|row| row.seq).collect();
     let marked = session.marked(&scanned).await?;
     let notifications: Vec<Value> = rows
@@ -154,7 +167,11 @@ pub async fn show(cx: &Cx) -> Result<Value, ApiError> {
     let session = session(cx).await?;
     let stored = session.notification(cx.param("id")).await?;
     let marked = session.marked(&[stored.seq]).await?;
-    let read = rules::is_read(stored.seq, session.member.read_through, marked.contains(&stored.seq));
+    let read = rules::is_read(
+        stored.seq,
+        session.member.read_through,
+        marked.contains(&stored.seq),
+    );
     Ok(to_json(&stored, read))
 }
 
@@ -219,7 +236,9 @@ pub async fn unread_count(cx: &Cx) -> Result<Value, ApiError> {
         let holds = CountStamp::from_metadata(cached.metadata.as_ref())
             .is_some_and(|stamp| stamp.holds(latest, session.member.read_through, session.now));
         if holds {
-            return Ok(json!({ "unread": cached.value.max(0), "capped": cached.value >= COUNT_CAP as i64, "cached": true }));
+            return Ok(
+                json!({ "unread": cached.value.max(0), "capped": cached.value >= COUNT_CAP as i64, "cached": true }),
+            );
         }
     }
     session.recount(None).await

@@ -55,13 +55,18 @@ const INFO: WorkerInfo = WorkerInfo {
 };
 
 const ROUTES: &[Route] = &[
-    Route::new(Method::Post, "/notifications", Auth::Bearer(NOTIFY_TOKEN), |mut cx| {
-        Box::pin(async move {
-            let body = cx.json().await?;
-            let (status, answer) = produce::create(&cx.env, &body, cx.now).await?;
-            reply(status, &answer)
-        })
-    }),
+    Route::new(
+        Method::Post,
+        "/notifications",
+        Auth::Bearer(NOTIFY_TOKEN),
+        |mut cx| {
+            Box::pin(async move {
+                let body = cx.json().await?;
+                let (status, answer) = produce::create(&cx.env, &body, cx.now).await?;
+                reply(status, &answer)
+            })
+        },
+    ),
     Route::new(Method::Get, "/notifications", Auth::Person, |cx| {
         Box::pin(async move { ok(&inbox::list(&cx).await?) })
     }),
@@ -71,12 +76,17 @@ const ROUTES: &[Route] = &[
     Route::new(Method::Get, "/notifications/preferences", Auth::Person, |cx| {
         Box::pin(async move { ok(&inbox::preferences(&cx).await?) })
     }),
-    Route::new(Method::Put, "/notifications/preferences", Auth::Person, |mut cx| {
-        Box::pin(async move {
-            let body = cx.json().await?;
-            ok(&inbox::set_preferences(&cx, &body).await?)
-        })
-    }),
+    Route::new(
+        Method::Put,
+        "/notifications/preferences",
+        Auth::Person,
+        |mut cx| {
+            Box::pin(async move {
+                let body = cx.json().await?;
+                ok(&inbox::set_preferences(&cx, &body).await?)
+            })
+        },
+    ),
     Route::new(Method::Post, "/notifications/read-all", Auth::Person, |cx| {
         Box::pin(async move { ok(&inbox::read_all(&cx).await?) })
     }),
@@ -111,9 +121,7 @@ const ROUTES: &[Route] = &[
         })
     }),
     Route::new(Method::Delete, "/users/:id/tokens/:token", Auth::Admin, |cx| {
-        Box::pin(async move {
-            ok(&admin::revoke(&cx.env, cx.param("id"), cx.param("token"), cx.now).await?)
-        })
+        Box::pin(async move { ok(&admin::revoke(&cx.env, cx.param("id"), cx.param("token"), cx.now).await?) })
     }),
 ];
 

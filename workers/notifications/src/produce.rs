@@ -43,7 +43,12 @@ pub async fn create(env: &Env, body: &Value, now: u64) -> Result<(u16, Value), A
     if !now_on_slack.is_empty() {
         let text = digest::immediate_text(&item(&input, now), &now_on_slack);
         // Stored once per dedup key, however often the producer retries.
-        statements.push(outbox::enqueue_once_for_slack(SLACK_KIND, &input.dedup_key, &text, now));
+        statements.push(outbox::enqueue_once_for_slack(
+            SLACK_KIND,
+            &input.dedup_key,
+            &text,
+            now,
+        ));
     }
     let outcomes = context.db.batch("creating a notification", statements).await?;
     let new_seq = outcomes
