@@ -2,6 +2,7 @@
 // outbound fetch lands here. Dispatches on the URL's host, records every request, and replays failures
 // scripted from Node before answering like the real service.
 
+import { handleAccess } from "./access.mjs";
 import { handleCloudflare } from "./cloudflare.mjs";
 import { CONTROL_ORIGIN, handleControl } from "./control.mjs";
 import { handleGithub } from "./github.mjs";
@@ -13,6 +14,9 @@ const SERVICES_BY_HOST = {
   "hooks.slack.com": { service: "slack", handle: handleSlack },
   "api.cloudflare.com": { service: "cloudflare", handle: handleCloudflare },
 };
+// Every Access team has its own host.
+const ACCESS = { service: "access", handle: handleAccess };
+const ACCESS_HOST_SUFFIX = ".cloudflareaccess.com";
 const CONTROL_HOST = new URL(CONTROL_ORIGIN).host;
 
 export default {
@@ -22,7 +26,7 @@ export default {
     const url = new URL(request.url);
     if (url.host === CONTROL_HOST) return handleControl({ request, url, db });
 
-    const known = SERVICES_BY_HOST[url.host];
+    const known = SERVICES_BY_HOST[url.host] ?? (url.host.endsWith(ACCESS_HOST_SUFFIX) ? ACCESS : undefined);
     // Unknown hosts are recorded under their own name, so a test can see an unexpected call.
     const service = known?.service ?? url.host;
     const body = await request.text();

@@ -1,6 +1,7 @@
 // Node's side of the fake APIs: reads what they recorded and scripts their answers through the control
 // host of the fake-apis worker.
 
+import { certsMatch } from "../fakes/access.mjs";
 import { CONTROL_ORIGIN } from "../fakes/control.mjs";
 
 export function createFakesClient(getFakeWorker) {
@@ -30,6 +31,10 @@ export function createFakesClient(getFakeWorker) {
      */
     setCloudflareResponse({ match = "", data, errors, result }) {
       return control("POST", "/cloudflare/responses", { match, data, errors, result });
+    },
+    /** Programs the Cloudflare Access team at `host` (`<team>.cloudflareaccess.com`) to publish `certs` (`{ keys: [jwk] }`). */
+    setAccessCerts(host, certs) {
+      return control("POST", "/cloudflare/responses", { match: certsMatch(host), result: certs });
     },
     /** GitHub issues as the fake stores them (GitHub's JSON), optionally for one owner/repo. */
     async issues({ owner, repo } = {}) {

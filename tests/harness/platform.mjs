@@ -114,6 +114,13 @@ function selectConfigs(allConfigs, crates) {
     if (config === undefined) throw new Error(`no wrangler config for crate ${crate}`);
     return config;
   });
+  // A worker's service bindings start the workers they name, as a deploy needs them.
+  for (let i = 0; i < configs.length; i++) {
+    for (const service of Object.values(configs[i].services)) {
+      const bound = allConfigs.find((candidate) => candidate.name === service);
+      if (bound !== undefined && !configs.includes(bound)) configs.push(bound);
+    }
+  }
   const names = new Set(configs.map((config) => config.name));
   for (const config of configs) {
     if (!existsSync(config.scriptPath)) {

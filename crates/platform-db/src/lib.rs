@@ -12,6 +12,7 @@ pub mod error;
 pub mod errors;
 pub mod handlers;
 pub mod metered;
+pub mod notifications;
 pub mod patterns;
 pub mod retention;
 pub mod row;

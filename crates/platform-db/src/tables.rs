@@ -205,8 +205,8 @@ tables! {
         owner: PlatformUsage,
         writers: OUTBOX,
         retention: Retention::Days { column: "sent_at", days: 30 },
-        columns: [id, kind, subject, text, created_at, attempts, sent_at, last_error, claimed_at],
-        purpose: "Alerts to deliver, stored with the decision that raised them; a delivery claims rows first, a failed one stays pending.",
+        columns: [id, kind, subject, text, created_at, attempts, sent_at, last_error, claimed_at, inbox_at],
+        purpose: "Alerts to deliver, stored with the decision that raised them; a delivery claims rows first, a failed one stays pending. Each row reaches Slack (`sent_at`) and the people's inboxes (`inbox_at`) once.",
     }
     CONFIG_HISTORY = "config_history" {
         owner: SyncConfig,
@@ -293,6 +293,27 @@ tables! {
         retention: Retention::Days { column: "last_at", days: 90 },
         columns: [pattern_id, day, fingerprint, matches, last_at],
         purpose: "Matches of shadow and approved patterns on live errors, per pattern, UTC day and fingerprint, added by the error collector once per tail batch: the evidence for review and staleness.",
+    }
+    NOTIFICATION_PEOPLE = "notification_people" {
+        owner: Notifications,
+        writers: Writers::Only(&[Notifications]),
+        retention: Retention::Kept(DocText::new("one row per person, until an admin removes them")),
+        columns: [id, role, email, display_name, read_through, created_at],
+        purpose: "The people of the inbox: role (an audience), the Access email that logs in as them, and their mark-all-read watermark.",
+    }
+    NOTIFICATION_TOKENS = "notification_tokens" {
+        owner: Notifications,
+        writers: Writers::Only(&[Notifications]),
+        retention: Retention::Days { column: "revoked_at", days: 30 },
+        columns: [token_hash, id, user_id, label, created_at, revoked_at],
+        purpose: "Personal tokens an admin issued, stored only as their SHA-256; revoked ones are kept a month for the record.",
+    }
+    NOTIFICATIONS = "notifications" {
+        owner: Notifications,
+        writers: Writers::Only(&[Notifications]),
+        retention: Retention::Days { column: "created_at", days: 90 },
+        columns: [seq, dedup_key, source, category, priority, title, body, audience_kind, audience_value, action_url, created_at, expires_at],
+        purpose: "Notifications, one per producer dedup key, for everyone, a role or named people; expired ones are purged at once.",
     }
 }
 

@@ -484,7 +484,7 @@ families! {
         ttl: Ttl::None,
         writers: NOTIFICATIONS,
         subsystem: Notifications,
-        purpose: "Unread notification count",
+        purpose: "Unread notification count, cached; its metadata says what it was computed from, so a create, read or expiry recomputes it",
     }
     /// A user's notification preferences.
     NotificationPrefs {
@@ -501,12 +501,13 @@ families! {
     NotificationRead {
         pattern: "NOTIFICATION_READ:{userId}:{notifId}",
         key: (user: &str, notification: &str) => [Part::segment(user), Part::segment(notification)],
-        example: ["admin", "abc123"],
+        example: ["admin", "42"],
         value: Timestamp,
-        ttl: Ttl::None,
+        // As long as the notification it marks is kept (90 days), then gone with it.
+        ttl: Ttl::Seconds(7_776_000),
         writers: NOTIFICATIONS,
         subsystem: Notifications,
-        purpose: "Per-notification read state",
+        purpose: "Per-notification read state (notifications up to the person's read-all watermark are read without one)",
     }
     /// When an alert about a subject was last delivered.
     AlertLastSent {

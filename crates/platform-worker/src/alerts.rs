@@ -1,17 +1,21 @@
 //! The shared alert module. An alert is first stored in D1 (`alert_outbox`), in the same transaction
 //! as the decision that raised it, then delivered to a Slack incoming webhook. A delivery marks the
 //! row sent and writes the dedup markers; a failure leaves it pending for a later run, so no alert
-//! is forgotten and none is sent twice within the dedup window.
+//! is forgotten and none is sent twice within the dedup window. A worker bound to the
+//! notifications worker (`NOTIFICATIONS`) also delivers each row to the people's inboxes, once
+//! (the row's id is its dedup key), whatever happens on the Slack side.
 
 use platform_core::alert::AlertSubject;
 use platform_core::outbound_url::OutboundUrl;
 use platform_db::{alerts as outbox, Db, Sql, Statement};
 use platform_kv::families::{AlertLastSent, SlackAlert};
 use platform_kv::{Kv, Store, Timestamp};
+use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
+use crate::notify::Inbox;
 use crate::response::ApiError;
 
 /// The secret holding the Slack incoming webhook URL.
@@ -50,6 +54,10 @@ pub struct Delivery {
     pub failed: u32,
     /// Left pending because no webhook is configured.
     pub waiting_for_webhook: bool,
+    /// Delivered to the people's inboxes (a row already there counts once, as delivered).
+    pub inboxed: u32,
+    /// Left pending for the inbox: it refused or could not be reached.
+    pub inbox_failed: u32,
 }
 
 /// The configured webhook: `Ok(None)` when none is set, and why it is refused when it is not a
@@ -68,43 +76,70 @@ pub fn webhook(env: &Env) -> Result<Option<OutboundUrl>, String> {
         .map_err(|reason| format!("{SLACK_WEBHOOK_URL} is refused: {reason}; alerts are kept pending"))
 }
 
-/// Delivers pending alerts, oldest first.
+/// Delivers pending alerts, oldest first: each row to Slack and, when the worker has the
+/// `NOTIFICATIONS` binding, to the people's inboxes, each channel once.
 pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
     env: &Env,
     store: &Store<K, C>,
     db: &Db<S>,
 ) -> Result<Delivery, ApiError> {
-    let Some(url) = webhook(env).map_err(ApiError::unavailable)? else {
-        return Ok(Delivery {
-            waiting_for_webhook: true,
-            ..Delivery::default()
-        });
+    let url = webhook(env).map_err(ApiError::unavailable)?;
+    let inbox = Inbox::of(env);
+    let mut delivery = Delivery {
+        waiting_for_webhook: url.is_none(),
+        ..Delivery::default()
     };
+    let channels = outbox::Channels {
+        slack: url.is_some(),
+        inbox: inbox.is_some(),
+    };
+    if !channels.slack && !channels.inbox {
+        return Ok(delivery);
+    }
     // Claimed, not just read: every worker with alerts sweeps the same outbox.
-    let pending = outbox::claim(db, DELIVERIES_PER_RUN, store.now_ms()).await?;
-    let mut delivery = Delivery::default();
+    let pending = outbox::claim_for(db, channels, DELIVERIES_PER_RUN, store.now_ms()).await?;
     let mut updates = Vec::new();
     for alert in pending {
         let now = store.now_ms();
-        let marker = SlackAlert::key(&alert.kind, &alert.subject)?;
-        let outcome = if store.get(&marker).await?.is_some() {
-            delivery.suppressed += 1;
-            Ok("suppressed: the same alert was sent within the hour")
-        } else {
-            post(&url, &alert.text).await.map(|()| "")
-        };
-        match outcome {
-            Ok(note) => {
-                if note.is_empty() {
-                    delivery.sent += 1;
-                    record_sent(store, &marker, &alert.subject, now).await;
+        let mut released = false;
+        if let (true, Some(url)) = (alert.for_slack, &url) {
+            let marker = SlackAlert::key(&alert.kind, &alert.subject)?;
+            let outcome = if store.get(&marker).await?.is_some() {
+                delivery.suppressed += 1;
+                Ok("suppressed: the same alert was sent within the hour")
+            } else {
+                post(url, &alert.text).await.map(|()| "")
+            };
+            match outcome {
+                Ok(note) => {
+                    if note.is_empty() {
+                        delivery.sent += 1;
+                        record_sent(store, &marker, &alert.subject, now).await;
+                    }
+                    updates.push(outbox::sent(alert.id, (!note.is_empty()).then_some(note), now));
                 }
-                updates.push(outbox::sent(alert.id, (!note.is_empty()).then_some(note), now));
+                Err(error) => {
+                    delivery.failed += 1;
+                    worker::console_warn!("alert {} not delivered: {error}", alert.id);
+                    updates.push(outbox::failed(alert.id, &error));
+                    released = true;
+                }
             }
-            Err(error) => {
-                delivery.failed += 1;
-                worker::console_warn!("alert {} not delivered: {error}", alert.id);
-                updates.push(outbox::failed(alert.id, &error));
+        }
+        if let (true, Some(inbox)) = (alert.for_inbox, &inbox) {
+            let notification = NotificationInput::from_alert(alert.id, &alert.kind, &alert.text);
+            match inbox.send(&notification).await {
+                Ok(_) => {
+                    delivery.inboxed += 1;
+                    updates.push(outbox::inboxed(alert.id, now));
+                }
+                Err(error) => {
+                    delivery.inbox_failed += 1;
+                    worker::console_warn!("alert {} not delivered to the inbox: {error}", alert.id);
+                    if !released {
+                        updates.push(outbox::release(alert.id));
+                    }
+                }
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod bindings;
 pub mod footprint;
 pub mod handlers;
 pub mod health;
+pub mod notify;
 pub mod response;
 pub mod skeleton;
 

@@ -55,6 +55,12 @@ pub enum Auth {
     Admin,
     /// The handler authenticates the request itself by its signature (a GitHub webhook).
     Signature,
+    /// `Authorization: Bearer <secret>` with the named secret, shared with the workers that call
+    /// the route (`NOTIFY_TOKEN` of the inbox's producers): as [`Auth::Admin`], for another secret.
+    Bearer(&'static str),
+    /// A person, identified by the handler before it does anything else (the inbox: a verified
+    /// Cloudflare Access JWT or a personal token); the skeleton cannot know a worker's people.
+    Person,
 }
 
 /// One row of the route table.
@@ -405,10 +411,13 @@ impl WorkerSpec {
                 return ApiError::not_found(format!("no route for {method} {path}")).into_response();
             }
         };
-        if route.auth == Auth::Admin {
-            if let Err(refused) = auth::require_admin(&req, &env) {
-                return refused.into_response();
-            }
+        let refused = match route.auth {
+            Auth::Admin => auth::require_admin(&req, &env).err(),
+            Auth::Bearer(secret) => auth::require_bearer(&req, &env, secret).err(),
+            Auth::None | Auth::Signature | Auth::Person => None,
+        };
+        if let Some(refused) = refused {
+            return refused.into_response();
         }
         let cx = Cx {
             req,

@@ -47,6 +47,10 @@ const INFO: WorkerInfo = WorkerInfo {
             "the collector's alerts about itself (GitHub refusing the token, a handler gone quiet, the daily cap) wait in the outbox",
         ),
         (
+            Binding::Service(platform_worker::notify::NOTIFICATIONS),
+            "the collector's alerts about itself reach Slack, not the inboxes",
+        ),
+        (
             Binding::Secret(webhook::GITHUB_WEBHOOK_SECRET),
             "issues closed, reopened or muted on GitHub are noticed at their next milestone, not at once",
         ),

@@ -1,21 +1,142 @@
-//! In-app notifications API: unread counts, preferences, read state.
+//! The people's inbox: every platform worker creates notifications through the `NOTIFICATIONS`
+//! service binding; each person, identified by Cloudflare Access or a personal token, reads,
+//! counts and marks their own, and gets them on Slack as their preferences say.
 //!
-//! Today it serves `GET /health`; see docs/workers/notifications.md.
+//! Routes, crons, bindings, identity setup and the producer contract:
+//! docs/workers/notifications.md.
+
+mod access;
+mod admin;
+mod context;
+mod crypto;
+mod deliver;
+mod identity;
+mod inbox;
+mod produce;
 
 use platform_kv::PlatformWorker;
-use platform_worker::skeleton::WorkerSpec;
-use platform_worker::{bindings, WorkerInfo};
-use worker::{event, Context, Env, Request, Response, Result};
+use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
+use platform_worker::notify::NOTIFY_TOKEN;
+use platform_worker::skeleton::{ok, reply, Auth, Handler, Outcome, Route, WorkerSpec};
+use platform_worker::{alerts, WorkerInfo};
+use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+/// Every hour: the past hour's digests, and at midnight UTC the past day's.
+const DIGEST_CRON: &str = "5 * * * *";
+/// Once a day: expired notifications, and those past retention.
+const PURGE_CRON: &str = "30 3 * * *";
+
+const INFO: WorkerInfo = WorkerInfo {
+    id: PlatformWorker::Notifications,
+    version: env!("CARGO_PKG_VERSION"),
+    bindings: &[
+        Binding::Kv(PLATFORM_CACHE),
+        Binding::D1(PLATFORM_DB),
+        Binding::Secret(ADMIN_TOKEN),
+    ],
+    optional: &[
+        (
+            Binding::Secret(NOTIFY_TOKEN),
+            "producers cannot create notifications: their route answers 503",
+        ),
+        (
+            Binding::Var(access::TEAM_DOMAIN_VAR),
+            "Cloudflare Access logins are refused: people sign in with personal tokens only",
+        ),
+        (
+            Binding::Var(access::AUDIENCE_VAR),
+            "Cloudflare Access logins are refused: people sign in with personal tokens only",
+        ),
+        (
+            Binding::Secret(alerts::SLACK_WEBHOOK_URL),
+            "Slack messages and digests wait in the outbox",
+        ),
+    ],
+};
+
+const ROUTES: &[Route] = &[
+    Route::new(
+        Method::Post,
+        "/notifications",
+        Auth::Bearer(NOTIFY_TOKEN),
+        |mut cx| {
+            Box::pin(async move {
+                let body = cx.json().await?;
+                let (status, answer) = produce::create(&cx.env, &body, cx.now).await?;
+                reply(status, &answer)
+            })
+        },
+    ),
+    Route::new(Method::Get, "/notifications", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::list(&cx).await?) })
+    }),
+    Route::new(Method::Get, "/notifications/unread-count", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::unread_count(&cx).await?) })
+    }),
+    Route::new(Method::Get, "/notifications/preferences", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::preferences(&cx).await?) })
+    }),
+    Route::new(
+        Method::Put,
+        "/notifications/preferences",
+        Auth::Person,
+        |mut cx| {
+            Box::pin(async move {
+                let body = cx.json().await?;
+                ok(&inbox::set_preferences(&cx, &body).await?)
+            })
+        },
+    ),
+    Route::new(Method::Post, "/notifications/read-all", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::read_all(&cx).await?) })
+    }),
+    Route::new(Method::Get, "/notifications/:id", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::show(&cx).await?) })
+    }),
+    Route::new(Method::Post, "/notifications/:id/read", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::mark_read(&cx).await?) })
+    }),
+    Route::new(Method::Get, "/me", Auth::Person, |cx| {
+        Box::pin(async move { ok(&inbox::me(&cx).await?) })
+    }),
+    Route::new(Method::Get, "/users", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::list(&cx.env).await?) })
+    }),
+    Route::new(Method::Post, "/users", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let body = cx.json().await?;
+            reply(201, &admin::add(&cx.env, &body, cx.now).await?)
+        })
+    }),
+    Route::new(Method::Delete, "/users/:id", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::remove(&cx.env, cx.param("id"), cx.now).await?) })
+    }),
+    Route::new(Method::Get, "/users/:id/tokens", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::tokens(&cx.env, cx.param("id")).await?) })
+    }),
+    Route::new(Method::Post, "/users/:id/tokens", Auth::Admin, |mut cx| {
+        Box::pin(async move {
+            let body = cx.json().await?;
+            reply(201, &admin::issue(&cx.env, cx.param("id"), &body, cx.now).await?)
+        })
+    }),
+    Route::new(Method::Delete, "/users/:id/tokens/:token", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::revoke(&cx.env, cx.param("id"), cx.param("token"), cx.now).await?) })
+    }),
+];
+
+const DIGEST: Handler = Handler::cron("digest", DIGEST_CRON, |env, at| {
+    Box::pin(async move { Outcome::of(deliver::digests(&env, at).await) })
+});
+
+const PURGE: Handler = Handler::cron("purge", PURGE_CRON, |env, at| {
+    Box::pin(async move { Outcome::of(deliver::purge(&env, at).await) })
+});
 
 static WORKER: WorkerSpec = WorkerSpec {
-    info: WorkerInfo {
-        id: PlatformWorker::Notifications,
-        version: env!("CARGO_PKG_VERSION"),
-        bindings: &bindings::COMMON,
-        optional: &[],
-    },
-    routes: &[],
-    handlers: &[],
+    info: INFO,
+    routes: ROUTES,
+    handlers: &[DIGEST, PURGE],
     unexpected_queue: None,
 };
 
@@ -29,11 +150,23 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     WORKER.fetch(req, env).await
 }
 
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    WORKER.scheduled(event, env).await;
+}
+
 #[cfg(test)]
 mod wiring {
     #[test]
     fn the_declaration_matches_the_wrangler_config() {
         let mismatches = platform_worker::skeleton::wiring::against_wrangler(&super::WORKER);
         assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+
+    #[test]
+    fn read_keys_live_as_long_as_the_notifications_they_mark() {
+        use platform_kv::{families::NotificationRead, Family, Ttl};
+        use platform_notifications::inbox::READ_KEY_TTL_SECONDS;
+        assert_eq!(NotificationRead::SPEC.ttl, Ttl::Seconds(READ_KEY_TTL_SECONDS));
     }
 }

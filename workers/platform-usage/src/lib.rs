@@ -35,10 +35,16 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Var(TELEMETRY_QUEUE_VAR),
         Binding::Var(TELEMETRY_DLQ_VAR),
     ],
-    optional: &[(
-        Binding::Secret(alerts::SLACK_WEBHOOK_URL),
-        "alerts are kept pending, not delivered",
-    )],
+    optional: &[
+        (
+            Binding::Secret(alerts::SLACK_WEBHOOK_URL),
+            "alerts are kept pending, not delivered",
+        ),
+        (
+            Binding::Service(platform_worker::notify::NOTIFICATIONS),
+            "alerts reach Slack, not the inboxes",
+        ),
+    ],
 };
 
 const ROUTES: &[Route] = &[

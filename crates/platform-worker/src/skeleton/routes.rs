@@ -56,6 +56,18 @@ pub fn find<'r>(routes: &'r [Route], method: &Method, path: &str) -> Match<'r> {
     }
 }
 
+/// The first value of query parameter `name` in `url`, decoded as a form value (`+` is a space),
+/// read without a URL parser: the `url` crate and its IDNA tables would cost a worker tens of KB.
+pub fn query_value(url: &str, name: &str) -> Option<String> {
+    let without_fragment = url.split('#').next().unwrap_or_default();
+    let (_, query) = without_fragment.split_once('?')?;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let form = |raw: &str| decode(&raw.replace('+', " "));
+        (form(key) == name).then(|| form(value))
+    })
+}
+
 /// Percent-decodes a path segment; an invalid escape is kept as written.
 pub fn decode(raw: &str) -> String {
     let bytes = raw.as_bytes();
@@ -121,6 +133,21 @@ mod tests {
         assert_eq!(found(Method::Get, "/features/a/usage/more"), None);
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("a%2"), "a%2");
+    }
+
+    #[test]
+    fn query_values_are_read_as_forms_encode_them() {
+        let url =
+            "https://w.example/notifications?unread=true&source=platform%2Dusage&q=a+b&empty=&flag#frag=1";
+        assert_eq!(query_value(url, "unread").as_deref(), Some("true"));
+        assert_eq!(query_value(url, "source").as_deref(), Some("platform-usage"));
+        assert_eq!(query_value(url, "q").as_deref(), Some("a b"));
+        assert_eq!(query_value(url, "empty").as_deref(), Some(""));
+        assert_eq!(query_value(url, "flag").as_deref(), Some(""));
+        assert_eq!(query_value(url, "frag"), None);
+        assert_eq!(query_value(url, "missing"), None);
+        assert_eq!(query_value("https://w.example/x", "a"), None);
+        assert_eq!(query_value("/x?a=1&a=2", "a").as_deref(), Some("1"));
     }
 
     #[test]
