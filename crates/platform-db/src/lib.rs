@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod metered;
 pub mod retention;
 pub mod row;
+pub mod sentinel;
 pub mod sql;
 pub mod statement;
 pub mod tables;

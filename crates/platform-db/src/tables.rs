@@ -276,6 +276,21 @@ tables! {
         columns: [worker, handler, last_run_at, last_ok_at, last_error, last_error_at, consecutive_failures],
         purpose: "Each handler's last run, success and failure: /health reports them, a silent or failing cron is alerted.",
     }
+    // The sentinel's tables (0006).
+    SENTINEL_INCIDENTS = "sentinel_incidents" {
+        owner: Sentinel,
+        writers: Writers::Only(&[Sentinel]),
+        retention: Retention::Days { column: "closed_at", days: 90 },
+        columns: [id, kind, subject, project, feature, since, opened_at, closed_at, summary, detail, silenced_by],
+        purpose: "Each gap, stale heartbeat, cost anomaly or platform problem the sentinel found: opened once with its alert, closed once with its recovery; open rows are kept.",
+    }
+    SENTINEL_SILENCES = "sentinel_silences" {
+        owner: Sentinel,
+        writers: Writers::Only(&[Sentinel]),
+        retention: Retention::Days { column: "expires_at", days: 30 },
+        columns: [id, project, feature, kind, reason, created_at, expires_at],
+        purpose: "Operator silences: a matcher (project, feature, kind) and an expiry; matching alerts are recorded but not sent.",
+    }
 }
 
 /// The table named `name`.

@@ -3,6 +3,7 @@
 //! reconciliation's reads ([`sweep`]) and the operator settings ([`settings`]). The breaker rows
 //! shared by all of them are read here, once.
 
+pub mod activity;
 pub mod admin;
 pub mod ledger;
 pub mod settings;
