@@ -56,6 +56,13 @@ pub enum AlertSubject {
         severity: Severity,
         handler: &'static str,
     },
+    /// A sentinel incident opened (`recovered: false`) or closed: each is said once.
+    Sentinel {
+        kind: &'static str,
+        subject: String,
+        opened_at: EpochMs,
+        recovered: bool,
+    },
 }
 
 impl AlertSubject {
@@ -68,6 +75,7 @@ impl AlertSubject {
             Self::Project { .. } => "project",
             Self::GlobalStop { .. } => "global",
             Self::AccountDailyCap { .. } | Self::GitHubRefusal { .. } | Self::Handler { .. } => "collector",
+            Self::Sentinel { .. } => "sentinel",
         }
     }
 }
@@ -92,6 +100,16 @@ impl fmt::Display for AlertSubject {
             Self::AccountDailyCap { day } => write!(f, "warning:account-daily-cap:{day}"),
             Self::GitHubRefusal { refusal } => write!(f, "critical:github-{refusal}"),
             Self::Handler { severity, handler } => write!(f, "{severity}:handler:{handler}"),
+            Self::Sentinel {
+                kind,
+                subject,
+                opened_at,
+                recovered,
+            } => write!(
+                f,
+                "{kind}:{subject}:{opened_at}:{}",
+                if *recovered { "recovered" } else { "open" }
+            ),
         }
     }
 }

@@ -82,7 +82,7 @@ impl Matcher {
 
 impl Silence {
     pub fn is_active(&self, now: EpochMs) -> bool {
-        self.created_at <= now && now < self.expires_at
+        now < self.expires_at
     }
 }
 
@@ -161,6 +161,7 @@ mod tests {
             project: None,
             feature: Some(&app),
         };
+        assert!(silencing(&silences, target, 50).is_some());
         assert!(silencing(&silences, target, 150).is_some());
         assert!(silencing(&silences, target, 200).is_none());
     }
