@@ -228,6 +228,13 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
         report.problems.push(problem);
         GapRule::default()
     });
+    let open = match platform_db::sentinel::open_incidents(&db).await {
+        Ok(open) => open,
+        Err(error) => {
+            report.problems.push(format!("incidents unreadable: {error}"));
+            return report;
+        }
+    };
     let mut findings = Vec::new();
     let mut evaluated = Vec::new();
     let mut states: BTreeMap<FeatureKey, GapState> = BTreeMap::new();
@@ -239,6 +246,22 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
                 findings.extend(gap_finding(&feature, &state));
                 states.insert(feature, state);
             }
+            // A feature silent for longer than the window has no activity left in it: its gap
+            // is still open, not over.
+            findings.extend(
+                open.iter()
+                    .filter(|i| i.open.kind == IncidentKind::Gap)
+                    .filter(|i| i.open.feature.as_ref().is_none_or(|f| !states.contains_key(f)))
+                    .map(|i| Finding {
+                        kind: IncidentKind::Gap,
+                        subject: i.open.subject.clone(),
+                        project: i.open.project.clone(),
+                        feature: i.open.feature.clone(),
+                        since: i.open.since,
+                        summary: i.summary.clone(),
+                        detail: i.detail.clone(),
+                    }),
+            );
             evaluated.push(IncidentKind::Gap);
         }
         Err(error) => report.problems.push(format!("activity unreadable: {error}")),
@@ -293,7 +316,6 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
     }
 
     let recorded = async {
-        let open = platform_db::sentinel::open_incidents(&db).await?;
         let silences = platform_db::sentinel::silences(&db, now).await?;
         incidents::apply(&db, &findings, &evaluated, &open, &silences, now).await
     };
