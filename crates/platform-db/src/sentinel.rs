@@ -173,3 +173,27 @@ pub async fn end_silence<S: Sql>(db: &Db<S>, id: u64, now: EpochMs) -> Result<bo
     );
     Ok(db.run("ending a silence", statement).await?.changes > 0)
 }
+
+struct OpenBreaker(FeatureKey);
+
+impl FromRow for OpenBreaker {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        row.parse("feature_key", |s| FeatureKey::parse(s).ok()).map(Self)
+    }
+}
+
+/// Up to `limit` feature breakers open since before `tripped_before`, for the synthetic check
+/// that consumers can read them (one row per feature: bounded by features, not history).
+pub async fn open_breakers<S: Sql>(
+    db: &Db<S>,
+    tripped_before: EpochMs,
+    limit: u32,
+) -> Result<Vec<FeatureKey>, DbError> {
+    let statement = Statement::read(
+        "SELECT feature_key FROM feature_breakers WHERE open = 1 AND tripped_at IS NOT NULL AND tripped_at < ? \
+         ORDER BY tripped_at DESC LIMIT ?",
+        vec![tripped_before.into(), limit.into()],
+    );
+    let rows: Vec<OpenBreaker> = db.rows("reading open breakers", statement).await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}

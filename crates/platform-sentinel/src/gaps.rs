@@ -80,9 +80,18 @@ pub fn allowance(rule: GapRule, cadence: &Cadence) -> u64 {
     scaled.max(cadence.recurring_quiet_ms.unwrap_or(0))
 }
 
-/// The feature's state at `now`.
-pub fn assess(rule: GapRule, heard: &Heard, now: EpochMs) -> GapState {
-    let Some(cadence) = cadence::learn(&heard.active_hours) else {
+/// The feature's state at `now`: against `declared_every_ms` when services.yaml declares its
+/// interval (`expect: every 24h`), else against the cadence learned from its activity.
+pub fn assess(rule: GapRule, heard: &Heard, declared_every_ms: Option<u64>, now: EpochMs) -> GapState {
+    let learned = match declared_every_ms {
+        Some(every_ms) => Some(Cadence {
+            every_ms: every_ms.max(1),
+            recurring_quiet_ms: None,
+            active_hours: heard.active_hours.len(),
+        }),
+        None => cadence::learn(&heard.active_hours),
+    };
+    let Some(cadence) = learned else {
         return GapState::Learning {
             active_hours: heard.active_hours.len(),
         };
@@ -126,9 +135,9 @@ mod tests {
         let heard = daily_at_2am(7);
         let rule = GapRule::default();
         // The next morning, before its run: 23 hours of silence.
-        assert!(!assess(rule, &heard, heard.last_seen + 23 * HOUR_MS).is_gap());
+        assert!(!assess(rule, &heard, None, heard.last_seen + 23 * HOUR_MS).is_gap());
         // A day's run missed: 37 hours of silence.
-        let state = assess(rule, &heard, heard.last_seen + 37 * HOUR_MS);
+        let state = assess(rule, &heard, None, heard.last_seen + 37 * HOUR_MS);
         assert!(state.is_gap(), "{state:?}");
     }
 
@@ -140,8 +149,8 @@ mod tests {
             active_hours,
             last_seen,
         };
-        assert!(!assess(GapRule::default(), &heard, last_seen + HOUR_MS).is_gap());
-        match assess(GapRule::default(), &heard, last_seen + 3 * HOUR_MS) {
+        assert!(!assess(GapRule::default(), &heard, None, last_seen + HOUR_MS).is_gap());
+        match assess(GapRule::default(), &heard, None, last_seen + 3 * HOUR_MS) {
             GapState::Gap {
                 since, allowed_ms, ..
             } => {
@@ -156,9 +165,23 @@ mod tests {
     fn a_feature_still_learning_is_never_a_gap() {
         let heard = daily_at_2am(2);
         assert_eq!(
-            assess(GapRule::default(), &heard, heard.last_seen + 30 * DAY_MS),
+            assess(GapRule::default(), &heard, None, heard.last_seen + 30 * DAY_MS),
             GapState::Learning { active_hours: 2 }
         );
+    }
+
+    #[test]
+    fn a_declared_interval_needs_no_history_and_wins_over_the_learned_one() {
+        let once = Heard {
+            active_hours: BTreeSet::from([START]),
+            last_seen: START,
+        };
+        let rule = GapRule::default();
+        assert!(!assess(rule, &once, Some(DAY_MS), START + 30 * HOUR_MS).is_gap());
+        assert!(assess(rule, &once, Some(DAY_MS), START + 37 * HOUR_MS).is_gap());
+        // Declared weekly, though it ran daily this week: two silent days are fine.
+        let heard = daily_at_2am(7);
+        assert!(!assess(rule, &heard, Some(7 * DAY_MS), heard.last_seen + 2 * DAY_MS).is_gap());
     }
 
     #[test]

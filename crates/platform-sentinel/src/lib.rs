@@ -13,6 +13,15 @@ pub mod watch;
 
 pub use incident::{Finding, IncidentKind};
 
+use platform_core::handlers::HandlerSpec;
+
+/// The sentinel's crons, as platform-usage holds them to in its `/health` (each watches the
+/// other); the sentinel's declaration is tested to match.
+pub const HANDLERS: [HandlerSpec; 2] = [
+    HandlerSpec::every_minutes("detect", 60),
+    HandlerSpec::every_minutes("watch", 5),
+];
+
 /// An hour in milliseconds.
 pub const HOUR_MS: u64 = 3_600_000;
 /// A day in milliseconds.

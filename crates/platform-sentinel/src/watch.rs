@@ -82,6 +82,53 @@ pub fn judge(worker: &str, answer: &Answer, now: u64) -> Vec<Finding> {
     }
 }
 
+/// How long a breaker must have been open before both contracts must show it: KV takes about a
+/// minute to reach every location.
+pub const PROPAGATION_MS: u64 = 120_000;
+
+/// What consumers read of an open breaker: whether `FEATURE:{key}:enabled` is exactly `false`
+/// (the seed's contract) and whether `CONFIG:FEATURE:{key}:STATUS` is exactly `STOP` (the SDK's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerReadback {
+    pub legacy_stops: bool,
+    pub sdk_stops: bool,
+}
+
+/// The synthetic check of one breaker open in D1 since `tripped_at`: a finding when either
+/// contract would let consumers run on.
+pub fn judge_breaker(
+    feature: &platform_core::FeatureKey,
+    read: BreakerReadback,
+    now: u64,
+) -> Option<Finding> {
+    if read.legacy_stops && read.sdk_stops {
+        return None;
+    }
+    let mut missing = Vec::new();
+    if !read.legacy_stops {
+        missing.push(format!("FEATURE:{feature}:enabled is not false"));
+    }
+    if !read.sdk_stops {
+        missing.push(format!("CONFIG:FEATURE:{feature}:STATUS is not STOP"));
+    }
+    Some(Finding {
+        kind: IncidentKind::Platform,
+        subject: format!("breaker:{feature}"),
+        project: Some(feature.project()),
+        feature: Some(feature.clone()),
+        since: now,
+        summary: format!(
+            "the breaker of {feature} is open, but consumers would run on: {}",
+            missing.join(", ")
+        ),
+        detail: serde_json::json!({
+            "feature": feature,
+            "legacy_stops": read.legacy_stops,
+            "sdk_stops": read.sdk_stops,
+        }),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +168,29 @@ mod tests {
             handlers: vec![handler("failing", 3)],
         };
         assert_eq!(judge("w", &Ok(thrice), 5).len(), 1);
+    }
+
+    #[test]
+    fn an_open_breaker_must_stop_consumers_through_both_contracts() {
+        let feature = platform_core::FeatureKey::parse("app:api:search").unwrap();
+        let both = BreakerReadback {
+            legacy_stops: true,
+            sdk_stops: true,
+        };
+        assert!(judge_breaker(&feature, both, 5).is_none());
+        let found = judge_breaker(
+            &feature,
+            BreakerReadback {
+                sdk_stops: false,
+                ..both
+            },
+            5,
+        )
+        .unwrap();
+        assert_eq!(found.subject, "breaker:app:api:search");
+        assert!(found
+            .summary
+            .contains("CONFIG:FEATURE:app:api:search:STATUS is not STOP"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use platform_core::services::Expect;
 use platform_core::thresholds::CostAlertThresholds;
 use platform_core::time::iso8601;
 use platform_core::{FeatureKey, ProjectId, UtcDay};
@@ -68,6 +69,33 @@ fn gap_rule(env: &Env) -> Result<GapRule, String> {
             GapRule::new(multiple).map_err(|e| format!("{GAP_MULTIPLE_VAR}: {e}"))
         }
     }
+}
+
+/// The intervals services.yaml declares (`expect: every 24h`), from the config applied last.
+async fn declared(db: &platform_worker::PlatformDb, problems: &mut Vec<String>) -> BTreeMap<FeatureKey, u64> {
+    let document = match platform_db::config::latest(db).await {
+        Ok(row) => row.and_then(|r| r.document),
+        Err(error) => {
+            problems.push(format!(
+                "the applied config is unreadable, cadences are learned: {error}"
+            ));
+            None
+        }
+    };
+    let Some(config) = document.and_then(|d| serde_json::from_str::<Value>(&d).ok()) else {
+        return BTreeMap::new();
+    };
+    let mut declared = BTreeMap::new();
+    let projects = config["services"]["projects"].as_object().into_iter().flatten();
+    for (_, project) in projects {
+        for (key, feature) in project["features"].as_object().into_iter().flatten() {
+            let expect = serde_json::from_value::<Expect>(feature["expect"].clone());
+            if let (Ok(key), Ok(Expect::Every(every_ms))) = (FeatureKey::parse(key), expect) {
+                declared.insert(key, every_ms);
+            }
+        }
+    }
+    declared
 }
 
 /// Activity per feature over the window.
@@ -241,8 +269,9 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
 
     match activity::recent(&db, &days_back(now, ACTIVITY_DAYS, 0)).await {
         Ok(rows) => {
+            let declared = declared(&db, &mut report.problems).await;
             for (feature, heard) in heard(rows) {
-                let state = gaps::assess(rule, &heard, now);
+                let state = gaps::assess(rule, &heard, declared.get(&feature).copied(), now);
                 findings.extend(gap_finding(&feature, &state));
                 states.insert(feature, state);
             }

@@ -6,6 +6,7 @@ mod detect;
 mod incidents;
 mod routes;
 mod services;
+mod synthetic;
 mod watch;
 
 use platform_kv::PlatformWorker;
@@ -99,5 +100,11 @@ mod wiring {
     fn the_declaration_matches_the_wrangler_config() {
         let mismatches = platform_worker::skeleton::wiring::against_wrangler(&super::WORKER);
         assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+
+    /// platform-usage's /health holds the sentinel to these.
+    #[test]
+    fn the_crons_are_those_platform_usage_watches() {
+        assert_eq!(super::WORKER.specs(), platform_sentinel::HANDLERS);
     }
 }
