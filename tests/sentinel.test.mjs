@@ -13,7 +13,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const WEBHOOK = "https://hooks.slack.com/services/T000/B000/sentinel-tests";
 // Day 0 of the scenario: the start of a UTC day some days ahead, so silences set now still hold.
-const D0 = Math.floor(Date.now() / DAY) * DAY + 10 * DAY;
+const D0 = Math.floor(Date.now() / DAY) * DAY + DAY;
 const at = (day, hour, minute = 0) => D0 + day * DAY + hour * HOUR + minute * 60_000;
 
 let sequence = 0;
@@ -90,7 +90,7 @@ describe("sentinel", () => {
   });
 
   it("alerts once on a cost spike over a flat week, naming the feature, and not on a gradual rise", async () => {
-    const base = 20; // days after D0: clear of the gap scenario
+    const base = 10; // days after D0: clear of the gap scenario
     const spiky = "spend:api:upload";
     const steady = "spend:api:list";
     const history = [];
@@ -118,7 +118,7 @@ describe("sentinel", () => {
   });
 
   it("records a silenced gap without sending it, until the silence expires", async () => {
-    const base = 40;
+    const base = 20;
     const hushed = "hush:jobs:nightly";
     const loud = "hush:jobs:hourly";
     const expiresAt = new Date(at(base + 8, 20)).toISOString();

@@ -197,3 +197,31 @@ pub async fn open_breakers<S: Sql>(
     let rows: Vec<OpenBreaker> = db.rows("reading open breakers", statement).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
+
+struct Repository(String, String);
+
+impl FromRow for Repository {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self(row.get("project_id")?, row.get("repository")?))
+    }
+}
+
+/// The GitHub repository (`owner/name`) of each of `projects` that services.yaml declares, for
+/// its gap issue.
+pub async fn repositories<S: Sql>(
+    db: &Db<S>,
+    projects: &[ProjectId],
+) -> Result<std::collections::BTreeMap<String, String>, DbError> {
+    let mut found = std::collections::BTreeMap::new();
+    let keys = projects.iter().map(|p| p.as_str().into()).collect();
+    for statement in crate::statement::select_in(
+        "SELECT project_id, repository FROM project_registry WHERE project_id",
+        &[],
+        keys,
+        "",
+    ) {
+        let rows: Vec<Repository> = db.rows("reading project repositories", statement).await?;
+        found.extend(rows.into_iter().map(|r| (r.0, r.1)));
+    }
+    Ok(found)
+}

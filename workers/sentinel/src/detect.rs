@@ -350,7 +350,7 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
     };
     match recorded.await {
         Ok((applied, new_gaps)) => {
-            report.gap_issues = file_gap_issues(env, &new_gaps, now, &mut report.problems).await;
+            report.gap_issues = file_gap_issues(env, &db, &new_gaps, now, &mut report.problems).await;
             report.applied = applied;
         }
         Err(error) => report.problems.push(error.log_message()),
@@ -366,6 +366,7 @@ pub async fn run(env: &Env, now: u64) -> DetectReport {
 /// One request per project with new gaps; the collector files at most one issue a day.
 async fn file_gap_issues(
     env: &Env,
+    db: &platform_worker::PlatformDb,
     new_gaps: &[Finding],
     now: u64,
     problems: &mut Vec<String>,
@@ -376,10 +377,20 @@ async fn file_gap_issues(
             by_project.entry(project.clone()).or_default().push(gap);
         }
     }
+    if by_project.is_empty() {
+        return Vec::new();
+    }
+    let projects: Vec<ProjectId> = by_project.keys().cloned().collect();
+    // Else the collector uses a repository the project's errors went to, or its default.
+    let repositories = platform_db::sentinel::repositories(db, &projects).await.unwrap_or_else(|error| {
+        problems.push(format!("project repositories unreadable: {error}"));
+        BTreeMap::new()
+    });
     let mut answers = Vec::new();
     for (project, gaps) in by_project {
         let body = json!({
             "project": project,
+            "repository": repositories.get(project.as_str()),
             "details": {
                 "detected_at": iso8601(now),
                 "gaps": gaps.iter().map(|g| json!({ "feature": g.subject, "why": g.summary })).collect::<Vec<_>>(),
