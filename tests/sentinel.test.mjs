@@ -162,5 +162,31 @@ describe("sentinel", () => {
     await platform.cron("platform-usage", "*/5 * * * *", Date.now());
     await platform.cron(SENTINEL, WATCH, now + 10 * 60_000);
     assert.equal((await slackTexts(platform, "sentinel platform over: platform-usage:sweep")).length, 1);
+
+    // Each watches the other: the sentinel's watch gone quiet shows in platform-usage's /health.
+    const health = await (await platform.fetch(SENTINEL, "/health")).json();
+    assert.equal(health.bindings.ERROR_COLLECTOR, true);
+    await platform.cron(SENTINEL, WATCH, Date.now() - HOUR);
+    const usage = await (await platform.fetch("platform-usage", "/health")).json();
+    assert.ok(usage.warnings.some((w) => w.startsWith("platform-sentinel: handler watch has not run since")), JSON.stringify(usage.warnings));
+  });
+
+  it("says once that a heartbeat went stale, and once that it beats again", async () => {
+    const beat = "beat:do:room";
+    const heartbeat = (timestamp) => {
+      const m = message(beat, timestamp, {});
+      m.body.is_heartbeat = true;
+      return m;
+    };
+    const last = at(30, 12);
+    await send(platform, Array.from({ length: 24 }, (_, i) => heartbeat(last - (23 - i) * 5 * 60_000)));
+    await platform.cron(SENTINEL, DETECT, last + 20 * 60_000);
+    assert.equal((await slackTexts(platform, `${beat}'s heartbeat is stale`)).length, 0);
+    await platform.cron(SENTINEL, DETECT, last + 3 * HOUR);
+    await platform.cron(SENTINEL, DETECT, last + 4 * HOUR);
+    assert.equal((await slackTexts(platform, `${beat}'s heartbeat is stale`)).length, 1);
+    await send(platform, [heartbeat(last + 4 * HOUR + 10 * 60_000)]);
+    await platform.cron(SENTINEL, DETECT, last + 4 * HOUR + 15 * 60_000);
+    assert.equal((await slackTexts(platform, `sentinel heartbeat over: ${beat}`)).length, 1);
   });
 });
