@@ -382,10 +382,12 @@ async fn file_gap_issues(
     }
     let projects: Vec<ProjectId> = by_project.keys().cloned().collect();
     // Else the collector uses a repository the project's errors went to, or its default.
-    let repositories = platform_db::sentinel::repositories(db, &projects).await.unwrap_or_else(|error| {
-        problems.push(format!("project repositories unreadable: {error}"));
-        BTreeMap::new()
-    });
+    let repositories = platform_db::sentinel::repositories(db, &projects)
+        .await
+        .unwrap_or_else(|error| {
+            problems.push(format!("project repositories unreadable: {error}"));
+            BTreeMap::new()
+        });
     let mut answers = Vec::new();
     for (project, gaps) in by_project {
         let body = json!({
