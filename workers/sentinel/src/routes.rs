@@ -133,7 +133,7 @@ pub async fn add_silence(mut cx: Cx) -> Reply {
     reply(201, &silence(&added))
 }
 
-/// `DELETE /silences/:id`: ends a silence now (it stays on record).
+/// `/silences/:id` (the HTTP delete): ends a silence now (it stays on record).
 pub async fn end_silence(cx: Cx) -> Reply {
     let id: u64 = cx
         .param("id")
