@@ -59,6 +59,13 @@ pub enum AlertSubject {
     /// Pattern discovery has suggestions to review (new ones, or ones ready after their shadow):
     /// at most one message a day.
     Patterns { day: UtcDay },
+    /// A sentinel incident opened (`recovered: false`) or closed: each is said once.
+    Sentinel {
+        kind: &'static str,
+        subject: String,
+        opened_at: EpochMs,
+        recovered: bool,
+    },
 }
 
 impl AlertSubject {
@@ -72,6 +79,7 @@ impl AlertSubject {
             Self::GlobalStop { .. } => "global",
             Self::AccountDailyCap { .. } | Self::GitHubRefusal { .. } | Self::Handler { .. } => "collector",
             Self::Patterns { .. } => "patterns",
+            Self::Sentinel { .. } => "sentinel",
         }
     }
 }
@@ -97,6 +105,16 @@ impl fmt::Display for AlertSubject {
             Self::GitHubRefusal { refusal } => write!(f, "critical:github-{refusal}"),
             Self::Handler { severity, handler } => write!(f, "{severity}:handler:{handler}"),
             Self::Patterns { day } => write!(f, "info:suggestions:{day}"),
+            Self::Sentinel {
+                kind,
+                subject,
+                opened_at,
+                recovered,
+            } => write!(
+                f,
+                "{kind}:{subject}:{opened_at}:{}",
+                if *recovered { "recovered" } else { "open" }
+            ),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::{Limit, MetricLimits};
 use crate::metric::Metric;
 use crate::services::{
-    check_script_name, CostTier, Feature, GithubRepo, Project, ServicesDocument, MAX_TIER,
+    check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument, MAX_TIER,
 };
 use crate::settings::Settings;
 use crate::thresholds::{CostAlertThresholds, CostService, ServiceThresholdOverride};
@@ -537,7 +537,7 @@ impl<'p> Check<'p> {
                 let fields = self.fields(
                     Some(value),
                     &at,
-                    &["display_name", "circuit_breaker", "cost_tier"],
+                    &["display_name", "circuit_breaker", "cost_tier", "expect"],
                 );
                 let display_name = self
                     .string(fields.get("display_name").copied(), &at.field("display_name"))
@@ -561,12 +561,23 @@ impl<'p> Check<'p> {
                         CostTier::Medium
                     }),
                 };
+                let expect_path = at.field("expect");
+                let expect = self
+                    .string(fields.get("expect").copied(), &expect_path)
+                    .and_then(|raw| match Expect::parse(&raw) {
+                        Ok(expect) => Some(expect),
+                        Err(reason) => {
+                            self.report(&expect_path, reason);
+                            None
+                        }
+                    });
                 features.insert(
                     key,
                     Feature {
                         display_name,
                         circuit_breaker,
                         cost_tier,
+                        expect,
                     },
                 );
             }
@@ -887,6 +898,44 @@ mod tests {
         assert_eq!(scripts.len(), 2);
         assert_eq!(scripts["my-app-cron"].project, app);
         assert_eq!(scripts["my-app-cron"].display_name, "My App");
+    }
+
+    #[test]
+    fn a_feature_may_declare_its_rhythm_for_the_sentinel() {
+        let mut declared = services();
+        declared["projects"]["my-app"]["features"]["admin"]["nightly"] = json!({"expect": "every 24h"});
+        declared["projects"]["my-app"]["features"]["admin"]["export"]["expect"] = json!("traffic");
+        let config = validate(&declared, &budgets()).unwrap();
+        let feature = |key: &str| {
+            config
+                .services
+                .feature(&FeatureKey::parse(key).unwrap())
+                .unwrap()
+                .expect
+        };
+        assert_eq!(feature("my-app:admin:nightly"), Some(Expect::Every(86_400_000)));
+        assert_eq!(feature("my-app:admin:export"), Some(Expect::Traffic));
+        assert_eq!(feature("my-app:scanner:ocr"), None);
+        // Undeclared, nothing changes in the recorded document (nor in its version).
+        let plain = validate(&services(), &budgets()).unwrap();
+        assert!(!serde_json::to_string(&plain).unwrap().contains("expect"));
+
+        declared["projects"]["my-app"]["features"]["admin"]["nightly"] = json!({"expect": "every 30d"});
+        let found = problems(&declared, &budgets());
+        assert_reported(
+            &found,
+            ConfigFile::Services,
+            "projects.my-app.features.admin.nightly.expect",
+            "1 minute to 7 days",
+        );
+        declared["projects"]["my-app"]["features"]["admin"]["nightly"] = json!({"expect": "sometimes"});
+        let found = problems(&declared, &budgets());
+        assert_reported(
+            &found,
+            ConfigFile::Services,
+            "projects.my-app.features.admin.nightly.expect",
+            "is not `traffic`",
+        );
     }
 
     #[test]

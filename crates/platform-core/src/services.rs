@@ -149,6 +149,47 @@ pub struct Feature {
     /// would act on them.
     pub circuit_breaker: bool,
     pub cost_tier: CostTier,
+    /// How often the sentinel should hear from it; left out, it learns the cadence from history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+/// A feature's declared rhythm (`expect:` in services.yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    /// `traffic`: driven by requests; its cadence is learned from its history.
+    Traffic,
+    /// `every 24h`, `every 15m`, `every 7d`: a scheduled job heard from at that interval (ms).
+    Every(u64),
+}
+
+impl Expect {
+    /// The longest interval that can be declared: the sentinel keeps about a week of activity.
+    pub const MAX_EVERY_MS: u64 = 7 * 86_400_000;
+
+    /// Parses `traffic` or `every <n>m|h|d` (1 minute to 7 days).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw == "traffic" {
+            return Ok(Self::Traffic);
+        }
+        let bad = || format!("{raw:?} is not `traffic` or `every <n>m`, `every <n>h`, `every <n>d`");
+        let interval = raw.strip_prefix("every ").ok_or_else(bad)?.trim();
+        let (count, unit) = interval.split_at(interval.len().saturating_sub(1));
+        let unit_ms = match unit {
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(bad()),
+        };
+        let count: u64 = count.trim().parse().map_err(|_| bad())?;
+        let every = count.saturating_mul(unit_ms);
+        if !(60_000..=Self::MAX_EVERY_MS).contains(&every) {
+            return Err(format!("{raw:?}: the interval must be from 1 minute to 7 days"));
+        }
+        Ok(Self::Every(every))
+    }
 }
 
 impl ServicesDocument {

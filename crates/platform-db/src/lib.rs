@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod patterns;
 pub mod retention;
 pub mod row;
+pub mod sentinel;
 pub mod sql;
 pub mod statement;
 pub mod tables;

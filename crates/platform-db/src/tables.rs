@@ -315,6 +315,21 @@ tables! {
         columns: [seq, dedup_key, source, category, priority, title, body, audience_kind, audience_value, action_url, created_at, expires_at],
         purpose: "Notifications, one per producer dedup key, for everyone, a role or named people; expired ones are purged at once.",
     }
+    // The sentinel's tables (0006).
+    SENTINEL_INCIDENTS = "sentinel_incidents" {
+        owner: Sentinel,
+        writers: Writers::Only(&[Sentinel]),
+        retention: Retention::Days { column: "closed_at", days: 90 },
+        columns: [id, kind, subject, project, feature, since, opened_at, closed_at, summary, detail, silenced_by],
+        purpose: "Each gap, stale heartbeat, cost anomaly or platform problem the sentinel found: opened once with its alert, closed once with its recovery; open rows are kept.",
+    }
+    SENTINEL_SILENCES = "sentinel_silences" {
+        owner: Sentinel,
+        writers: Writers::Only(&[Sentinel]),
+        retention: Retention::Days { column: "expires_at", days: 30 },
+        columns: [id, project, feature, kind, reason, created_at, expires_at],
+        purpose: "Operator silences: a matcher (project, feature, kind) and an expiry; matching alerts are recorded but not sent.",
+    }
 }
 
 /// The table named `name`.

@@ -9,6 +9,7 @@ mod decide;
 mod ingest;
 mod settings;
 mod sweep;
+mod watch;
 
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
@@ -48,6 +49,9 @@ const INFO: WorkerInfo = WorkerInfo {
 };
 
 const ROUTES: &[Route] = &[
+    Route::new(Method::Get, "/health", Auth::None, |cx| {
+        Box::pin(async move { watch::health(&cx.env, cx.now).await })
+    }),
     Route::new(Method::Get, "/status", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::status(&cx.env).await?) })
     }),

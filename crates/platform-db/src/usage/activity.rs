@@ -1,16 +1,23 @@
-//! When each feature was heard from: the hours and latest message of every day, kept on the day
-//! rows of `usage_rollups` by the batches that count the messages. The sentinel learns each
-//! feature's cadence from it.
+//! What the sentinel reads of the usage ledger: when each feature was heard from ([`recent`]),
+//! its daily usage ([`daily_usage`]) and its latest heartbeat ([`heartbeats`]). The ledger's
+//! layout stays behind these functions.
+//!
+//! Activity is kept on the day rows of `usage_rollups` by the batches that count the messages:
+//! the UTC hours in which each feature sent telemetry of any kind (heartbeats included) and its
+//! latest message, by each message's own timestamp.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use platform_core::usage::Activity;
-use platform_core::{EpochMs, FeatureKey};
+use platform_core::usage::{Activity, Subject};
+use platform_core::{EpochMs, FeatureKey, Metric, UtcDay};
 
-use super::rollup;
-use crate::db::Db;
+use super::rollup::{self, RollupRow};
+use crate::db::{lenient, Db};
 use crate::error::DbError;
+use crate::row::{FromRow, Row};
 use crate::sql::Sql;
+use crate::statement::{select_in, Statement};
+use crate::value::Value;
 
 /// A feature's telemetry on one UTC day.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,18 +32,29 @@ pub struct FeatureActivity {
     pub last_seen: EpochMs,
 }
 
+fn checked(days: &[String]) -> Result<Vec<Value>, DbError> {
+    days.iter()
+        .map(|day| {
+            UtcDay::parse(day).map(|_| Value::from(day)).ok_or_else(|| {
+                DbError::decode("reading activity", format!("{day:?} is not a UTC day YYYY-MM-DD"))
+            })
+        })
+        .collect()
+}
+
 /// The telemetry activity of every feature on the given UTC days (`YYYY-MM-DD`), by feature
 /// and day. A row that cannot be read is left out rather than hiding every other feature.
 pub async fn recent<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<FeatureActivity>, DbError> {
+    let days = checked(days)?;
+    if days.is_empty() {
+        return Ok(Vec::new());
+    }
     let outcomes = db
         .batch("reading telemetry activity", rollup::select_activity(days))
         .await?;
     let mut by_feature: BTreeMap<(FeatureKey, String), Activity> = BTreeMap::new();
     for row in outcomes.iter().flat_map(|o| &o.rows) {
-        let Ok(day) = row.get::<String>("period") else {
-            continue;
-        };
-        let Ok(features) = rollup::activity(row) else {
+        let (Ok(day), Ok(features)) = (row.get::<String>("period"), rollup::activity(row)) else {
             continue;
         };
         for (feature, heard) in features {
@@ -52,5 +70,66 @@ pub async fn recent<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<FeatureAc
             hours: heard.hours().collect(),
             last_seen: heard.last_seen,
         })
+        .collect())
+}
+
+struct HeartbeatRow {
+    feature: FeatureKey,
+    at: EpochMs,
+}
+
+impl FromRow for HeartbeatRow {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self {
+            feature: row.parse("feature_key", |s| FeatureKey::parse(s).ok())?,
+            at: row.get("last_heartbeat")?,
+        })
+    }
+}
+
+/// Every feature's latest heartbeat (epoch ms).
+pub async fn heartbeats<S: Sql>(db: &Db<S>) -> Result<Vec<(FeatureKey, EpochMs)>, DbError> {
+    let statement = Statement::read(
+        "SELECT feature_key, last_heartbeat FROM feature_health",
+        Vec::new(),
+    );
+    let rows: Vec<HeartbeatRow> = db.rows("reading heartbeats", statement).await?;
+    Ok(rows.into_iter().map(|r| (r.feature, r.at)).collect())
+}
+
+/// One feature's usage on one UTC day, per metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureDayUsage {
+    pub feature: FeatureKey,
+    pub day: String,
+    pub usage: BTreeMap<Metric, f64>,
+}
+
+/// Every feature's usage on the given UTC days (`YYYY-MM-DD`). An entry of an unknown metric
+/// (written by a newer version) is left out, not fatal.
+pub async fn daily_usage<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<FeatureDayUsage>, DbError> {
+    let days = checked(days)?;
+    let statements = select_in(
+        "SELECT project, period, shard, totals FROM usage_rollups WHERE period",
+        &[],
+        days,
+        "",
+    );
+    let outcomes = db.batch("reading daily usage", statements).await?;
+    let mut skipped = Vec::new();
+    let rows: Vec<RollupRow> = lenient(&outcomes, &mut skipped);
+    let mut usage: BTreeMap<(FeatureKey, String), BTreeMap<Metric, f64>> = BTreeMap::new();
+    for total in rollup::entries(&rows, &mut skipped) {
+        if let Subject::Feature(feature) = total.subject {
+            *usage
+                .entry((feature, total.period))
+                .or_default()
+                .entry(total.metric)
+                .or_default() += total.value;
+        }
+    }
+    Ok(usage
+        .into_iter()
+        .map(|((feature, day), usage)| FeatureDayUsage { feature, day, usage })
         .collect())
 }

@@ -157,11 +157,11 @@ pub fn select_days(project: &ProjectId, since: &str) -> Statement {
 }
 
 /// The day rows of every project on the given days, with their activity.
-pub fn select_activity(days: &[String]) -> Vec<Statement> {
+pub fn select_activity(days: Vec<Value>) -> Vec<Statement> {
     select_in(
         "SELECT project, period, shard, activity FROM usage_rollups WHERE activity IS NOT NULL AND period",
         &[],
-        days.iter().map(Value::from).collect(),
+        days,
         "",
     )
 }
