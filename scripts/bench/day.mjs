@@ -28,7 +28,8 @@ const { values } = parseArgs({
 });
 const PER_DAY = Number(values["per-day"]);
 const BATCHES_PER_HOUR = Number(values["batches-per-hour"]);
-const FEATURE_COUNTS = values.features.split(",").map(Number);
+// "none": the idle day only.
+const FEATURE_COUNTS = values.features === "none" ? [] : values.features.split(",").map(Number);
 const BATCH = 100;
 const HOUR = 3_600_000;
 const TELEMETRY_HANDLER = "telemetry";
@@ -61,21 +62,31 @@ function fires(cron, date) {
 }
 
 const footprints = [];
-const platform = await startPlatform({
-  secrets: { SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X", GITHUB_TOKEN: "bench-token" },
-  handleRuntimeStdio(stdout, stderr) {
-    createInterface({ input: stdout }).on("line", (line) => {
-      if (line.includes('"event":"footprint"')) footprints.push(JSON.parse(line.slice(line.indexOf("{"))));
-    });
-    stderr.resume();
-  },
-});
+/** A fresh platform: each simulated day starts from empty storage, so one day's features do not
+ * go silent (and alert) on the next. */
+const startDay = () =>
+  startPlatform({
+    secrets: { SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T/B/X", GITHUB_TOKEN: "bench-token" },
+    handleRuntimeStdio(stdout, stderr) {
+      createInterface({ input: stdout }).on("line", (line) => {
+        if (line.includes('"event":"footprint"')) footprints.push(JSON.parse(line.slice(line.indexOf("{"))));
+      });
+      stderr.resume();
+    },
+  });
+let platform;
 const workers = loadWorkerConfigs().filter((w) => w.crons.length > 0);
 const telemetryQueue = loadWorkerConfigs().find((w) => w.crate === "platform-usage").queueConsumers[0].queue;
 
-/** Runs one simulated day from `start`; returns the summed footprint and the telemetry share. */
+/** Runs one simulated day from `start` on a fresh platform; returns the summed footprint. */
 async function day(start, features) {
+  await platform?.dispose();
+  platform = await startDay();
+  for (const feature of features.slice(0, 1000)) {
+    await platform.kv.put(featureBudgetKey(feature), JSON.stringify({ kv_reads: 1e12, d1_writes: 1e12 }));
+  }
   footprints.length = 0;
+  const received = (await platform.fakes.requests()).length;
   const produced = { messages: 0, batches: 0 };
   let seq = 0;
   for (let minute = 0; minute < 24 * 60; minute++) {
@@ -115,6 +126,13 @@ async function day(start, features) {
   // The platform's own queue operations: a read and an acknowledgement per message.
   totals.queue_operations = produced.batches > 0 ? 2 * PER_DAY : 0;
   totals.invocations = { crons: crons.length, telemetry_batches_sampled: produced.batches, scale };
+  // What the fake third-party APIs received: the subrequests by service and path, unscaled.
+  const calls = {};
+  for (const request of (await platform.fakes.requests()).slice(received)) {
+    const name = `${request.service} ${request.method} ${new URL(request.url).pathname.replace(/\/\d+/g, "/N")}`;
+    calls[name] = (calls[name] ?? 0) + 1;
+  }
+  totals.calls = calls;
   return totals;
 }
 
@@ -141,6 +159,7 @@ function print(title, totals) {
   console.log(`  ${"D1 rows read".padEnd(22)} ${fmt(totals.d1_rows_read).padStart(14)} per day (${share(totals, "d1_rows_read")})`);
   console.log(`  ${"D1 round trips".padEnd(22)} ${fmt(totals.d1_round_trips).padStart(14)} per day`);
   console.log(`  ${"subrequests".padEnd(22)} ${fmt(totals.subrequests).padStart(14)} per day`);
+  for (const [call, n] of Object.entries(totals.calls)) console.log(`    ${call.padEnd(48)} ${String(n).padStart(6)} (unscaled)`);
   console.log(`  ${"queue operations".padEnd(22)} ${fmt(totals.queue_operations).padStart(14)} per day`);
   console.log(`  ${"invocations".padEnd(22)} ${fmt(totals.requests).padStart(14)} per day (${totals.invocations.crons} cron runs)`);
   console.log(`  ${"cost, Workers Paid".padEnd(22)} ${("$" + dollars(totals).toFixed(4)).padStart(14)} per day above the included amounts (estimate: requests, KV, D1)`);
@@ -156,9 +175,6 @@ try {
   const busy = [];
   for (const [n, count] of FEATURE_COUNTS.entries()) {
     const features = Array.from({ length: count }, (_, i) => `day${n}:api:feature-${i}`);
-    for (const feature of features.slice(0, 1000)) {
-      await platform.kv.put(featureBudgetKey(feature), JSON.stringify({ kv_reads: 1e12, d1_writes: 1e12 }));
-    }
     process.stderr.write(`busy day, ${count} features\n`);
     const totals = await day(start + (n + 1) * 24 * HOUR, features);
     busy.push({ features: count, totals });
@@ -186,5 +202,5 @@ try {
     console.log(`\nplot written to ${values.plot}`);
   }
 } finally {
-  await platform.dispose();
+  await platform?.dispose();
 }

@@ -13,7 +13,7 @@ use platform_kv::{Kv, Store, Timestamp};
 use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Fetch, Method, Request, RequestInit};
 
 use crate::notify::Inbox;
 use crate::response::ApiError;
@@ -176,15 +176,9 @@ async fn record_sent<K: Kv, C: platform_kv::Clock>(
 
 /// Posts a message to the webhook.
 async fn post(url: &OutboundUrl, text: &str) -> Result<(), String> {
-    let headers = Headers::new();
+    let headers = crate::outbound::headers()?;
     headers
         .set("Content-Type", "application/json")
-        .map_err(|e| e.to_string())?;
-    headers
-        .set(
-            "User-Agent",
-            concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION")),
-        )
         .map_err(|e| e.to_string())?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)

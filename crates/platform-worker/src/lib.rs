@@ -8,6 +8,7 @@ pub mod footprint;
 pub mod handlers;
 pub mod health;
 pub mod notify;
+pub mod outbound;
 pub mod response;
 pub mod skeleton;
 

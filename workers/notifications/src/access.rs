@@ -4,7 +4,7 @@
 
 use platform_kv::IsolateCache;
 use platform_notifications::jwt::{self, Jwk, JwtError};
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Fetch, Method, Request, RequestInit};
 
 use crate::crypto;
 
@@ -66,13 +66,7 @@ async fn key(team: &str, kid: &str, now_ms: u64) -> Result<Jwk, Refusal> {
 
 async fn fetch_keys(team: &str) -> Result<Vec<Jwk>, String> {
     let url = jwt::certs_url(team);
-    let headers = Headers::new();
-    headers
-        .set(
-            "User-Agent",
-            concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(|e| e.to_string())?;
+    let headers = platform_worker::outbound::headers()?;
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
