@@ -261,6 +261,23 @@ describe("platform-usage", () => {
       assert.equal(JSON.parse(dlq[2].payload).metrics.kvReads, -1, "the full payload is kept");
     });
 
+    it("refuses a body with no JSON form (a cycle, a BigInt) with its reason, and counts the rest", async () => {
+      const feature = "shop:api:unwritable";
+      const cyclic = message(feature, { kvReads: 1 });
+      cyclic.self = cyclic;
+      const batch = await platform.queue(USAGE, TELEMETRY, [
+        { id: "unwritable-cycle", body: cyclic },
+        { id: "unwritable-bigint", body: { ...message(feature, { kvReads: 1 }), count: 10n } },
+        { id: "unwritable-good", body: message(feature, { kvReads: 4 }) },
+      ]);
+      assert.equal(batch.outcome, "ok");
+      assert.equal(batch.acked.length, 3);
+      assert.equal(await total(feature, "kv_reads"), 4);
+      const rejected = (await admin("GET", "/dlq")).body.messages.filter((m) => m.message_id.startsWith("unwritable-"));
+      assert.deepEqual(rejected.map((m) => m.message_id), ["unwritable-cycle", "unwritable-bigint"]);
+      for (const m of rejected) assert.match(m.reason, /^\$: has no JSON form: /);
+    });
+
     it("counts a redelivered message once, and the rest of its batch", async () => {
       const feature = "shop:api:twice";
       const body = message(feature, { kvReads: 4 });

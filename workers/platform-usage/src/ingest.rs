@@ -70,13 +70,26 @@ fn decode(message: RawMessage) -> Incoming {
     let id = message.id();
     let enqueued_at = message.timestamp().as_millis();
     let body = message.body();
-    let payload = js_json(&body);
-    let parsed = serde_wasm_bindgen::from_value::<serde_json::Value>(body)
-        .map_err(|e| Rejection {
-            field: "$".into(),
-            reason: format!("not JSON: {e}"),
-        })
-        .and_then(|value| Telemetry::parse(&value, enqueued_at));
+    // Read from the body's JSON text, which is also what is kept for replay: a body that has no
+    // JSON form (a cycle, a BigInt) is refused with that reason instead of trapping the decoder.
+    let (payload, parsed) = match json_text(&body) {
+        Ok(text) => {
+            let parsed = serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| Rejection {
+                    field: "$".into(),
+                    reason: format!("not JSON: {e}"),
+                })
+                .and_then(|value| Telemetry::parse(&value, enqueued_at));
+            (text, parsed)
+        }
+        Err(reason) => {
+            let rejection = Rejection {
+                field: "$".into(),
+                reason: format!("has no JSON form: {reason}"),
+            };
+            (format!("{body:?}"), Err(rejection))
+        }
+    };
     Incoming {
         message,
         id,
@@ -86,12 +99,17 @@ fn decode(message: RawMessage) -> Incoming {
     }
 }
 
+/// The value as JSON text, or why it has none.
+fn json_text(value: &JsValue) -> Result<String, String> {
+    match worker::js_sys::JSON::stringify(value) {
+        Ok(text) => text.as_string().ok_or_else(|| "it is undefined".to_owned()),
+        Err(error) => Err(format!("{error:?}")),
+    }
+}
+
 /// The payload as JSON text, for the record and for replay.
 fn js_json(value: &JsValue) -> String {
-    worker::js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|text| text.as_string())
-        .unwrap_or_else(|| format!("{value:?}"))
+    json_text(value).unwrap_or_else(|_| format!("{value:?}"))
 }
 
 /// Handles a batch of the telemetry queue. Settles every message itself.
