@@ -88,8 +88,10 @@ pub const PROPAGATION_MS: u64 = 120_000;
 
 /// What consumers read of an open breaker: whether `FEATURE:{key}:enabled` is exactly `false`
 /// (the seed's contract) and whether `CONFIG:FEATURE:{key}:STATUS` is exactly `STOP` (the SDK's).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BreakerReadback {
+    /// The keys read, as platform-kv names them: the seed's and the SDK's.
+    pub keys: [String; 2],
     pub legacy_stops: bool,
     pub sdk_stops: bool,
 }
@@ -98,7 +100,7 @@ pub struct BreakerReadback {
 /// contract would let consumers run on.
 pub fn judge_breaker(
     feature: &platform_core::FeatureKey,
-    read: BreakerReadback,
+    read: &BreakerReadback,
     now: u64,
 ) -> Option<Finding> {
     if read.legacy_stops && read.sdk_stops {
@@ -106,10 +108,10 @@ pub fn judge_breaker(
     }
     let mut missing = Vec::new();
     if !read.legacy_stops {
-        missing.push(format!("FEATURE:{feature}:enabled is not false"));
+        missing.push(format!("{} is not false", read.keys[0]));
     }
     if !read.sdk_stops {
-        missing.push(format!("CONFIG:FEATURE:{feature}:STATUS is not STOP"));
+        missing.push(format!("{} is not STOP", read.keys[1]));
     }
     Some(Finding {
         kind: IncidentKind::Platform,
@@ -174,15 +176,19 @@ mod tests {
     fn an_open_breaker_must_stop_consumers_through_both_contracts() {
         let feature = platform_core::FeatureKey::parse("app:api:search").unwrap();
         let both = BreakerReadback {
+            keys: [
+                "FEATURE:app:api:search:enabled".into(),
+                "CONFIG:FEATURE:app:api:search:STATUS".into(),
+            ],
             legacy_stops: true,
             sdk_stops: true,
         };
-        assert!(judge_breaker(&feature, both, 5).is_none());
+        assert!(judge_breaker(&feature, &both, 5).is_none());
         let found = judge_breaker(
             &feature,
-            BreakerReadback {
+            &BreakerReadback {
                 sdk_stops: false,
-                ..both
+                ..both.clone()
             },
             5,
         )

@@ -14,13 +14,18 @@ pub async fn check(db: &PlatformDb, store: &PlatformStore, now: u64) -> Result<V
     let open = platform_db::sentinel::open_breakers(db, now.saturating_sub(PROPAGATION_MS), PER_RUN).await?;
     let mut findings = Vec::new();
     for feature in open {
-        let legacy = store.get(&FeatureEnabled::key(&feature)?).await?;
-        let sdk = store.get(&ConfigFeatureStatus::key(&feature)?).await?;
+        let (legacy_key, sdk_key) = (
+            FeatureEnabled::key(&feature)?,
+            ConfigFeatureStatus::key(&feature)?,
+        );
+        let legacy = store.get(&legacy_key).await?;
+        let sdk = store.get(&sdk_key).await?;
         let read = BreakerReadback {
+            keys: [legacy_key.to_string(), sdk_key.to_string()],
             legacy_stops: legacy == Some(false),
             sdk_stops: sdk == Some(BreakerSignal::Stop),
         };
-        findings.extend(judge_breaker(&feature, read, now));
+        findings.extend(judge_breaker(&feature, &read, now));
     }
     Ok(findings)
 }
