@@ -10,7 +10,7 @@ use platform_core::time::iso8601;
 use platform_core::{FeatureKey, ProjectId, UtcDay};
 use platform_db::usage::activity;
 use platform_kv::families::{AlertThresholds, ProjectGapsResult};
-use platform_kv::{Json, PlatformWorker};
+use platform_kv::Json;
 use platform_sentinel::anomaly::{self, AnomalyRule, DayUsage, Verdict};
 use platform_sentinel::gaps::{self, GapRule, GapState, Heard};
 use platform_sentinel::heartbeat;
@@ -25,7 +25,6 @@ use worker::Env;
 use crate::incidents::{self, Applied};
 use crate::services;
 
-const ID: PlatformWorker = PlatformWorker::Sentinel;
 /// The days of activity a cadence is learned from, today included.
 const ACTIVITY_DAYS: u64 = 8;
 /// The days of usage before the judged day that make its baseline (two weeks, for the weekday).
@@ -245,9 +244,9 @@ fn anomaly_findings(
 /// One detection run at `now`.
 pub async fn run(env: &Env, now: u64) -> DetectReport {
     let mut report = DetectReport::default();
-    let (db, store) = match (platform_worker::db(env, ID), platform_worker::store(env, ID)) {
-        (Ok(db), Ok(store)) => (db, store),
-        (Err(error), _) | (_, Err(error)) => {
+    let (db, store) = match crate::storage(env) {
+        Ok(storage) => storage,
+        Err(error) => {
             report.problems.push(error.log_message());
             return report;
         }

@@ -13,10 +13,19 @@ use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
 use platform_worker::skeleton::{Auth, Handler, Outcome, Route, WorkerSpec};
 use platform_worker::{alerts, WorkerInfo};
+use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
+/// This worker, as the keyspace and the table registry name it.
+pub(crate) const ID: PlatformWorker = PlatformWorker::Sentinel;
+
+/// The sentinel's database and store, for a cron run.
+pub(crate) fn storage(env: &Env) -> std::result::Result<(PlatformDb, PlatformStore), ApiError> {
+    Ok((platform_worker::db(env, ID)?, platform_worker::store(env, ID)?))
+}
+
 const INFO: WorkerInfo = WorkerInfo {
-    id: PlatformWorker::Sentinel,
+    id: ID,
     version: env!("CARGO_PKG_VERSION"),
     bindings: &[
         Binding::Kv(PLATFORM_CACHE),

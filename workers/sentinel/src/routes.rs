@@ -4,7 +4,7 @@ use platform_core::time::{iso8601, parse_instant};
 use platform_core::{FeatureKey, ProjectId};
 use platform_db::sentinel::{self, Incident};
 use platform_kv::families::ProjectGapsResult;
-use platform_kv::{Json, PlatformWorker};
+use platform_kv::Json;
 use platform_sentinel::incident::IncidentKind;
 use platform_sentinel::silences::{check_expiry, Matcher, Silence};
 use platform_worker::skeleton::{ok, reply, Cx, Reply};
@@ -12,7 +12,8 @@ use platform_worker::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const ID: PlatformWorker = PlatformWorker::Sentinel;
+use crate::ID;
+
 const LATEST: u32 = 50;
 
 fn incident(i: &Incident) -> Value {

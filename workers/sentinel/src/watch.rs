@@ -2,7 +2,6 @@
 //! `platform_sentinel::watch`, and the synthetic check that open breakers stop consumers through
 //! both contracts ([`crate::synthetic`]); then the outbox.
 
-use platform_kv::PlatformWorker;
 use platform_sentinel::incident::{Finding, IncidentKind};
 use platform_sentinel::watch;
 use platform_worker::alerts::{self, Delivery};
@@ -11,8 +10,6 @@ use worker::Env;
 
 use crate::incidents::{self, Applied};
 use crate::services::{self, WATCHED};
-
-const ID: PlatformWorker = PlatformWorker::Sentinel;
 
 #[derive(Debug, Default, Serialize)]
 pub struct WatchReport {
@@ -29,9 +26,9 @@ pub fn failure(report: &WatchReport) -> Option<String> {
 
 pub async fn run(env: &Env, now: u64) -> WatchReport {
     let mut report = WatchReport::default();
-    let (db, store) = match (platform_worker::db(env, ID), platform_worker::store(env, ID)) {
-        (Ok(db), Ok(store)) => (db, store),
-        (Err(error), _) | (_, Err(error)) => {
+    let (db, store) = match crate::storage(env) {
+        Ok(storage) => storage,
+        Err(error) => {
             report.errors.push(error.log_message());
             return report;
         }
