@@ -16,6 +16,7 @@ pub mod metric;
 pub mod outbound_url;
 pub mod services;
 pub mod settings;
+pub mod sorted;
 pub mod telemetry;
 pub mod thresholds;
 pub mod time;

@@ -1,6 +1,7 @@
 //! The account's projects, their Worker scripts and features (services.yaml, normalised), and the
 //! script map the error collector reads (`SCRIPT_MAP:{script}`).
 
+use crate::sorted::CollectSorted;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -226,7 +227,7 @@ impl ServicesDocument {
                     )
                 })
             })
-            .collect()
+            .collect_map()
     }
 }
 

@@ -3,6 +3,7 @@
 //! warning, a high and a critical alert are raised. sync-config writes the document from
 //! budgets.yaml (each service's stated fields merged over its defaults); the sentinel reads it.
 
+use crate::sorted::CollectSorted;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -144,7 +145,7 @@ impl CostAlertThresholds {
                     let stated = overrides.get(service).unwrap_or(&none);
                     (*service, service.default_threshold().merged_with(stated))
                 })
-                .collect(),
+                .collect_map(),
         }
     }
 }

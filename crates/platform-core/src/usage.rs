@@ -1,6 +1,7 @@
 //! Usage added by one queue batch, aggregated in memory per feature and period, so that storage is
 //! touched once per batch rather than once per message.
 
+use crate::sorted::CollectSorted;
 use std::collections::BTreeMap;
 
 use crate::feature::{FeatureKey, ProjectId};
@@ -124,15 +125,13 @@ impl BatchUsage {
 
     /// Every feature the batch touched.
     pub fn features(&self) -> Vec<FeatureKey> {
-        let mut features: Vec<FeatureKey> = self
-            .daily
+        self.daily
             .keys()
             .map(|(feature, _)| feature.clone())
             .chain(self.heartbeats.keys().cloned())
-            .collect();
-        features.sort();
-        features.dedup();
-        features
+            .collect_set()
+            .into_iter()
+            .collect()
     }
 
     /// The features with metered usage in the batch (heartbeats and error reports add none).

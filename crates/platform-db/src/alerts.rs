@@ -8,6 +8,7 @@ use crate::row::{FromRow, Row};
 use crate::sql::Sql;
 use crate::statement::Statement;
 use crate::tables::ALERT_OUTBOX;
+use platform_core::sorted;
 
 /// A delivery claim older than this is taken over (the claiming invocation died).
 pub const CLAIM_MS: u64 = 60_000;
@@ -118,7 +119,7 @@ pub async fn claim_for<S: Sql>(
     );
     let mut pending: Vec<Pending> = db.rows("claiming pending alerts", statement).await?;
     // RETURNING gives no order.
-    pending.sort_by_key(|p| p.id);
+    sorted::sort_by(&mut pending, |a, b| a.id.cmp(&b.id));
     Ok(pending)
 }
 

@@ -7,6 +7,7 @@
 
 pub mod registry;
 
+use platform_core::sorted::CollectSorted;
 use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
@@ -247,7 +248,7 @@ impl FromRow for WrittenKey {
 }
 
 fn written_map(rows: Vec<WrittenKey>) -> BTreeMap<String, String> {
-    rows.into_iter().map(|row| (row.key, row.digest)).collect()
+    rows.into_iter().map(|row| (row.key, row.digest)).collect_map()
 }
 
 /// What sync-config has written to KV: key → digest.

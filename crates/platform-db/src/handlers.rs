@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use platform_core::handlers::HandlerRun;
+use platform_core::sorted::CollectSorted;
 use platform_kv::PlatformWorker;
 
 use crate::db::Db;
@@ -66,5 +67,5 @@ pub async fn runs<S: Sql>(
         vec![worker.script_name().into()],
     );
     let rows: Vec<RunRow> = db.rows("reading handler runs", statement).await?;
-    Ok(rows.into_iter().map(|r| (r.handler, r.run)).collect())
+    Ok(rows.into_iter().map(|r| (r.handler, r.run)).collect_map())
 }

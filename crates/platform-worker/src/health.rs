@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use platform_core::handlers::HandlerSpec;
+use platform_core::sorted::CollectSorted;
 use platform_kv::REGISTRY;
 use serde::Serialize;
 use worker::{Env, Response};
@@ -34,7 +35,7 @@ impl Health {
             .bindings
             .iter()
             .map(|b| (b.name(), b.is_present(env)))
-            .collect();
+            .collect_map();
         let ok = bindings.values().all(|present| *present);
         let mut warnings = Vec::new();
         for (binding, loss) in info.optional {

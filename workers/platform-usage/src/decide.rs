@@ -8,6 +8,7 @@ use platform_core::breaker::{FeatureBreaker, Policy, ProjectAssessment, ProjectB
 use platform_core::budget::{evaluate, Period, Warning};
 use platform_core::budgets::BudgetsDocument;
 use platform_core::settings::Settings;
+use platform_core::sorted::CollectSorted;
 use platform_core::time::iso8601;
 pub use platform_core::usage::Subject;
 use platform_core::usage::{add_into, BatchUsage, MetricTotals};
@@ -210,7 +211,7 @@ fn assess_projects(inputs: &Inputs<'_>, after: &Totals, day: UtcDay, plan: &mut 
         .used_features()
         .iter()
         .map(FeatureKey::project)
-        .collect();
+        .collect_set();
     let empty = MetricTotals::new();
     for project in projects {
         let Some(limits) = inputs.budgets.projects.get(&project) else {

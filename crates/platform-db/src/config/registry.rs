@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use platform_core::services::CostTier;
 use platform_core::settings::SETTINGS;
+use platform_core::sorted::CollectSorted;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
@@ -112,12 +113,11 @@ impl FromRow for FeatureRow {
 /// A JSON object of text and integer fields, as the upserts' `json_extract(value, '$.field')`
 /// read them.
 fn object<const N: usize>(fields: [(&str, Json); N]) -> Json {
-    Json::Object(
-        fields
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect::<Map<_, _>>(),
-    )
+    let mut object = Map::new();
+    for (name, value) in fields {
+        object.insert(name.to_owned(), value);
+    }
+    Json::Object(object)
 }
 
 fn text(s: &str) -> Json {
@@ -200,9 +200,15 @@ pub(super) fn current_of(context: &str, outcomes: &[Outcome]) -> Result<CurrentR
     let projects: Vec<ProjectRow> = lenient(std::slice::from_ref(projects), &mut skipped);
     let features: Vec<FeatureRow> = lenient(std::slice::from_ref(features), &mut skipped);
     Ok(CurrentRows {
-        settings: settings.into_iter().map(|r| (r.key.clone(), r)).collect(),
-        projects: projects.into_iter().map(|r| (r.project_id.clone(), r)).collect(),
-        features: features.into_iter().map(|r| (r.feature_key.clone(), r)).collect(),
+        settings: settings.into_iter().map(|r| (r.key.clone(), r)).collect_map(),
+        projects: projects
+            .into_iter()
+            .map(|r| (r.project_id.clone(), r))
+            .collect_map(),
+        features: features
+            .into_iter()
+            .map(|r| (r.feature_key.clone(), r))
+            .collect_map(),
         skipped,
     })
 }

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use platform_core::sorted::CollectSorted;
 use platform_core::usage::{Activity, Subject};
 use platform_core::{EpochMs, FeatureKey, Metric, UtcDay};
 
@@ -67,7 +68,7 @@ pub async fn recent<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<FeatureAc
         .map(|((feature, day), heard)| FeatureActivity {
             feature,
             day,
-            hours: heard.hours().collect(),
+            hours: heard.hours().collect_set(),
             last_seen: heard.last_seen,
         })
         .collect())

@@ -7,6 +7,7 @@ use serde::{Serialize, Serializer};
 
 use std::collections::BTreeSet;
 
+use platform_core::sorted::{self, CollectSorted};
 use platform_core::usage::Subject;
 
 use super::ledger::{RejectKind, UsageTotal};
@@ -128,7 +129,7 @@ pub async fn status<S: Sql>(db: &Db<S>, today: &str) -> Result<Status, DbError> 
     let pending: Vec<Count> = lenient(part(4), &mut skipped);
     let features: Vec<FeatureBreakerRow> = lenient(part(2), &mut skipped);
     let rollups: Vec<RollupRow> = lenient(part(3), &mut skipped);
-    let open: BTreeSet<&FeatureKey> = features.iter().map(|row| &row.feature).collect();
+    let open: BTreeSet<&FeatureKey> = features.iter().map(|row| &row.feature).collect_set();
     let usage_today = rollup::entries(&rollups, &mut skipped)
         .into_iter()
         .filter(|usage| matches!(&usage.subject, Subject::Feature(f) if open.contains(f)))
@@ -156,7 +157,7 @@ pub async fn feature_usage<S: Sql>(
         .into_iter()
         .filter(|usage| matches!(&usage.subject, Subject::Feature(f) if f == feature))
         .collect();
-    usage.sort_by(|a, b| b.period.cmp(&a.period));
+    sorted::sort_by(&mut usage, |a, b| b.period.cmp(&a.period));
     Ok(usage)
 }
 

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::breaker::{FeatureBreaker, ProjectBreaker};
+use platform_core::sorted::CollectSorted;
 use platform_core::usage::{BatchUsage, MetricTotals, Subject};
 use platform_core::{EpochMs, FeatureKey, Metric, ProjectId};
 
@@ -61,7 +62,7 @@ impl FromRow for WarnedRow {
 /// breakers, warnings), each split under D1's parameter limit.
 pub fn snapshot_statements(features: &[FeatureKey], periods: [&str; 2]) -> [Vec<Statement>; 4] {
     let feature_keys: Vec<Value> = features.iter().map(|f| f.as_str().into()).collect();
-    let projects: BTreeSet<ProjectId> = features.iter().map(FeatureKey::project).collect();
+    let projects: BTreeSet<ProjectId> = features.iter().map(FeatureKey::project).collect_set();
     let project_ids: Vec<Value> = projects.iter().map(|p| p.as_str().into()).collect();
     let period_values = [Value::from(periods[0]), Value::from(periods[1])];
     [
@@ -97,26 +98,26 @@ fn read_snapshot(outcomes: &[Outcome], sizes: [usize; 4]) -> Snapshot {
     let projects: Vec<ProjectBreakerRow> = lenient(next(sizes[2]), skipped);
     let warned: Vec<WarnedRow> = lenient(next(sizes[3]), skipped);
     snapshot.totals = rollup::totals(&rollups, skipped);
-    snapshot.feature_breakers = features.into_iter().map(|r| (r.feature, r.breaker)).collect();
-    snapshot.project_breakers = projects.into_iter().map(|r| (r.project, r.breaker)).collect();
+    snapshot.feature_breakers = features.into_iter().map(|r| (r.feature, r.breaker)).collect_map();
+    snapshot.project_breakers = projects.into_iter().map(|r| (r.project, r.breaker)).collect_map();
     snapshot.warned = warned
         .into_iter()
         .map(|WarnedRow(feature, metric, period, threshold)| (feature, metric, period, threshold))
-        .collect();
+        .collect_set();
     snapshot
 }
 
 /// Which of the messages, by receipt minute, were counted already: read when a batch was refused
 /// as a redelivery, to count the rest.
 pub async fn counted<S: Sql>(db: &Db<S>, ids: &ByMinute) -> Result<BTreeSet<String>, DbError> {
-    let minutes = ids.keys().copied().collect();
+    let minutes = ids.keys().copied().collect_set();
     let outcomes = db
         .batch(
             "reading the receipts of a redelivered batch",
             receipts::select(&minutes),
         )
         .await?;
-    let batch: BTreeSet<&String> = ids.values().flatten().collect();
+    let batch: BTreeSet<&String> = ids.values().flatten().collect_set();
     let mut skipped = Vec::new();
     let receipts: Vec<Receipt> = lenient(&outcomes, &mut skipped);
     if let Some(bad) = skipped.first() {
@@ -126,7 +127,7 @@ pub async fn counted<S: Sql>(db: &Db<S>, ids: &ByMinute) -> Result<BTreeSet<Stri
         .into_iter()
         .flat_map(|Receipt(ids)| ids)
         .filter(|id| batch.contains(id))
-        .collect())
+        .collect_set())
 }
 
 /// Why telemetry is kept in `telemetry_rejects`.
