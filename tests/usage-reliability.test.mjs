@@ -61,7 +61,7 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       const rejects = await rejectsOf("iso-");
       assert.deepEqual(rejects.map(([id]) => id), ["iso-long", "iso-huge-1", "iso-huge-2"]);
       assert.match(rejects[0][1], /^feature_key: feature key is 490 bytes; at most 256 are allowed/);
-      assert.match(rejects[1][1], /^metrics\.kvReads: 1e308 is more than one message may report \(1e15\)/);
+      assert.match(rejects[1][1], /^metrics\.kvReads: is more than one message may report \(1e15\)/);
     });
 
     it("ignores and reports an unknown metric that is not a number, and counts the known ones", async () => {

@@ -146,7 +146,7 @@ fn check_part(key: &str, part: &str, name: &'static str) -> Result<(), FeatureKe
     }
     if let Some(at) = part.chars().find(|c| is_invisible(*c)) {
         return Err(FeatureKeyError::Invisible {
-            key: key.escape_default().to_string(),
+            key: key.to_owned(),
             part: name,
             at,
         });

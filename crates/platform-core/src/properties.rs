@@ -125,7 +125,7 @@ proptest! {
     fn config_documents_validate_or_list_their_problems(services in config_services(), budgets in config_budgets()) {
         match validate(&services, &budgets) {
             Ok(config) => {
-                let mut slugs: Vec<String> = config.services.projects.keys().map(|p| p.upper_slug()).collect();
+                let mut slugs: Vec<String> = config.services.projects.keys().map(|p| p.as_str().to_ascii_uppercase()).collect();
                 let count = slugs.len();
                 slugs.dedup();
                 prop_assert_eq!(slugs.len(), count, "project slugs unique once upper-cased");

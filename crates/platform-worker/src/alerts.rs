@@ -228,23 +228,18 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
 }
 
 /// The inbox's notice that Slack refuses the webhook: one per refusal, whichever worker and run
-/// meets it (its dedup key).
+/// meets it (its dedup key is the refusal's own words, bounded).
 fn webhook_refused_notice(refusal: &str) -> NotificationInput {
     let mut notice = NotificationInput::from_alert(0, "slack", refusal);
-    notice.dedup_key = format!("alerts:slack-webhook-refused:{}", short_hash(refusal));
+    let words: String = refusal
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(80)
+        .collect();
+    notice.dedup_key = format!("alerts:slack-webhook-refused:{words}");
     notice.title = "Slack refuses the alert webhook".to_owned();
     notice.slack_posted = false;
     notice
-}
-
-/// 16 hex digits of the text's SHA-256.
-fn short_hash(text: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(text.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The dedup markers, written only after Slack accepted the message. A failure to write them only

@@ -35,8 +35,10 @@ pub fn text(bytes: Vec<u8>, limit: usize) -> Result<String, ApiError> {
 pub fn json<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
     let text = if text.trim().is_empty() { "{}" } else { text };
     let invalid = |e: serde_json::Error| ApiError::bad_request(format!("invalid body: {e}"));
-    let value = platform_core::json::parse(text).map_err(invalid)?;
-    serde_json::from_value(value).map_err(invalid)
+    // Read twice (bodies are small): once for duplicate keys, once as `T` from the text itself,
+    // so errors say where and the wasm carries no second deserializer (over a `Value`).
+    platform_core::json::parse(text).map_err(invalid)?;
+    serde_json::from_str(text).map_err(invalid)
 }
 
 #[cfg(test)]

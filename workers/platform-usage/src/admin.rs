@@ -92,8 +92,9 @@ pub async fn set_project(
         return Err(ApiError::new(
             409,
             format!(
-                "project {project:?} is {other:?} in another case: consumers read both through \
+                "project {:?} is {other:?} in another case: consumers read both through \
                  PROJECT:{}:STATUS; use {other:?}",
+                project.as_str(),
                 project.upper_slug()
             ),
         ));
