@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parse } from "smol-toml";
 import { featureStatusKey } from "./consumer/keys.mjs";
+import { pollUntil } from "./harness/poll.mjs";
 import { startPlatform } from "./harness/platform.mjs";
 import { featureTotal } from "./harness/usage.mjs";
 
@@ -102,6 +103,18 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       const rejects = await rejectsOf("bidi-");
       assert.match(rejects[0][1], /invisible formatting character U\+202E in its feature/);
       assert.match(rejects[1][1], /invisible formatting character U\+200B in its project/);
+    });
+
+    it("keeps a dead letter once when it is delivered again, so replaying every pending row counts it once", async () => {
+      const feature = "rel:api:replayed";
+      const letter = { id: "replay-1", body: message(feature, { kvReads: 5 }), timestamp: new Date() };
+      for (let delivery = 0; delivery < 2; delivery++) assert.deepEqual((await platform.queue(USAGE, DLQ, [letter])).acked, ["replay-1"]);
+      const pending = (await admin(USAGE, "GET", "/dlq")).body.messages.filter((m) => m.message_id === "replay-1");
+      assert.equal(pending.length, 1, JSON.stringify(pending));
+      for (const row of pending) assert.equal((await admin(USAGE, "POST", `/dlq/${row.id}/replay`)).status, 200);
+      await pollUntil(async () => ((await featureTotal(platform, feature, "kv_reads")) === 5 ? true : undefined), { what: "the replay counted" });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(await featureTotal(platform, feature, "kv_reads"), 5);
     });
 
     it("keeps dead letters while D1 refuses them: retried minutes later, up to 100 times, recorded once it is back", async () => {
