@@ -1096,7 +1096,11 @@ mod tests {
         let found = problems(&services, &budgets);
         use ConfigFile::{Budgets as B, Services as S};
         let expected = [
-            (S, "projects.casey", "is \"CASEY\" in another case: both would share PROJECT:CASEY:STATUS"),
+            (
+                S,
+                "projects.casey",
+                "is \"CASEY\" in another case: both would share PROJECT:CASEY:STATUS",
+            ),
             (
                 S,
                 &format!("projects.shop.features.api.{long}"),

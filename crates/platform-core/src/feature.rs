@@ -288,16 +288,30 @@ mod tests {
 
     #[test]
     fn refuses_invisible_formatting_characters() {
-        for invisible in ['\u{202E}', '\u{200B}', '\u{2066}', '\u{FEFF}', '\u{00AD}', '\u{E0041}'] {
+        for invisible in [
+            '\u{202E}',
+            '\u{200B}',
+            '\u{2066}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{E0041}',
+        ] {
             let raw = format!("app:api:se{invisible}arch");
             let err = FeatureKey::parse(&raw).unwrap_err();
             assert!(
                 matches!(err, FeatureKeyError::Invisible { part: "feature", at, .. } if at == invisible),
                 "{raw:?}: {err:?}"
             );
-            assert!(err.to_string().contains(&format!("U+{:04X}", u32::from(invisible))), "{err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("U+{:04X}", u32::from(invisible))),
+                "{err}"
+            );
             assert!(ProjectId::parse(&format!("a{invisible}")).is_err());
         }
-        assert!(FeatureKey::parse("café:api:naïve").is_ok(), "printable non-ASCII is fine");
+        assert!(
+            FeatureKey::parse("café:api:naïve").is_ok(),
+            "printable non-ASCII is fine"
+        );
     }
 }

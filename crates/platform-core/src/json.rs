@@ -93,8 +93,13 @@ mod tests {
 
     #[test]
     fn refuses_a_key_given_twice_naming_where() {
-        let err = parse("{\"a\": 1,\n \"b\": {\"c\": 1, \"c\": 2}}").unwrap_err().to_string();
+        let err = parse("{\"a\": 1,\n \"b\": {\"c\": 1, \"c\": 2}}")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("duplicate key \"c\" at line 2"), "{err}");
-        assert!(parse(r#"[{"a":1},{"a":2}]"#).is_ok(), "the same key in two objects is fine");
+        assert!(
+            parse(r#"[{"a":1},{"a":2}]"#).is_ok(),
+            "the same key in two objects is fine"
+        );
     }
 }

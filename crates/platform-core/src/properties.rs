@@ -154,19 +154,27 @@ proptest! {
 }
 
 fn config_services() -> impl Strategy<Value = Value> {
-    let slug = prop_oneof![Just("casey".to_owned()), Just("CASEY".to_owned()), Just("shop".to_owned()), text(8)];
-    let project = (text(6), prop_oneof![Just(json!({"main": {}})), value()]).prop_map(|(category, features)| {
-        json!({"repository": "acme/app", "features": {category: features}})
-    });
+    let slug = prop_oneof![
+        Just("casey".to_owned()),
+        Just("CASEY".to_owned()),
+        Just("shop".to_owned()),
+        text(8)
+    ];
+    let project = (text(6), prop_oneof![Just(json!({"main": {}})), value()])
+        .prop_map(|(category, features)| json!({"repository": "acme/app", "features": {category: features}}));
     prop_oneof![
-        proptest::collection::btree_map(slug, project, 0..4).prop_map(|projects| json!({"projects": projects})),
+        proptest::collection::btree_map(slug, project, 0..4)
+            .prop_map(|projects| json!({"projects": projects})),
         value(),
     ]
 }
 
 fn config_budgets() -> impl Strategy<Value = Value> {
     let limits = proptest::collection::btree_map(
-        prop_oneof![proptest::sample::select(Metric::ALL).prop_map(|m| m.budget_name().to_owned()), text(6)],
+        prop_oneof![
+            proptest::sample::select(Metric::ALL).prop_map(|m| m.budget_name().to_owned()),
+            text(6)
+        ],
         prop_oneof![number(), value()],
         0..4,
     );

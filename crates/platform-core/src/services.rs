@@ -276,15 +276,24 @@ mod tests {
         let read = |text: &str| serde_json::from_str::<ScriptMapping>(text);
         let bare = read(r#"{"project":"shop","repository":"acme/shop","note":"by hand"}"#).unwrap();
         assert_eq!((bare.display_name.as_str(), bare.tier), ("shop", MAX_TIER));
-        let full = read(r#"{"project":"shop","repository":"acme/shop","tier":0,"displayName":"Shop"}"#).unwrap();
+        let full =
+            read(r#"{"project":"shop","repository":"acme/shop","tier":0,"displayName":"Shop"}"#).unwrap();
         assert_eq!((full.display_name.as_str(), full.tier), ("Shop", 0));
-        assert_eq!(read(r#"{"project":"shop","repository":"acme/shop","tier":9}"#).unwrap().tier, MAX_TIER);
+        assert_eq!(
+            read(r#"{"project":"shop","repository":"acme/shop","tier":9}"#)
+                .unwrap()
+                .tier,
+            MAX_TIER
+        );
         assert_eq!(
             serde_json::to_value(&bare).unwrap(),
             serde_json::json!({"project":"shop","repository":"acme/shop","tier":MAX_TIER,"displayName":"shop"}),
             "written whole"
         );
-        assert!(read(r#"{"project":"shop"}"#).unwrap_err().to_string().contains("repository"));
+        assert!(read(r#"{"project":"shop"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("repository"));
     }
 
     #[test]

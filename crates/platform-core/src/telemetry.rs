@@ -362,10 +362,19 @@ mod tests {
     fn refuses_implausible_timestamps_and_names_a_seconds_slip() {
         let day = 86_400_000;
         for (timestamp, expected) in [
-            (json!(0), "timestamp: 0 (1970-01-01T00:00:00.000Z) is not within 35 days"),
-            (json!(32_503_680_000_000_u64), "(3000-01-01T00:00:00.000Z) is not within"),
+            (
+                json!(0),
+                "timestamp: 0 (1970-01-01T00:00:00.000Z) is not within 35 days",
+            ),
+            (
+                json!(32_503_680_000_000_u64),
+                "(3000-01-01T00:00:00.000Z) is not within",
+            ),
             (json!(ENQUEUED / 1000), "it looks like seconds: send milliseconds"),
-            (json!(ENQUEUED * 1000), "it looks like microseconds: send milliseconds"),
+            (
+                json!(ENQUEUED * 1000),
+                "it looks like microseconds: send milliseconds",
+            ),
             (json!(ENQUEUED - 36 * day), "is not within 35 days before"),
             (json!(ENQUEUED + 2 * 3_600_000), "or an hour after"),
         ] {

@@ -128,7 +128,13 @@ fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
     // A newer config is the current one; the history lists the older ones without documents.
     // (Reopened by drift, the apply holds off the next one for its lease.)
     let later = NOW + config::APPLY_LEASE_MS + 10;
-    let second = record(&db, NewVersion { replaces: Some(id), ..version("v2", later, 1) })?;
+    let second = record(
+        &db,
+        NewVersion {
+            replaces: Some(id),
+            ..version("v2", later, 1)
+        },
+    )?;
     assert!(second > id);
     let latest = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
     assert_eq!(latest.version, "v2");
@@ -151,18 +157,44 @@ fn two_applies_planned_at_once_record_one_and_the_other_is_told_to_retry() -> Re
     let (_, db) = setup()?;
     let first = record(&db, version("v1", NOW, 1))?;
     // Both planned against v1; v2 gets there first, v3 is refused with nothing written.
-    let v2 = NewVersion { replaces: Some(first), ..version("v2", NOW + 1, 1) };
-    assert_eq!(block_on(config::record_version(&db, v2))?, None, "v1 is still being applied");
+    let v2 = NewVersion {
+        replaces: Some(first),
+        ..version("v2", NOW + 1, 1)
+    };
+    assert_eq!(
+        block_on(config::record_version(&db, v2))?,
+        None,
+        "v1 is still being applied"
+    );
     block_on(config::record_run(&db, first, &[], &[], NOW + 2, true))?;
-    let second = record(&db, NewVersion { replaces: Some(first), ..version("v2", NOW + 3, 1) })?;
-    let v3 = NewVersion { replaces: Some(first), ..version("v3", NOW + 4, 1) };
-    assert_eq!(block_on(config::record_version(&db, v3))?, None, "planned against v1, not v2");
-    let none = NewVersion { replaces: None, ..version("v3", NOW + 4, 1) };
+    let second = record(
+        &db,
+        NewVersion {
+            replaces: Some(first),
+            ..version("v2", NOW + 3, 1)
+        },
+    )?;
+    let v3 = NewVersion {
+        replaces: Some(first),
+        ..version("v3", NOW + 4, 1)
+    };
+    assert_eq!(
+        block_on(config::record_version(&db, v3))?,
+        None,
+        "planned against v1, not v2"
+    );
+    let none = NewVersion {
+        replaces: None,
+        ..version("v3", NOW + 4, 1)
+    };
     assert_eq!(block_on(config::record_version(&db, none))?, None);
     let latest = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
     assert_eq!((latest.id, latest.version.as_str()), (second, "v2"));
     // An apply left unfinished past its lease no longer holds the next one off.
-    let late = NewVersion { replaces: Some(second), ..version("v3", NOW + 3 + config::APPLY_LEASE_MS + 1, 1) };
+    let late = NewVersion {
+        replaces: Some(second),
+        ..version("v3", NOW + 3 + config::APPLY_LEASE_MS + 1, 1)
+    };
     assert!(block_on(config::record_version(&db, late))?.is_some());
     Ok(())
 }

@@ -41,7 +41,9 @@ fn one_alert_raised_many_times_during_an_outage_is_posted_once_by_concurrent_swe
         .map(|worker| Db::new(sqlite.clone(), worker))
         .collect();
     // The same alert stored four times while Slack was down, and another one.
-    let mut stored: Vec<_> = (0..4).map(|n| alerts::enqueue("trip", "app:api:x:1", "tripped", n)).collect();
+    let mut stored: Vec<_> = (0..4)
+        .map(|n| alerts::enqueue("trip", "app:api:x:1", "tripped", n))
+        .collect();
     stored.push(alerts::enqueue("trip", "other", "other", 9));
     block_on(sweeps[0].batch("storing", stored))?;
 

@@ -452,8 +452,16 @@ fn a_total_past_any_real_amount_saturates_and_later_batches_still_count() -> Res
             .and_then(|t| t.get(&Metric::KvReads).copied())
     };
     assert_eq!(total(Subject::Feature(huge)), Some(1e300), "saturated, not NULL");
-    assert_eq!(total(Subject::Feature(other)), Some(1e300), "the project's next batch counted");
-    assert_eq!(total(Subject::Project(project("big"))), Some(2e300), "the sum of its features, finite");
+    assert_eq!(
+        total(Subject::Feature(other)),
+        Some(1e300),
+        "the project's next batch counted"
+    );
+    assert_eq!(
+        total(Subject::Project(project("big"))),
+        Some(2e300),
+        "the sum of its features, finite"
+    );
     assert!(snapshot.skipped.is_empty(), "{:?}", snapshot.skipped);
     Ok(())
 }
@@ -464,12 +472,22 @@ fn a_refused_message_is_kept_once_however_often_it_is_delivered() -> Result<(), 
     for delivery in 0..3 {
         let mut tx = Transaction::new(NOON + delivery);
         tx.reject(RejectKind::Rejected, "m1", "platform-telemetry", "not JSON", "x");
-        tx.reject(RejectKind::DeadLetter, "m1", "platform-telemetry-dlq", "exhausted", "x");
+        tx.reject(
+            RejectKind::DeadLetter,
+            "m1",
+            "platform-telemetry-dlq",
+            "exhausted",
+            "x",
+        );
         block_on(tx.commit(&db, "rejects"))?;
     }
     let pending = block_on(admin::pending_rejects(&db))?;
     let kinds: Vec<RejectKind> = pending.iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [RejectKind::Rejected, RejectKind::DeadLetter], "one replay each");
+    assert_eq!(
+        kinds,
+        [RejectKind::Rejected, RejectKind::DeadLetter],
+        "one replay each"
+    );
     Ok(())
 }
 

@@ -311,10 +311,19 @@ mod tests {
     fn a_removed_webhook_is_a_permanent_refusal_and_an_outage_is_not() {
         let removed = refusal(404, "no_service");
         assert!(removed.permanent);
-        assert!(removed.message.starts_with(outbox::PERMANENT_REFUSAL), "{}", removed.message);
+        assert!(
+            removed.message.starts_with(outbox::PERMANENT_REFUSAL),
+            "{}",
+            removed.message
+        );
         assert!(removed.message.contains("404 no_service"), "{}", removed.message);
         assert!(refusal(410, "channel_is_archived").permanent);
-        for (status, body) in [(500, "internal_error"), (503, ""), (429, "rate_limited"), (400, "invalid_payload")] {
+        for (status, body) in [
+            (500, "internal_error"),
+            (503, ""),
+            (429, "rate_limited"),
+            (400, "invalid_payload"),
+        ] {
             let refused = refusal(status, body);
             assert!(!refused.permanent, "{status} {body}");
             assert_eq!(refused.message, format!("Slack answered {status}: {body}"));

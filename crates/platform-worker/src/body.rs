@@ -66,9 +66,16 @@ mod tests {
     fn refuses_duplicates_unknown_fields_and_out_of_range_numbers_with_400() {
         let (status, message) = refusal::<BTreeMap<String, Value>>(r#"{"a": 1, "a": 2}"#);
         assert_eq!(status, 400);
-        assert!(message.contains("duplicate key \"a\" at line 1 column"), "{message}");
-        assert!(refusal::<Body>(r#"{"colour": 1}"#).1.contains("unknown field `colour`"));
-        assert!(refusal::<Body>(r#"{"days": 4294967296}"#).1.contains("expected u32"));
+        assert!(
+            message.contains("duplicate key \"a\" at line 1 column"),
+            "{message}"
+        );
+        assert!(refusal::<Body>(r#"{"colour": 1}"#)
+            .1
+            .contains("unknown field `colour`"));
+        assert!(refusal::<Body>(r#"{"days": 4294967296}"#)
+            .1
+            .contains("expected u32"));
         assert!(refusal::<Body>(r#"{"days": -1}"#).1.contains("invalid value"));
         assert!(json::<Body>("  ").is_ok(), "an empty body is {{}}");
     }
@@ -76,7 +83,10 @@ mod tests {
     #[test]
     fn refuses_invalid_text_and_bodies_past_the_limit() {
         let error = text(b"{\"a\": \"\xff\"}".to_vec(), MAX_BODY_BYTES).unwrap_err();
-        assert_eq!((error.status, error.message.as_str()), (400, "the body is not UTF-8 text: byte 7 is not"));
+        assert_eq!(
+            (error.status, error.message.as_str()),
+            (400, "the body is not UTF-8 text: byte 7 is not")
+        );
         let error = text(vec![b' '; MAX_BODY_BYTES + 1], MAX_BODY_BYTES).unwrap_err();
         assert_eq!(error.status, 413);
         assert!(error.message.contains("at most 65536"), "{}", error.message);

@@ -188,7 +188,10 @@ async fn ingest(
     for (m, telemetry) in accepted.iter().filter(|(_, t)| !t.ignored.is_empty()) {
         report.ignored_metrics += 1;
         let names = telemetry.ignored.join(", ");
-        worker::console_warn!("telemetry message {}: metrics not understood, ignored: {names}", m.id);
+        worker::console_warn!(
+            "telemetry message {}: metrics not understood, ignored: {names}",
+            m.id
+        );
     }
     // Counted as new, the common case, in one round trip; a redelivery is refused whole and its
     // new messages counted in two more.

@@ -189,7 +189,10 @@ pub async fn reconcile(env: &Env) -> Result<SweepReport, ApiError> {
     }
     if open.global_stopped {
         let result = async {
-            if matches!(store.get(&ConfigGlobalStatus::key()?).await, Ok(Some(BreakerSignal::Stop))) {
+            if matches!(
+                store.get(&ConfigGlobalStatus::key()?).await,
+                Ok(Some(BreakerSignal::Stop))
+            ) {
                 return Ok(false);
             }
             broadcast::global_stop(&store, true).await?;

@@ -124,11 +124,18 @@ mod tests {
 
     #[test]
     fn a_key_given_twice_is_refused_naming_where() {
-        let BadBody(message) = read_body("{\"services\": {}, \"services\": {}, \"budgets\": {}}").unwrap_err();
-        assert!(message.contains("duplicate key \"services\" at line 1"), "{message}");
+        let BadBody(message) =
+            read_body("{\"services\": {}, \"services\": {}, \"budgets\": {}}").unwrap_err();
+        assert!(
+            message.contains("duplicate key \"services\" at line 1"),
+            "{message}"
+        );
         let body = json!({"services": {}, "budgets": "{\"defaults\": {}, \"defaults\": {}}"});
         let problems = read_body(&body.to_string()).unwrap().unwrap_err();
-        assert!(problems[0].reason.contains("duplicate key \"defaults\""), "{problems:?}");
+        assert!(
+            problems[0].reason.contains("duplicate key \"defaults\""),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub async fn project_breaker<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<
 
 /// Another spelling of `project` that differs only in (ASCII) case, as a project breaker or as a
 /// project of the config: consumers read both through one `PROJECT:{SLUG}:STATUS`.
-pub async fn project_in_another_case<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<Option<String>, DbError> {
+pub async fn project_in_another_case<S: Sql>(
+    db: &Db<S>,
+    project: &ProjectId,
+) -> Result<Option<String>, DbError> {
     #[derive(Debug)]
     struct Spelling(String);
     impl FromRow for Spelling {
