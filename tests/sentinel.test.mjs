@@ -20,7 +20,12 @@ let sequence = 0;
 function message(feature, timestamp, metrics = { requests: 1 }) {
   const [project, category, name] = feature.split(":");
   sequence += 1;
-  return { id: `sentinel-${sequence}`, body: { feature_key: feature, project, category, feature: name, metrics, timestamp } };
+  // Received when it was sent: platform-usage refuses a timestamp an hour or more after its receipt.
+  return {
+    id: `sentinel-${sequence}`,
+    body: { feature_key: feature, project, category, feature: name, metrics, timestamp },
+    timestamp: new Date(timestamp),
+  };
 }
 
 async function send(platform, messages) {

@@ -7,7 +7,7 @@ import { handleCloudflare } from "./cloudflare.mjs";
 import { CONTROL_ORIGIN, handleControl } from "./control.mjs";
 import { handleGithub } from "./github.mjs";
 import { handleSlack } from "./slack.mjs";
-import { ensureSchema, recordRequest, takeFailure } from "./store.mjs";
+import { DELAY_HEADER, ensureSchema, recordRequest, takeFailure } from "./store.mjs";
 
 const SERVICES_BY_HOST = {
   "api.github.com": { service: "github", handle: handleGithub },
@@ -33,7 +33,12 @@ export default {
     await recordRequest(db, { service, request, body });
 
     const failure = await takeFailure(db, service);
-    if (failure !== null) return new Response(failure.body, { status: failure.status, headers: failure.headers });
+    if (failure !== null) {
+      // A scripted answer may also be slow (a service that hangs, then answers).
+      const { [DELAY_HEADER]: delayMs, ...headers } = failure.headers;
+      if (delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, Number(delayMs)));
+      return new Response(failure.body, { status: failure.status, headers });
+    }
     if (known === undefined) return Response.json({ error: `fake-apis has no fake for ${url.host}` }, { status: 502 });
     return known.handle({ request, url, body, db });
   },

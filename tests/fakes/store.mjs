@@ -23,6 +23,9 @@ const SCHEMA = [
 ];
 const TABLES = SCHEMA.map((sql) => /CREATE TABLE IF NOT EXISTS (\w+)/.exec(sql)[1]);
 
+/** Kept with a scripted failure's headers: how long to wait before answering (never sent). */
+export const DELAY_HEADER = "x-fake-delay-ms";
+
 let schemaReady;
 
 export function ensureSchema(db) {

@@ -21,9 +21,13 @@ export function createFakesClient(getFakeWorker) {
       const query = service === undefined ? "" : `?service=${encodeURIComponent(service)}`;
       return (await control("GET", `/requests${query}`)).requests;
     },
-    /** The next `count` requests to `service` get `status` (and `body`, `headers`) instead of the fake's answer. */
-    failNext(service, status, { count = 1, body, headers } = {}) {
-      return control("POST", "/failures", { service, status, count, body, headers });
+    /**
+     * The next `count` requests to `service` get `status` (and `body`, `headers`) instead of the fake's answer,
+     * after `delayMs` when it is given (a slow answer).
+     */
+    failNext(service, status, { count = 1, body, headers = {}, delayMs } = {}) {
+      const delay = delayMs === undefined ? {} : { "x-fake-delay-ms": String(delayMs) };
+      return control("POST", "/failures", { service, status, count, body, headers: { ...headers, ...delay } });
     },
     /**
      * Programs the Cloudflare API fake. GraphQL requests whose body contains `match` get `{ data, errors }`;

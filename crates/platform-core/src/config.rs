@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::budgets::{AlertSettings, BreakerTimings, BudgetsDocument, Defaults, PeriodLimits};
 use crate::feature::{FeatureKey, ProjectId};
-use crate::limits::{Limit, MetricLimits};
+use crate::limits::{too_large, Limit, MetricLimits, MAX_LIMIT};
 use crate::metric::Metric;
 use crate::services::{
     check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument, MAX_TIER,
@@ -325,6 +325,7 @@ impl<'p> Check<'p> {
                 (None, Some(negative), _) => Err(format!(
                     "{negative} is negative: expected a whole number of 0 or more"
                 )),
+                (_, _, Some(number)) if number > MAX_LIMIT as f64 => Err(too_large(number)),
                 (_, _, Some(number)) => Limit::from_f64(number),
                 _ => Err(format!("{n} is not a number")),
             },
@@ -334,7 +335,10 @@ impl<'p> Check<'p> {
                 kind_of(other)
             )),
         };
-        parsed.map_err(|reason| self.report(path, reason)).ok()
+        parsed
+            .and_then(Limit::bounded)
+            .map_err(|reason| self.report(path, reason))
+            .ok()
     }
 
     fn limits(&mut self, value: Option<&Value>, path: &Path) -> MetricLimits {
@@ -387,10 +391,28 @@ impl<'p> Check<'p> {
         let mut projects = BTreeMap::new();
         // Which project claimed each script first, to report a script claimed twice.
         let mut claimed: BTreeMap<String, ProjectId> = BTreeMap::new();
+        // Consumers read a project's stop key by its upper-case slug: two slugs that differ only
+        // in case would share one. (Compared in ASCII case: Unicode's case tables would cost this
+        // worker 8 KB of wasm, and slugs are ASCII in practice.)
+        let mut slugs: BTreeMap<String, ProjectId> = BTreeMap::new();
         for (slug, value) in self.mapping(top.get("projects").copied(), &projects_path) {
             let path = projects_path.field(slug);
             let id = match project_id(slug) {
+                Ok(_) if slugs.contains_key(&slug.to_ascii_uppercase()) => {
+                    let first = &slugs[&slug.to_ascii_uppercase()];
+                    self.report(
+                        &path,
+                        format!(
+                            "project {slug:?} is {:?} in another case: both would share \
+                             PROJECT:{}:STATUS; give each project a slug of its own",
+                            first.as_str(),
+                            slug.to_ascii_uppercase()
+                        ),
+                    );
+                    None
+                }
                 Ok(id) => {
+                    slugs.insert(slug.to_ascii_uppercase(), id.clone());
                     declared.projects.insert(id.clone());
                     Some(id)
                 }
@@ -1054,6 +1076,39 @@ mod tests {
             ),
             (B, "cost_thresholds.email", "unknown service \"email\""),
             (B, "extra", "unknown field"),
+        ];
+        for (file, path, reason) in expected {
+            assert_reported(&found, file, path, reason);
+        }
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+    }
+
+    #[test]
+    fn refuses_slugs_equal_but_for_case_names_too_long_and_limits_out_of_range() {
+        let long = "f".repeat(300);
+        let services = json!({"projects": {
+            "casey": {"repository": "acme/casey"},
+            "CASEY": {"repository": "acme/casey2"},
+            "shop": {"repository": "acme/shop", "features": {"api": {long.as_str(): {}}}},
+        }});
+        let budgets = json!({"defaults": {"daily": {"d1_writes": 1e30, "kv_reads": 18446744073709551616_f64,
+            "kv_writes": "1_000_000_000_000_001"}, "monthly": {"d1_writes": 1_000_000_000_000_000_u64}}});
+        let found = problems(&services, &budgets);
+        use ConfigFile::{Budgets as B, Services as S};
+        let expected = [
+            (
+                S,
+                "projects.casey",
+                "is \"CASEY\" in another case: both would share PROJECT:CASEY:STATUS",
+            ),
+            (
+                S,
+                &format!("projects.shop.features.api.{long}"),
+                "at most 256 are allowed",
+            ),
+            (B, "defaults.daily.d1_writes", "more than the largest limit"),
+            (B, "defaults.daily.kv_reads", "more than the largest limit"),
+            (B, "defaults.daily.kv_writes", "more than the largest limit"),
         ];
         for (file, path, reason) in expected {
             assert_reported(&found, file, path, reason);

@@ -13,6 +13,14 @@ pub enum FeatureKeyError {
     EmptyPart { key: String, part: &'static str },
     /// A part holds a control character or whitespace.
     BadCharacter { key: String, part: &'static str },
+    /// A part holds an invisible formatting character (a bidi override, a zero-width space).
+    Invisible {
+        key: String,
+        part: &'static str,
+        at: char,
+    },
+    /// Longer than [`MAX_FEATURE_KEY_BYTES`]: the KV keys derived from it would not fit.
+    TooLong { bytes: usize },
 }
 
 impl fmt::Display for FeatureKeyError {
@@ -27,6 +35,17 @@ impl fmt::Display for FeatureKeyError {
                 f,
                 "feature key {key:?} has whitespace or a control character in its {part}"
             ),
+            Self::Invisible { key, part, at } => write!(
+                f,
+                "feature key {key:?} has the invisible formatting character U+{:04X} in its {part}; \
+                 identifiers must be printable",
+                u32::from(*at)
+            ),
+            Self::TooLong { bytes } => write!(
+                f,
+                "feature key is {bytes} bytes; at most {MAX_FEATURE_KEY_BYTES} are allowed \
+                 (the KV keys built from it must stay within KV's 512)"
+            ),
         }
     }
 }
@@ -34,6 +53,11 @@ impl fmt::Display for FeatureKeyError {
 impl std::error::Error for FeatureKeyError {}
 
 const PART_NAMES: [&str; 3] = ["project", "category", "feature"];
+
+/// The longest feature key (and so project id) accepted, in UTF-8 bytes. The longest KV key built
+/// from one (`BUDGET_WARN_MONTHLY:{feature}:{limit}:{threshold}`, an alert's dedup marker) adds
+/// under 100 bytes, so every derived key stays within KV's 512.
+pub const MAX_FEATURE_KEY_BYTES: usize = 256;
 
 /// A validated `project:category:feature` key, case kept exactly as the consumer sent it
 /// (consumers build their KV keys from the same string, so it must round-trip unchanged).
@@ -46,6 +70,7 @@ pub struct FeatureKey {
 
 impl FeatureKey {
     pub fn parse(raw: &str) -> Result<Self, FeatureKeyError> {
+        check_length(raw)?;
         let parts: Vec<&str> = raw.split(':').collect();
         if parts.len() != 3 {
             return Err(FeatureKeyError::PartCount {
@@ -81,6 +106,31 @@ impl FeatureKey {
     }
 }
 
+fn check_length(raw: &str) -> Result<(), FeatureKeyError> {
+    if raw.len() > MAX_FEATURE_KEY_BYTES {
+        return Err(FeatureKeyError::TooLong { bytes: raw.len() });
+    }
+    Ok(())
+}
+
+/// Unicode's format characters (category Cf) that reach identifiers in practice: invisible, yet
+/// they make two keys that look alike differ, or reorder what a reader sees (U+202E).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 fn check_part(key: &str, part: &str, name: &'static str) -> Result<(), FeatureKeyError> {
     if part.is_empty() {
         return Err(FeatureKeyError::EmptyPart {
@@ -92,6 +142,13 @@ fn check_part(key: &str, part: &str, name: &'static str) -> Result<(), FeatureKe
         return Err(FeatureKeyError::BadCharacter {
             key: key.to_owned(),
             part: name,
+        });
+    }
+    if let Some(at) = part.chars().find(|c| is_invisible(*c)) {
+        return Err(FeatureKeyError::Invisible {
+            key: key.to_owned(),
+            part: name,
+            at,
         });
     }
     Ok(())
@@ -123,6 +180,7 @@ pub struct ProjectId(String);
 
 impl ProjectId {
     pub fn parse(raw: &str) -> Result<Self, FeatureKeyError> {
+        check_length(raw)?;
         if raw.contains(':') {
             return Err(FeatureKeyError::BadCharacter {
                 key: raw.to_owned(),
@@ -215,5 +273,45 @@ mod tests {
         assert_eq!(serde_json::to_string(&key).unwrap(), "\"a:b:c\"");
         assert!(serde_json::from_str::<FeatureKey>("\"a:b\"").is_err());
         assert!(ProjectId::parse("a:b").is_err());
+    }
+
+    #[test]
+    fn refuses_keys_too_long_for_the_kv_keys_derived_from_them() {
+        let longest = format!("p:c:{}", "f".repeat(MAX_FEATURE_KEY_BYTES - 4));
+        assert!(FeatureKey::parse(&longest).is_ok());
+        let longer = format!("{longest}f");
+        let err = FeatureKey::parse(&longer).unwrap_err();
+        assert_eq!(err, FeatureKeyError::TooLong { bytes: 257 });
+        assert!(err.to_string().contains("at most 256"), "{err}");
+        assert!(ProjectId::parse(&"p".repeat(257)).is_err());
+    }
+
+    #[test]
+    fn refuses_invisible_formatting_characters() {
+        for invisible in [
+            '\u{202E}',
+            '\u{200B}',
+            '\u{2066}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{E0041}',
+        ] {
+            let raw = format!("app:api:se{invisible}arch");
+            let err = FeatureKey::parse(&raw).unwrap_err();
+            assert!(
+                matches!(err, FeatureKeyError::Invisible { part: "feature", at, .. } if at == invisible),
+                "{raw:?}: {err:?}"
+            );
+            assert!(
+                err.to_string()
+                    .contains(&format!("U+{:04X}", u32::from(invisible))),
+                "{err}"
+            );
+            assert!(ProjectId::parse(&format!("a{invisible}")).is_err());
+        }
+        assert!(
+            FeatureKey::parse("café:api:naïve").is_ok(),
+            "printable non-ASCII is fine"
+        );
     }
 }

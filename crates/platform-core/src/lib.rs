@@ -11,9 +11,12 @@ pub mod budgets;
 pub mod config;
 pub mod feature;
 pub mod handlers;
+pub mod json;
 pub mod limits;
 pub mod metric;
 pub mod outbound_url;
+#[cfg(test)]
+mod properties;
 pub mod services;
 pub mod settings;
 pub mod sorted;

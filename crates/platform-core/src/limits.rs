@@ -37,7 +37,24 @@ impl MetricLimits {
 #[serde(transparent)]
 pub struct Limit(pub u64);
 
+/// The largest limit a config may set: far beyond any real budget, and exact as a JSON number
+/// (below 2^53), so `1e30` or `2^64` are refused as mistakes instead of meaning "unlimited".
+pub const MAX_LIMIT: u64 = 1_000_000_000_000_000;
+
+/// Why a limit past [`MAX_LIMIT`] is refused.
+pub fn too_large(number: f64) -> String {
+    format!("{number:e} is more than the largest limit, 1e15")
+}
+
 impl Limit {
+    /// This limit, if it is at most [`MAX_LIMIT`].
+    pub fn bounded(self) -> Result<Self, String> {
+        if self.0 > MAX_LIMIT {
+            return Err(too_large(self.0 as f64));
+        }
+        Ok(self)
+    }
+
     /// Parses `1000`, `1_000` or `1000.0`; refuses negative, fractional and non-numeric text.
     pub fn parse(text: &str) -> Result<Self, String> {
         let digits: String = text.trim().chars().filter(|c| *c != '_').collect();

@@ -232,8 +232,12 @@ impl ServicesDocument {
 }
 
 /// The value of `SCRIPT_MAP:{script}`: the project a Worker script belongs to, where its errors
-/// are filed, and its priority tier. Field names are the consumer protocol's.
+/// are filed, and its priority tier. Field names are the consumer protocol's. Written whole;
+/// read leniently, because operators write it by hand too: only `project` and `repository` are
+/// needed (`tier` defaults to the lowest priority, `displayName` to the project), a tier past
+/// [`MAX_TIER`] is the lowest, and unknown fields are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WrittenByHand")]
 pub struct ScriptMapping {
     pub project: ProjectId,
     pub repository: GithubRepo,
@@ -242,9 +246,56 @@ pub struct ScriptMapping {
     pub display_name: String,
 }
 
+/// A `SCRIPT_MAP` value as an operator may have written it.
+#[derive(Deserialize)]
+struct WrittenByHand {
+    project: ProjectId,
+    repository: GithubRepo,
+    #[serde(default)]
+    tier: Option<u8>,
+    #[serde(default, rename = "displayName", alias = "display_name")]
+    display_name: Option<String>,
+}
+
+impl From<WrittenByHand> for ScriptMapping {
+    fn from(value: WrittenByHand) -> Self {
+        Self {
+            display_name: value.display_name.unwrap_or_else(|| value.project.to_string()),
+            project: value.project,
+            repository: value.repository,
+            tier: value.tier.map_or(MAX_TIER, |tier| tier.min(MAX_TIER)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn script_maps_written_by_hand_read_with_defaults() {
+        let read = |text: &str| serde_json::from_str::<ScriptMapping>(text);
+        let bare = read(r#"{"project":"shop","repository":"acme/shop","note":"by hand"}"#).unwrap();
+        assert_eq!((bare.display_name.as_str(), bare.tier), ("shop", MAX_TIER));
+        let full =
+            read(r#"{"project":"shop","repository":"acme/shop","tier":0,"displayName":"Shop"}"#).unwrap();
+        assert_eq!((full.display_name.as_str(), full.tier), ("Shop", 0));
+        assert_eq!(
+            read(r#"{"project":"shop","repository":"acme/shop","tier":9}"#)
+                .unwrap()
+                .tier,
+            MAX_TIER
+        );
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            serde_json::json!({"project":"shop","repository":"acme/shop","tier":MAX_TIER,"displayName":"shop"}),
+            "written whole"
+        );
+        assert!(read(r#"{"project":"shop"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("repository"));
+    }
 
     #[test]
     fn repositories_follow_githubs_rules() {

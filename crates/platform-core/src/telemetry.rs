@@ -1,6 +1,8 @@
 //! The telemetry message consumers send to `PLATFORM_TELEMETRY`, exactly as the consumer SDK writes
-//! it: snake_case top level, camelCase `metrics`, `timestamp` in ms. Unknown fields are ignored; a
-//! message that cannot be used is refused with a reason naming the field.
+//! it: snake_case top level, camelCase `metrics`, `timestamp` in ms. Unknown fields are ignored, and
+//! so are unknown metrics (named in [`Telemetry::ignored`], so a newer SDK's additions are seen, not
+//! lost with the usage beside them); a message that cannot be used is refused with a reason naming
+//! the field. Everything that later becomes a key, a total or a period is bounded here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,7 +27,18 @@ pub struct Telemetry {
     pub error_codes: Vec<String>,
     pub correlation_id: Option<String>,
     pub external_cost_usd: f64,
+    /// The `metrics` entries not understood (unknown names), left out of every total.
+    pub ignored: Vec<String>,
 }
+
+/// The largest amount one message may report for a metric (1e15; messages say so), an error count or a cost: far beyond
+/// any one flush, and small enough that no sum of them overflows a total.
+pub const MAX_AMOUNT: f64 = 1e15;
+/// How far before its receipt a message's `timestamp` may be (a dead letter replayed weeks later
+/// still counts in its own day; a 1970 date does not).
+pub const MAX_AGE_MS: EpochMs = 35 * 86_400_000;
+/// How far after its receipt a message's `timestamp` may be (clock skew).
+pub const MAX_AHEAD_MS: EpochMs = 3_600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -93,18 +106,21 @@ impl Telemetry {
                         "timestamp",
                         format!("expected milliseconds since the epoch, found {value}"),
                     )
-                })?,
+                })
+                .and_then(|ms| plausible(ms, enqueued_at))?,
         };
         let kind = if object.get("is_heartbeat") == Some(&Value::Bool(true)) {
             Kind::Heartbeat
         } else {
             Kind::Usage
         };
+        let (metrics, ignored) = parse_metrics(object.get("metrics"))?;
         Ok(Self {
             feature,
             timestamp,
             kind,
-            metrics: parse_metrics(object.get("metrics"))?,
+            metrics,
+            ignored,
             error_count: optional_count(object, "error_count")?,
             error_category: optional_string(object, "error_category")?,
             error_codes: string_list(object, "error_codes")?,
@@ -114,9 +130,37 @@ impl Telemetry {
     }
 }
 
-fn parse_metrics(metrics: Option<&Value>) -> Result<BTreeMap<Metric, f64>, Rejection> {
+/// The timestamp, if it can be when the message was flushed: within [`MAX_AGE_MS`] before and
+/// [`MAX_AHEAD_MS`] after its receipt. Seconds or microseconds sent for milliseconds are named.
+fn plausible(ms: EpochMs, received: EpochMs) -> Result<EpochMs, Rejection> {
+    let earliest = received.saturating_sub(MAX_AGE_MS);
+    let latest = received.saturating_add(MAX_AHEAD_MS);
+    if (earliest..=latest).contains(&ms) {
+        return Ok(ms);
+    }
+    let at = crate::time::iso8601;
+    let slip = if (earliest..=latest).contains(&ms.saturating_mul(1000)) {
+        "; it looks like seconds: send milliseconds since the epoch"
+    } else if (earliest..=latest).contains(&(ms / 1000)) {
+        "; it looks like microseconds: send milliseconds since the epoch"
+    } else {
+        ""
+    };
+    Err(reject(
+        "timestamp",
+        format!(
+            "{ms} ({}) is not within 35 days before or an hour after the message was received ({}){slip}",
+            at(ms),
+            at(received)
+        ),
+    ))
+}
+
+type Metrics = (BTreeMap<Metric, f64>, Vec<String>);
+
+fn parse_metrics(metrics: Option<&Value>) -> Result<Metrics, Rejection> {
     let object = match metrics {
-        None | Some(Value::Null) => return Ok(BTreeMap::new()),
+        None | Some(Value::Null) => return Ok((BTreeMap::new(), Vec::new())),
         Some(Value::Object(object)) => object,
         Some(other) => {
             return Err(reject(
@@ -126,23 +170,28 @@ fn parse_metrics(metrics: Option<&Value>) -> Result<BTreeMap<Metric, f64>, Rejec
         }
     };
     let mut parsed = BTreeMap::new();
+    let mut ignored = Vec::new();
     for (name, value) in object {
         if NON_BUDGET_METRICS.contains(&name.as_str()) {
             continue;
         }
+        let Some(metric) = Metric::from_telemetry_name(name) else {
+            ignored.push(name.chars().take(64).collect());
+            continue;
+        };
         let number = amount(value).map_err(|reason| reject(format!("metrics.{name}"), reason))?;
-        if let Some(metric) = Metric::from_telemetry_name(name) {
-            if number > 0.0 {
-                parsed.insert(metric, number);
-            }
+        if number > 0.0 {
+            parsed.insert(metric, number);
         }
     }
-    Ok(parsed)
+    Ok((parsed, ignored))
 }
 
-/// A finite, non-negative number.
+/// A finite, non-negative number no larger than [`MAX_AMOUNT`].
 fn amount(value: &Value) -> Result<f64, String> {
     match value.as_f64() {
+        // Named, not printed: a number this large prints as hundreds of digits.
+        Some(n) if n > MAX_AMOUNT => Err("is more than one message may report (1e15)".to_owned()),
         Some(n) if n.is_finite() && n >= 0.0 => Ok(n),
         Some(n) => Err(format!("{n} is negative")),
         None => Err(format!("expected a number, found {}", kind_of(value))),
@@ -230,7 +279,8 @@ mod tests {
 
     #[test]
     fn parses_heartbeats_and_error_reports() {
-        let heartbeat = json!({"feature_key":"a:b:c","metrics":{},"timestamp":1,"is_heartbeat":true});
+        let heartbeat =
+            json!({"feature_key":"a:b:c","metrics":{},"timestamp":ENQUEUED - 1,"is_heartbeat":true});
         assert_eq!(
             Telemetry::parse(&heartbeat, ENQUEUED).unwrap().kind,
             Kind::Heartbeat
@@ -267,6 +317,14 @@ mod tests {
                 "metrics.kvReads: expected a number, found a string",
             ),
             (
+                json!({"feature_key":"a:b:c","metrics":{"kvReads":1e308}}),
+                "metrics.kvReads: is more than one message may report (1e15)",
+            ),
+            (
+                json!({"feature_key":"a:b:c","error_count":1e300}),
+                "error_count: is more than one message may report",
+            ),
+            (
                 json!({"feature_key":"a:b:c","metrics":[1]}),
                 "metrics: expected an object, found an array",
             ),
@@ -285,6 +343,48 @@ mod tests {
         ] {
             let rejection = Telemetry::parse(&body, ENQUEUED).unwrap_err().to_string();
             assert!(rejection.starts_with(expected), "{body}: {rejection}");
+        }
+    }
+
+    #[test]
+    fn ignores_and_names_unknown_metrics_while_the_known_ones_count() {
+        let body = json!({"feature_key":"a:b:c","metrics":{"kvReads":2,"futureBreakdown":{"x":1},
+            "futureList":[1,2],"futureNegative":-3,"futureText":"many"}});
+        let parsed = Telemetry::parse(&body, ENQUEUED).unwrap();
+        assert_eq!(parsed.metrics[&Metric::KvReads], 2.0);
+        assert_eq!(
+            parsed.ignored,
+            ["futureBreakdown", "futureList", "futureNegative", "futureText"]
+        );
+    }
+
+    #[test]
+    fn refuses_implausible_timestamps_and_names_a_seconds_slip() {
+        let day = 86_400_000;
+        for (timestamp, expected) in [
+            (
+                json!(0),
+                "timestamp: 0 (1970-01-01T00:00:00.000Z) is not within 35 days",
+            ),
+            (
+                json!(32_503_680_000_000_u64),
+                "(3000-01-01T00:00:00.000Z) is not within",
+            ),
+            (json!(ENQUEUED / 1000), "it looks like seconds: send milliseconds"),
+            (
+                json!(ENQUEUED * 1000),
+                "it looks like microseconds: send milliseconds",
+            ),
+            (json!(ENQUEUED - 36 * day), "is not within 35 days before"),
+            (json!(ENQUEUED + 2 * 3_600_000), "or an hour after"),
+        ] {
+            let body = json!({"feature_key":"a:b:c","metrics":{"kvReads":1},"timestamp":timestamp});
+            let rejection = Telemetry::parse(&body, ENQUEUED).unwrap_err().to_string();
+            assert!(rejection.contains(expected), "{timestamp}: {rejection}");
+        }
+        for ok in [ENQUEUED - 35 * day, ENQUEUED + 3_600_000, ENQUEUED] {
+            let body = json!({"feature_key":"a:b:c","timestamp":ok});
+            assert_eq!(Telemetry::parse(&body, ENQUEUED).unwrap().timestamp, ok);
         }
     }
 }

@@ -173,8 +173,10 @@ mod tests {
 
     use super::*;
 
+    /// Parsed as received at its own timestamp (or at 1970 when it has none).
     fn message(body: serde_json::Value) -> Telemetry {
-        Telemetry::parse(&body, 0).unwrap()
+        let at = body["timestamp"].as_u64().unwrap_or(0);
+        Telemetry::parse(&body, at).unwrap()
     }
 
     #[test]

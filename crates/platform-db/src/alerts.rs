@@ -1,6 +1,8 @@
 //! The shared alert outbox (`alert_outbox`): alerts stored with the decision that raised them,
 //! raised at most once per quiet period for a lasting condition, claimed before delivery so two
-//! workers sweeping at once never post one alert twice.
+//! workers sweeping at once never post one alert twice: a claim holds for longer than a delivery
+//! run can take, one row of a kind and subject is claimed at a time, and a row whose kind and
+//! subject was posted within [`DEDUP_MS`] is claimed as a duplicate, to be recorded, not posted.
 
 use crate::db::Db;
 use crate::error::DbError;
@@ -10,8 +12,12 @@ use crate::statement::Statement;
 use crate::tables::ALERT_OUTBOX;
 use platform_core::sorted;
 
-/// A delivery claim older than this is taken over (the claiming invocation died).
-pub const CLAIM_MS: u64 = 60_000;
+/// A delivery claim older than this is taken over (the claiming invocation died). A run stops
+/// starting deliveries well before it (`platform_worker::alerts`), so a live claim is never
+/// taken over however slowly Slack answers.
+pub const CLAIM_MS: u64 = 10 * 60_000;
+/// Alerts of one kind and subject posted within this window are posted once.
+pub const DEDUP_MS: u64 = 3_600_000;
 
 /// Stores an alert; run it in the batch that records the decision.
 pub fn enqueue(kind: &str, subject: &str, text: &str, now: u64) -> Statement {
@@ -59,6 +65,8 @@ pub struct Pending {
     pub for_slack: bool,
     /// Not yet delivered to the inbox.
     pub for_inbox: bool,
+    /// The same kind and subject was posted to Slack within [`DEDUP_MS`].
+    pub duplicate: bool,
 }
 
 impl FromRow for Pending {
@@ -70,6 +78,7 @@ impl FromRow for Pending {
             text: row.get("text")?,
             for_slack: row.get::<Option<u64>>("sent_at")?.is_none(),
             for_inbox: row.get::<Option<u64>>("inbox_at")?.is_none(),
+            duplicate: row.get::<Option<u64>>("posted_before")?.is_some(),
         })
     }
 }
@@ -103,18 +112,26 @@ pub async fn claim_for<S: Sql>(
     limit: u32,
     now: u64,
 ) -> Result<Vec<Pending>, DbError> {
+    // The oldest pending row of each kind and subject that no live claim holds a row of.
     let statement = Statement::write(
         &ALERT_OUTBOX,
-        "UPDATE alert_outbox SET claimed_at = ?1 WHERE id IN (SELECT id FROM alert_outbox \
-         WHERE ((?4 AND sent_at IS NULL) OR (?5 AND inbox_at IS NULL)) \
-         AND (claimed_at IS NULL OR claimed_at <= ?2) ORDER BY id LIMIT ?3) \
-         RETURNING id, kind, subject, text, sent_at, inbox_at",
+        "UPDATE alert_outbox SET claimed_at = ?1 WHERE id IN (SELECT MIN(a.id) FROM alert_outbox a \
+         WHERE ((?4 AND a.sent_at IS NULL) OR (?5 AND a.inbox_at IS NULL)) \
+         AND (a.claimed_at IS NULL OR a.claimed_at <= ?2) \
+         AND NOT EXISTS (SELECT 1 FROM alert_outbox b WHERE b.kind = a.kind AND b.subject = a.subject \
+           AND b.id <> a.id AND b.claimed_at > ?2 AND ((?4 AND b.sent_at IS NULL) OR (?5 AND b.inbox_at IS NULL))) \
+         GROUP BY a.kind, a.subject ORDER BY MIN(a.id) LIMIT ?3) \
+         RETURNING id, kind, subject, text, sent_at, inbox_at, \
+         (SELECT MAX(p.sent_at) FROM alert_outbox p WHERE p.kind = alert_outbox.kind \
+           AND p.subject = alert_outbox.subject AND p.id <> alert_outbox.id AND (p.last_error IS NULL OR p.last_error NOT LIKE 'suppressed%') \
+           AND p.sent_at > ?6) AS posted_before",
         vec![
             now.into(),
             now.saturating_sub(CLAIM_MS).into(),
             limit.into(),
             channels.slack.into(),
             channels.inbox.into(),
+            now.saturating_sub(DEDUP_MS).into(),
         ],
     );
     let mut pending: Vec<Pending> = db.rows("claiming pending alerts", statement).await?;
@@ -127,7 +144,7 @@ pub async fn claim_for<S: Sql>(
 pub fn inboxed(id: u64, now: u64) -> Statement {
     Statement::write(
         &ALERT_OUTBOX,
-        "UPDATE alert_outbox SET inbox_at = ? WHERE id = ?",
+        "UPDATE alert_outbox SET inbox_at = ?, claimed_at = NULL WHERE id = ?",
         vec![now.into(), id.into()],
     )
 }
@@ -157,10 +174,31 @@ pub fn enqueue_once_for_slack(kind: &str, subject: &str, text: &str, now: u64) -
 pub fn sent(id: u64, note: Option<&str>, now: u64) -> Statement {
     Statement::write(
         &ALERT_OUTBOX,
-        "UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+        "UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, last_error = ?, claimed_at = NULL \
+         WHERE id = ?",
         vec![now.into(), note.into(), id.into()],
     )
 }
+
+/// The newest refusal of the webhook that retrying will not cure, while alerts wait for it.
+pub async fn webhook_refused<S: Sql>(db: &Db<S>) -> Result<Option<String>, DbError> {
+    struct LastError(String);
+    impl FromRow for LastError {
+        fn from_row(row: &Row) -> Result<Self, String> {
+            row.get("last_error").map(Self)
+        }
+    }
+    let statement = Statement::read(
+        "SELECT last_error FROM alert_outbox WHERE sent_at IS NULL AND last_error LIKE ?1 \
+         ORDER BY id DESC LIMIT 1",
+        vec![format!("{PERMANENT_REFUSAL}%").into()],
+    );
+    let row: Option<LastError> = db.first("reading the webhook's refusals", statement).await?;
+    Ok(row.map(|LastError(error)| error))
+}
+
+/// How the error of a delivery that retrying will not cure begins (Slack: `no_service`).
+pub const PERMANENT_REFUSAL: &str = "Slack refuses this webhook";
 
 /// Releases a claimed alert whose delivery failed, for a later run.
 pub fn failed(id: u64, error: &str) -> Statement {

@@ -131,33 +131,45 @@ pub struct NewVersion<'a> {
     pub summary: &'a str,
     /// KV operations its plan makes.
     pub kv_total: u64,
+    /// The id of the latest config when this one was planned (`None`: there was none).
+    pub replaces: Option<u64>,
 }
 
-/// Records a newly applied config, nothing done yet; returns its id.
-pub async fn record_version<S: Sql>(db: &Db<S>, new: NewVersion<'_>) -> Result<u64, DbError> {
+/// How long an unfinished apply holds off the next one: its runs write KV from its plan, and a
+/// second apply planned meanwhile would leave a mix of both.
+pub const APPLY_LEASE_MS: u64 = 5 * 60_000;
+
+/// Records a newly applied config, nothing done yet, and returns its id; or `None`, writing
+/// nothing, when another config was recorded since it was planned or the latest one is still
+/// being applied (for [`APPLY_LEASE_MS`]): the caller is told to retry. One statement, so two
+/// applies at the same moment cannot both pass.
+pub async fn record_version<S: Sql>(db: &Db<S>, new: NewVersion<'_>) -> Result<Option<u64>, DbError> {
     struct Id(u64);
     impl FromRow for Id {
         fn from_row(row: &Row) -> Result<Self, String> {
             row.get("id").map(Self)
         }
     }
-    const CONTEXT: &str = "recording the config";
     let statement = Statement::write(
         &CONFIG_HISTORY,
         "INSERT INTO config_history (version, applied_at, document, summary, kv_total, kv_done, runs) \
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0) RETURNING id",
+         SELECT ?1, ?2, ?3, ?4, ?5, 0, 0 WHERE (SELECT MAX(id) FROM config_history) IS ?6 \
+         AND NOT EXISTS (SELECT 1 FROM config_history WHERE id = ?6 AND completed_at IS NULL AND applied_at > ?7) \
+         RETURNING id",
         vec![
             new.version.into(),
             new.applied_at.into(),
             new.document.into(),
             new.summary.into(),
             new.kv_total.into(),
+            new.replaces.into(),
+            new.applied_at.saturating_sub(APPLY_LEASE_MS).into(),
         ],
     );
-    db.first::<Id>(CONTEXT, statement)
+    Ok(db
+        .first::<Id>("recording the config", statement)
         .await?
-        .map(|Id(id)| id)
-        .ok_or_else(|| DbError::backend(CONTEXT, "no id returned"))
+        .map(|Id(id)| id))
 }
 
 /// Keys written to KV (key, digest of the value written), recorded at `now`.

@@ -42,7 +42,13 @@ fn version<'a>(version: &'a str, applied_at: u64, kv_total: u64) -> NewVersion<'
         document: r#"{"services":{}}"#,
         summary: r#"{"kv_keys":3}"#,
         kv_total,
+        replaces: None,
     }
+}
+
+/// Records a version that must be recorded.
+fn record(db: &Db<Metered<Sqlite>>, new: NewVersion<'_>) -> Result<u64, DbError> {
+    block_on(config::record_version(db, new))?.ok_or_else(|| DbError::decode("test", "not recorded"))
 }
 
 /// The key of script `s{i:05}`'s map entry, as sync-config writes it.
@@ -65,7 +71,7 @@ fn keys(n: usize, digest: &str) -> Vec<(String, String)> {
 fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
     let (_, db) = setup()?;
     assert_eq!(block_on(config::latest(&db))?, None);
-    let id = block_on(config::record_version(&db, version("v1", NOW, 5)))?;
+    let id = record(&db, version("v1", NOW, 5))?;
 
     let recorded = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
     assert_eq!(
@@ -120,7 +126,15 @@ fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
     assert!(!block_on(config::written(&db))?.contains_key(&script_key(1)));
 
     // A newer config is the current one; the history lists the older ones without documents.
-    let second = block_on(config::record_version(&db, version("v2", NOW + 10, 1)))?;
+    // (Reopened by drift, the apply holds off the next one for its lease.)
+    let later = NOW + config::APPLY_LEASE_MS + 10;
+    let second = record(
+        &db,
+        NewVersion {
+            replaces: Some(id),
+            ..version("v2", later, 1)
+        },
+    )?;
     assert!(second > id);
     let latest = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
     assert_eq!(latest.version, "v2");
@@ -139,9 +153,56 @@ fn an_apply_is_recorded_and_its_progress_advanced() -> Result<(), DbError> {
 }
 
 #[test]
+fn two_applies_planned_at_once_record_one_and_the_other_is_told_to_retry() -> Result<(), DbError> {
+    let (_, db) = setup()?;
+    let first = record(&db, version("v1", NOW, 1))?;
+    // Both planned against v1; v2 gets there first, v3 is refused with nothing written.
+    let v2 = NewVersion {
+        replaces: Some(first),
+        ..version("v2", NOW + 1, 1)
+    };
+    assert_eq!(
+        block_on(config::record_version(&db, v2))?,
+        None,
+        "v1 is still being applied"
+    );
+    block_on(config::record_run(&db, first, &[], &[], NOW + 2, true))?;
+    let second = record(
+        &db,
+        NewVersion {
+            replaces: Some(first),
+            ..version("v2", NOW + 3, 1)
+        },
+    )?;
+    let v3 = NewVersion {
+        replaces: Some(first),
+        ..version("v3", NOW + 4, 1)
+    };
+    assert_eq!(
+        block_on(config::record_version(&db, v3))?,
+        None,
+        "planned against v1, not v2"
+    );
+    let none = NewVersion {
+        replaces: None,
+        ..version("v3", NOW + 4, 1)
+    };
+    assert_eq!(block_on(config::record_version(&db, none))?, None);
+    let latest = block_on(config::latest(&db))?.ok_or_else(|| DbError::decode("test", "no config"))?;
+    assert_eq!((latest.id, latest.version.as_str()), (second, "v2"));
+    // An apply left unfinished past its lease no longer holds the next one off.
+    let late = NewVersion {
+        replaces: Some(second),
+        ..version("v3", NOW + 3 + config::APPLY_LEASE_MS + 1, 1)
+    };
+    assert!(block_on(config::record_version(&db, late))?.is_some());
+    Ok(())
+}
+
+#[test]
 fn written_keys_are_recorded_and_forgotten_in_bulk() -> Result<(), DbError> {
     let (sqlite, db) = setup()?;
-    let id = block_on(config::record_version(&db, version("v1", NOW, 0)))?;
+    let id = record(&db, version("v1", NOW, 0))?;
     let count = 2 * ROWS_PER_STATEMENT + 203;
     let first = keys(count, "a");
 
@@ -422,7 +483,7 @@ fn a_write_to_a_platform_usage_table_is_refused_with_nothing_of_its_batch_writte
 #[test]
 fn a_plan_reads_what_it_is_made_against_in_one_round_trip() -> Result<(), DbError> {
     let (sqlite, db) = setup()?;
-    let id = block_on(config::record_version(&db, version("v1", NOW, 2)))?;
+    let id = record(&db, version("v1", NOW, 2))?;
     block_on(config::record_run(&db, id, &keys(2, "d"), &[], NOW, true))?;
     let projects = [project("shop", 1, r#"["shop-api"]"#)];
     let writes = Writes {

@@ -34,6 +34,62 @@ fn a_claimed_alert_is_not_claimed_again_until_its_claim_expires() -> Result<(), 
 }
 
 #[test]
+fn one_alert_raised_many_times_during_an_outage_is_posted_once_by_concurrent_sweeps() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let sweeps: Vec<Db<Sqlite>> = [PlatformUsage, ErrorCollector, PlatformUsage]
+        .into_iter()
+        .map(|worker| Db::new(sqlite.clone(), worker))
+        .collect();
+    // The same alert stored four times while Slack was down, and another one.
+    let mut stored: Vec<_> = (0..4)
+        .map(|n| alerts::enqueue("trip", "app:api:x:1", "tripped", n))
+        .collect();
+    stored.push(alerts::enqueue("trip", "other", "other", 9));
+    block_on(sweeps[0].batch("storing", stored))?;
+
+    // Three sweeps at once: one row of the subject is claimed, by one of them.
+    let now = 10 * MINUTE;
+    let claims: Vec<_> = sweeps
+        .iter()
+        .map(|db| block_on(alerts::claim(db, 25, now)))
+        .collect::<Result<_, _>>()?;
+    let subjects: Vec<&str> = claims.iter().flatten().map(|p| p.subject.as_str()).collect();
+    assert_eq!(subjects, ["app:api:x:1", "other"]);
+    let posted = claims[0][0].clone();
+    assert!(!posted.duplicate);
+    block_on(sweeps[0].run("recording", alerts::sent(posted.id, None, now + 1)))?;
+
+    // The rows left are claimed one at a time, each as a duplicate of the one posted.
+    for n in 0..3 {
+        let again = block_on(alerts::claim(&sweeps[n % 3], 25, now + 2 + n as u64))?;
+        assert_eq!(again.len(), 1, "{again:?}");
+        assert!(again[0].duplicate, "{again:?}");
+        let note = Some("suppressed: the same alert was sent within the hour");
+        block_on(sweeps[0].run("recording", alerts::sent(again[0].id, note, now + 2)))?;
+    }
+    assert!(block_on(alerts::claim(&sweeps[1], 25, now + 5))?.is_empty());
+    // A claim holds for longer than any delivery run: not taken over ten seconds or five minutes later.
+    assert!(block_on(alerts::claim(&sweeps[1], 25, now + 5 * MINUTE))?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn a_permanent_refusal_of_the_webhook_is_found_while_alerts_wait() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite, PlatformUsage);
+    block_on(db.run("storing", alerts::enqueue("trip", "a", "first", 1)))?;
+    assert_eq!(block_on(alerts::webhook_refused(&db))?, None);
+    let claimed = block_on(alerts::claim(&db, 25, MINUTE))?;
+    let refusal = format!("{} (Slack answered 404 no_service)", alerts::PERMANENT_REFUSAL);
+    block_on(db.run("recording", alerts::failed(claimed[0].id, &refusal)))?;
+    assert_eq!(block_on(alerts::webhook_refused(&db))?, Some(refusal));
+    let claimed = block_on(alerts::claim(&db, 25, 2 * MINUTE))?;
+    block_on(db.run("recording", alerts::sent(claimed[0].id, None, 2 * MINUTE)))?;
+    assert_eq!(block_on(alerts::webhook_refused(&db))?, None, "delivered since");
+    Ok(())
+}
+
+#[test]
 fn a_sent_alert_stays_sent_and_a_failed_one_is_retried() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);

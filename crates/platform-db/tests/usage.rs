@@ -431,6 +431,67 @@ fn retention_forgets_old_message_ids_and_keeps_unsent_alerts() -> Result<(), DbE
 }
 
 #[test]
+fn a_total_past_any_real_amount_saturates_and_later_batches_still_count() -> Result<(), DbError> {
+    let db = Db::new(Sqlite::migrated()?, PlatformUsage);
+    let (huge, other) = (feature("big:api:huge"), feature("big:api:other"));
+    for (i, f) in [&huge, &huge, &other].into_iter().enumerate() {
+        let mut batch = usage(&[f], json!({"kvReads": 1}), NOON);
+        // Past what one message may report: only the ledger's own bound keeps it finite.
+        for amounts in batch.daily.values_mut().chain(batch.monthly.values_mut()) {
+            amounts.values_mut().for_each(|amount| *amount = 1e300);
+        }
+        let mut tx = Transaction::new(NOON + i as u64);
+        tx.count(&receipt(&[&format!("big{i}")]), &batch);
+        block_on(tx.commit(&db, "a batch"))?;
+    }
+    let snapshot = snapshot(&db, &[huge.clone(), other.clone()]);
+    let total = |subject: Subject| {
+        snapshot
+            .totals
+            .get(&(subject, PERIODS[0].to_owned()))
+            .and_then(|t| t.get(&Metric::KvReads).copied())
+    };
+    assert_eq!(total(Subject::Feature(huge)), Some(1e300), "saturated, not NULL");
+    assert_eq!(
+        total(Subject::Feature(other)),
+        Some(1e300),
+        "the project's next batch counted"
+    );
+    assert_eq!(
+        total(Subject::Project(project("big"))),
+        Some(2e300),
+        "the sum of its features, finite"
+    );
+    assert!(snapshot.skipped.is_empty(), "{:?}", snapshot.skipped);
+    Ok(())
+}
+
+#[test]
+fn a_refused_message_is_kept_once_however_often_it_is_delivered() -> Result<(), DbError> {
+    let db = Db::new(Sqlite::migrated()?, PlatformUsage);
+    for delivery in 0..3 {
+        let mut tx = Transaction::new(NOON + delivery);
+        tx.reject(RejectKind::Rejected, "m1", "platform-telemetry", "not JSON", "x");
+        tx.reject(
+            RejectKind::DeadLetter,
+            "m1",
+            "platform-telemetry-dlq",
+            "exhausted",
+            "x",
+        );
+        block_on(tx.commit(&db, "rejects"))?;
+    }
+    let pending = block_on(admin::pending_rejects(&db))?;
+    let kinds: Vec<RejectKind> = pending.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [RejectKind::Rejected, RejectKind::DeadLetter],
+        "one replay each"
+    );
+    Ok(())
+}
+
+#[test]
 fn rejected_telemetry_is_listed_until_resolved() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);

@@ -224,7 +224,7 @@ impl JsonShape for platform_core::MetricLimits {
 }
 
 impl JsonShape for platform_core::services::ScriptMapping {
-    const SHAPE: &'static str = "`{project, repository, tier, displayName}`";
+    const SHAPE: &'static str = "`{project, repository, tier, displayName}` (written whole; read with `tier` and `displayName` optional)";
 }
 
 impl JsonShape for platform_core::thresholds::CostAlertThresholds {

@@ -22,6 +22,28 @@ use crate::response::ApiError;
 pub const SLACK_WEBHOOK_URL: &str = "SLACK_WEBHOOK_URL";
 /// Rows delivered per run: a run stays far below the subrequest limit.
 const DELIVERIES_PER_RUN: u32 = 25;
+/// How long Slack may take to answer one post. A post it has not answered by then is recorded as
+/// posted, unconfirmed: a slow answer is almost always a post made, and posting again would
+/// post twice.
+const POST_TIMEOUT_MS: u32 = 10_000;
+/// The record of a post Slack did not answer in time.
+const UNCONFIRMED: &str = "unconfirmed: Slack did not answer within 10 s; not posted again";
+/// A run starts no delivery after this long: with [`POST_TIMEOUT_MS`] per post it is done well
+/// within its claim ([`outbox::CLAIM_MS`]), so no other run takes a row over while it is posted.
+const RUN_MS: u64 = outbox::CLAIM_MS / 2;
+/// Slack's answers to a webhook that retrying will not cure: it was removed, its workspace or
+/// channel is gone, or it may not post there.
+const PERMANENT_CODES: &[&str] = &[
+    "no_service",
+    "no_service_id",
+    "no_team",
+    "team_disabled",
+    "invalid_token",
+    "channel_not_found",
+    "channel_is_archived",
+    "action_prohibited",
+    "posting_to_general_channel_denied",
+];
 
 /// An alert to deliver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +80,42 @@ pub struct Delivery {
     pub inboxed: u32,
     /// Left pending for the inbox: it refused or could not be reached.
     pub inbox_failed: u32,
+    /// Slack refused the webhook in a way retrying will not cure (`/health` shows it).
+    pub webhook_refused: bool,
+}
+
+/// Why Slack did not take a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Refusal {
+    /// Retrying will not cure it: the webhook must be replaced.
+    permanent: bool,
+    message: String,
+}
+
+/// Slack's answer to a post that it did not take.
+fn refusal(status: u16, body: &str) -> Refusal {
+    let code = body.trim();
+    let permanent = matches!(status, 400..=499) && PERMANENT_CODES.contains(&code);
+    let short: String = code.chars().take(200).collect();
+    Refusal {
+        permanent,
+        message: if permanent {
+            format!(
+                "{} (Slack answered {status} {short}): replace {SLACK_WEBHOOK_URL}; alerts are kept until then",
+                outbox::PERMANENT_REFUSAL
+            )
+        } else {
+            format!("Slack answered {status}: {short}")
+        },
+    }
+}
+
+/// A warning for `/health` when Slack refuses the webhook for good and alerts wait for it.
+pub async fn health_warning<S: Sql>(db: &Db<S>) -> Option<String> {
+    match outbox::webhook_refused(db).await {
+        Ok(refused) => refused,
+        Err(error) => Some(format!("the alert outbox is unreadable: {error}")),
+    }
 }
 
 /// The configured webhook: `Ok(None)` when none is set, and why it is refused when it is not a
@@ -97,32 +155,47 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
         return Ok(delivery);
     }
     // Claimed, not just read: every worker with alerts sweeps the same outbox.
-    let pending = outbox::claim_for(db, channels, DELIVERIES_PER_RUN, store.now_ms()).await?;
+    let claimed_at = store.now_ms();
+    let pending = outbox::claim_for(db, channels, DELIVERIES_PER_RUN, claimed_at).await?;
     let mut updates = Vec::new();
+    let mut slack = url.as_ref();
+    let mut refused_for_good = None;
     for alert in pending {
         let now = store.now_ms();
+        if now.saturating_sub(claimed_at) > RUN_MS {
+            // Past the run's time: left to the next run, well before the claim would lapse.
+            updates.push(outbox::release(alert.id));
+            continue;
+        }
         let mut released = false;
-        if let (true, Some(url)) = (alert.for_slack, &url) {
+        if let (true, Some(url)) = (alert.for_slack, slack) {
             let marker = SlackAlert::key(&alert.kind, &alert.subject)?;
-            let outcome = if store.get(&marker).await?.is_some() {
+            let outcome = if alert.duplicate || store.get(&marker).await?.is_some() {
                 delivery.suppressed += 1;
-                Ok("suppressed: the same alert was sent within the hour")
+                Ok(Some("suppressed: the same alert was sent within the hour"))
             } else {
-                post(url, &alert.text).await.map(|()| "")
+                post(url, &alert.text).await
             };
             match outcome {
                 Ok(note) => {
-                    if note.is_empty() {
+                    if note.is_none_or(|note| note == UNCONFIRMED) {
                         delivery.sent += 1;
                         record_sent(store, &marker, &alert.subject, now).await;
                     }
-                    updates.push(outbox::sent(alert.id, (!note.is_empty()).then_some(note), now));
+                    updates.push(outbox::sent(alert.id, note, now));
                 }
-                Err(error) => {
+                Err(refusal) => {
                     delivery.failed += 1;
-                    worker::console_warn!("alert {} not delivered: {error}", alert.id);
-                    updates.push(outbox::failed(alert.id, &error));
+                    worker::console_warn!("alert {} not delivered: {}", alert.id, refusal.message);
+                    updates.push(outbox::failed(alert.id, &refusal.message));
                     released = true;
+                    if refusal.permanent {
+                        // Every other post would be refused alike: Slack rests until the
+                        // webhook is replaced, and people are told once, in their inbox.
+                        slack = None;
+                        delivery.webhook_refused = true;
+                        refused_for_good = Some(refusal.message);
+                    }
                 }
             }
         }
@@ -141,10 +214,32 @@ pub async fn deliver_pending<K: Kv, C: platform_kv::Clock, S: Sql>(
                     }
                 }
             }
+        } else if alert.for_slack && slack.is_none() && !released && url.is_some() {
+            updates.push(outbox::release(alert.id));
         }
     }
     db.batch("recording alert deliveries", updates).await?;
+    if let (Some(refused), Some(inbox)) = (&refused_for_good, &inbox) {
+        if let Err(error) = inbox.send(&webhook_refused_notice(refused)).await {
+            worker::console_warn!("the webhook's refusal was not told to the inbox: {error}");
+        }
+    }
     Ok(delivery)
+}
+
+/// The inbox's notice that Slack refuses the webhook: one per refusal, whichever worker and run
+/// meets it (its dedup key is the refusal's own words, bounded).
+fn webhook_refused_notice(refusal: &str) -> NotificationInput {
+    let mut notice = NotificationInput::from_alert(0, "slack", refusal);
+    let words: String = refusal
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(80)
+        .collect();
+    notice.dedup_key = format!("alerts:slack-webhook-refused:{words}");
+    notice.title = "Slack refuses the alert webhook".to_owned();
+    notice.slack_posted = false;
+    notice
 }
 
 /// The dedup markers, written only after Slack accepted the message. A failure to write them only
@@ -174,27 +269,73 @@ async fn record_sent<K: Kv, C: platform_kv::Clock>(
     }
 }
 
-/// Posts a message to the webhook.
-async fn post(url: &OutboundUrl, text: &str) -> Result<(), String> {
-    let headers = crate::outbound::headers()?;
+/// Posts a message to the webhook, waiting at most [`POST_TIMEOUT_MS`] for Slack's answer; a
+/// post not answered in time is [`UNCONFIRMED`].
+async fn post(url: &OutboundUrl, text: &str) -> Result<Option<&'static str>, Refusal> {
+    let failed = |message: String| Refusal {
+        permanent: false,
+        message,
+    };
+    let headers = crate::outbound::headers().map_err(failed)?;
     headers
         .set("Content-Type", "application/json")
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| failed(e.to_string()))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(json!({ "text": text }).to_string().into()));
-    let request = Request::new_with_init(url.as_str(), &init).map_err(|e| e.to_string())?;
+    let request = Request::new_with_init(url.as_str(), &init).map_err(|e| failed(e.to_string()))?;
     crate::footprint::subrequest();
-    let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+    let timeout = worker::AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(POST_TIMEOUT_MS));
+    let mut response = match Fetch::Request(request).send_with_signal(&timeout).await {
+        Ok(response) => response,
+        Err(_) if timeout.aborted() => {
+            worker::console_warn!("alert post {UNCONFIRMED}");
+            return Ok(Some(UNCONFIRMED));
+        }
+        Err(error) => return Err(failed(error.to_string())),
+    };
     if (200..300).contains(&response.status_code()) {
-        Ok(())
+        Ok(None)
     } else {
         let body = response.text().await.unwrap_or_default();
-        Err(format!(
-            "Slack answered {}: {}",
-            response.status_code(),
-            body.chars().take(200).collect::<String>()
-        ))
+        Err(refusal(response.status_code(), &body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_webhook_is_a_permanent_refusal_and_an_outage_is_not() {
+        let removed = refusal(404, "no_service");
+        assert!(removed.permanent);
+        assert!(
+            removed.message.starts_with(outbox::PERMANENT_REFUSAL),
+            "{}",
+            removed.message
+        );
+        assert!(removed.message.contains("404 no_service"), "{}", removed.message);
+        assert!(refusal(410, "channel_is_archived").permanent);
+        for (status, body) in [
+            (500, "internal_error"),
+            (503, ""),
+            (429, "rate_limited"),
+            (400, "invalid_payload"),
+        ] {
+            let refused = refusal(status, body);
+            assert!(!refused.permanent, "{status} {body}");
+            assert_eq!(refused.message, format!("Slack answered {status}: {body}"));
+        }
+    }
+
+    #[test]
+    fn the_refusal_notice_is_one_per_refusal() {
+        let first = webhook_refused_notice("Slack refuses this webhook (404 no_service)");
+        let again = webhook_refused_notice("Slack refuses this webhook (404 no_service)");
+        assert_eq!(first.dedup_key, again.dedup_key);
+        assert_ne!(first.dedup_key, webhook_refused_notice("other").dedup_key);
+        assert!(!first.slack_posted, "Slack is what failed");
     }
 }

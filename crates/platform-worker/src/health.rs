@@ -45,8 +45,7 @@ impl Health {
                 warnings.push(format!("{} is not set: {loss}", binding.name()));
             }
         }
-        let mut uses_webhook = info.bindings.iter().chain(info.optional.iter().map(|(b, _)| b));
-        if uses_webhook.any(|b| b.name() == crate::alerts::SLACK_WEBHOOK_URL) {
+        if uses_webhook(info) {
             if let Err(problem) = crate::alerts::webhook(env) {
                 warnings.push(problem);
             }
@@ -79,9 +78,18 @@ impl Health {
             let (handlers, problems) = handlers::health(&db, specs, now).await;
             self.handlers = handlers;
             self.warnings.extend(problems);
+            if uses_webhook(info) {
+                self.warnings.extend(crate::alerts::health_warning(&db).await);
+            }
         }
         self
     }
+}
+
+/// Whether the worker delivers alerts to the Slack webhook.
+fn uses_webhook(info: &WorkerInfo) -> bool {
+    let mut bindings = info.bindings.iter().chain(info.optional.iter().map(|(b, _)| b));
+    bindings.any(|b| b.name() == crate::alerts::SLACK_WEBHOOK_URL)
 }
 
 impl Health {

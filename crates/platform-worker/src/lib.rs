@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod bindings;
+pub mod body;
 pub mod footprint;
 pub mod handlers;
 pub mod health;

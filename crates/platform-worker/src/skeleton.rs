@@ -38,7 +38,7 @@ pub use triggers::Trigger;
 use crate::footprint::Footprint;
 use crate::health::Health;
 use crate::response::json_response;
-use crate::{auth, handlers, ApiError, WorkerInfo};
+use crate::{auth, body, handlers, ApiError, WorkerInfo};
 use routes::Match;
 
 /// A future of the single-threaded Workers runtime.
@@ -157,15 +157,25 @@ impl Cx {
             .any(|(key, value)| key == name && matches!(value.as_str(), "1" | "true"))
     }
 
-    /// The JSON body as `T`; an empty body reads as `{}`.
-    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
-        let text = self
+    /// The body as text, at most `limit` bytes (413 past it; a declared length is checked before
+    /// anything is read), UTF-8 (400 otherwise).
+    pub async fn text(&mut self, limit: usize) -> Result<String, ApiError> {
+        let declared = self.req.headers().get("Content-Length").ok().flatten();
+        if let Some(declared) = declared.and_then(|length| length.trim().parse::<usize>().ok()) {
+            body::check_size(declared, limit)?;
+        }
+        let bytes = self
             .req
-            .text()
+            .bytes()
             .await
             .map_err(|e| ApiError::bad_request(format!("unreadable body: {e}")))?;
-        let text = if text.trim().is_empty() { "{}" } else { &text };
-        serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("invalid body: {e}")))
+        body::text(bytes, limit)
+    }
+
+    /// The JSON body as `T` (at most [`body::MAX_BODY_BYTES`]); an empty body reads as `{}`.
+    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let text = self.text(body::MAX_BODY_BYTES).await?;
+        body::json(&text)
     }
 }
 

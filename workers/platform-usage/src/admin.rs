@@ -88,6 +88,17 @@ pub async fn set_project(
     pause: Option<ReasonBody>,
 ) -> Result<Value, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
+    if let Some(other) = ledger::project_in_another_case(&db, &project).await? {
+        return Err(ApiError::new(
+            409,
+            format!(
+                "project {:?} is {other:?} in another case: consumers read both through \
+                 PROJECT:{}:STATUS; use {other:?}",
+                project.as_str(),
+                project.upper_slug()
+            ),
+        ));
+    }
     let now = store.now_ms();
     let current = ledger::project_breaker(&db, &project).await?;
     let (next, name) = match pause {
@@ -300,4 +311,57 @@ pub async fn resolve_dlq(env: &Env, id: &str, replay: bool) -> Result<Value, Api
     let resolved = ledger::resolve_reject(id, status, worker::Date::now().as_millis());
     db.run("updating rejected telemetry", resolved).await?;
     Ok(json!({ "id": id, "status": status.as_str() }))
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::{GlobalStopBody, ReasonBody};
+    use platform_worker::body::json;
+
+    fn field() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            Just(json!(null)),
+            any::<bool>().prop_map(|b| json!(b)),
+            any::<i64>().prop_map(|n| json!(n)),
+            ".{0,12}".prop_map(|s| json!(s)),
+            Just(json!({"nested": [1]})),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn an_admin_body_means_what_it_says_or_is_refused_with_400(
+            enabled in field(), reason in field(), extra in prop::option::of((".{0,6}", field())), duplicate in any::<bool>(),
+        ) {
+            let mut object = serde_json::Map::new();
+            object.insert("enabled".into(), enabled.clone());
+            object.insert("reason".into(), reason.clone());
+            if let Some((name, value)) = &extra {
+                object.insert(name.clone(), value.clone());
+            }
+            let mut text = serde_json::Value::Object(object).to_string();
+            if duplicate {
+                text = text.replacen('{', "{\"reason\":null,", 1);
+            }
+            let unknown = extra.as_ref().is_some_and(|(name, _)| name != "enabled" && name != "reason");
+            match json::<GlobalStopBody>(&text) {
+                Ok(body) => {
+                    prop_assert!(!duplicate && !unknown);
+                    prop_assert_eq!(Some(body.enabled), enabled.as_bool());
+                    prop_assert_eq!(body.reason.as_deref(), reason.as_str());
+                }
+                Err(error) => {
+                    prop_assert_eq!(error.status, 400);
+                    prop_assert!(error.message.starts_with("invalid body: "), "{}", error.message);
+                }
+            }
+            match json::<ReasonBody>(&text) {
+                Ok(body) => prop_assert_eq!(body.reason.as_deref(), reason.as_str()),
+                Err(error) => prop_assert_eq!(error.status, 400),
+            }
+        }
+    }
 }

@@ -24,6 +24,9 @@ use crate::{broadcast, context};
 
 /// Seconds before a batch that failed on storage is delivered again.
 const RETRY_DELAY_SECONDS: u32 = 30;
+/// Seconds before dead letters D1 refused are delivered again: with the consumer's 100 retries
+/// (wrangler/platform-usage.toml), they outlast an outage of more than eight hours.
+const DEAD_LETTER_RETRY_SECONDS: u32 = 300;
 
 /// One delivered message, decoded.
 struct Incoming {
@@ -43,6 +46,8 @@ pub struct BatchReport {
     pub messages: usize,
     pub duplicates: usize,
     pub rejected: usize,
+    /// Messages counted without some of their metrics: names this version does not know.
+    pub ignored_metrics: usize,
     pub features: usize,
     pub kv_reads: u32,
     pub kv_writes: u32,
@@ -179,6 +184,14 @@ async fn ingest(
         .filter_map(|m| Some((&m.id, m.parsed.as_ref().err()?)))
     {
         worker::console_warn!("telemetry message {id} rejected: {rejection}");
+    }
+    for (m, telemetry) in accepted.iter().filter(|(_, t)| !t.ignored.is_empty()) {
+        report.ignored_metrics += 1;
+        let names = telemetry.ignored.join(", ");
+        worker::console_warn!(
+            "telemetry message {}: metrics not understood, ignored: {names}",
+            m.id
+        );
     }
     // Counted as new, the common case, in one round trip; a redelivery is refused whole and its
     // new messages counted in two more.
@@ -436,7 +449,10 @@ pub async fn dead_letters(
         Err(error) => {
             report.outcome = "retried";
             worker::console_error!("dead letters retried: {error}");
-            messages.iter().for_each(|m| m.retry());
+            let delay = QueueRetryOptionsBuilder::new()
+                .with_delay_seconds(DEAD_LETTER_RETRY_SECONDS)
+                .build();
+            messages.iter().for_each(|m| m.retry_with_options(&delay));
             (report, Some(error.message))
         }
     }

@@ -6,7 +6,6 @@ use platform_core::EpochMs;
 use platform_db::retention::{self, Swept};
 use platform_db::usage::ledger::{EventRecord, Transaction};
 use platform_db::usage::sweep as ledger;
-use platform_db::usage::FeatureBreakerRow;
 use platform_kv::families::{ConfigFeatureStatus, ConfigGlobalStatus, ConfigProjectStatus};
 use platform_kv::{BreakerSignal, TypedKey};
 use platform_worker::{alerts, ApiError};
@@ -23,6 +22,8 @@ pub struct SweepReport {
     pub projects_resumed: usize,
     pub alerts: Option<alerts::Delivery>,
     pub repaired: usize,
+    /// Breakers whose broadcast could not be repaired (logged each); the others were.
+    pub failed: usize,
     /// Rows the retention sweep deleted, per table (the registry's retention, in the sweep's
     /// transaction).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -133,53 +134,76 @@ pub async fn sweep(env: &Env, now: EpochMs) -> Result<SweepReport, ApiError> {
         features_reset: reset_features.len(),
         projects_resumed: resumed.len(),
         alerts: Some(alerts),
-        repaired: 0,
         retention,
+        ..SweepReport::default()
     })
 }
 
 /// Rewrites the stop keys of open breakers that KV lost (a failed broadcast, a key deleted by hand).
+/// A row that cannot be repaired is logged and counted, and the sweep goes on with the others.
 pub async fn reconcile(env: &Env) -> Result<SweepReport, ApiError> {
     let store = metered_store(env)?;
     let db = database(env)?;
     let open = ledger::open_breakers(&db).await?;
     log_skipped(&open.skipped);
-    let mut repaired = 0;
+    let (mut repaired, mut failed) = (0, 0);
+    let mut tally = |subject: &str, result: Result<bool, ApiError>| match result {
+        Ok(true) => repaired += 1,
+        Ok(false) => {}
+        Err(error) => {
+            failed += 1;
+            worker::console_error!("breaker of {subject} not repaired: {error}");
+        }
+    };
 
-    let features: Vec<(platform_kv::Key<ConfigFeatureStatus>, &FeatureBreakerRow)> = open
-        .features
-        .iter()
-        .filter_map(|row| Some((ConfigFeatureStatus::key(&row.feature).ok()?, row)))
-        .collect();
+    let mut features = Vec::new();
+    for row in &open.features {
+        match ConfigFeatureStatus::key(&row.feature) {
+            Ok(key) => features.push((key, row)),
+            Err(error) => tally(row.feature.as_str(), Err(error.into())),
+        }
+    }
     let keys: Vec<&dyn TypedKey<Value = BreakerSignal>> = features.iter().map(|(key, _)| key as _).collect();
     let signals = store.get_bulk(&keys).await?;
     for ((_, row), signal) in features.iter().zip(signals) {
-        if !matches!(signal, Ok(Some(BreakerSignal::Stop))) {
-            broadcast::feature_opened(&store, &row.feature, &row.breaker).await?;
-            repaired += 1;
-        }
+        let result = if matches!(signal, Ok(Some(BreakerSignal::Stop))) {
+            Ok(false)
+        } else {
+            broadcast::feature_opened(&store, &row.feature, &row.breaker)
+                .await
+                .map(|()| true)
+                .map_err(ApiError::from)
+        };
+        tally(row.feature.as_str(), result);
     }
     for row in &open.projects {
-        if !matches!(
-            store.get(&ConfigProjectStatus::key(&row.project)?).await,
-            Ok(Some(BreakerSignal::Stop))
-        ) {
+        let result = async {
+            let key = ConfigProjectStatus::key(&row.project)?;
+            if matches!(store.get(&key).await, Ok(Some(BreakerSignal::Stop))) {
+                return Ok(false);
+            }
             broadcast::project_changed(&store, &row.project, &row.breaker).await?;
-            repaired += 1;
-        }
+            Ok::<bool, ApiError>(true)
+        };
+        tally(row.project.as_str(), result.await);
     }
-    if open.global_stopped
-        && !matches!(
-            store.get(&ConfigGlobalStatus::key()?).await,
-            Ok(Some(BreakerSignal::Stop))
-        )
-    {
-        broadcast::global_stop(&store, true).await?;
-        repaired += 1;
+    if open.global_stopped {
+        let result = async {
+            if matches!(
+                store.get(&ConfigGlobalStatus::key()?).await,
+                Ok(Some(BreakerSignal::Stop))
+            ) {
+                return Ok(false);
+            }
+            broadcast::global_stop(&store, true).await?;
+            Ok::<bool, ApiError>(true)
+        };
+        tally("the global stop", result.await);
     }
     Ok(SweepReport {
         event: "reconcile",
         repaired,
+        failed,
         ..SweepReport::default()
     })
 }

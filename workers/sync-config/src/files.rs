@@ -10,13 +10,16 @@ use serde_json::Value;
 pub const YAML_HINT: &str = "this worker reads JSON documents; YAML is read by scripts/sync-config, \
      which posts services.yaml and budgets.yaml as JSON";
 
+/// The largest `POST /sync` body (1 MiB): both files of a large account take a few tens of KB.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// Why a body could not be read at all (answered 400, before any validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadBody(pub String);
 
 /// `{"services": <file>, "budgets": <file>}`: each file as a JSON document, or as its JSON text.
 pub fn read_body(body: &str) -> Result<Result<(Value, Value), Vec<Problem>>, BadBody> {
-    let body: Value = serde_json::from_str(body).map_err(|e| {
+    let body: Value = platform_core::json::parse(body).map_err(|e| {
         BadBody(format!(
             "the body must be JSON {{\"services\": ..., \"budgets\": ...}}: {e}; {YAML_HINT}"
         ))
@@ -66,7 +69,7 @@ pub fn parse_text(file: ConfigFile, text: &str) -> Result<Value, Problem> {
     if !json {
         return Err(Problem::new(file, "", format!("is not JSON: {YAML_HINT}")));
     }
-    serde_json::from_str(text).map_err(|e| Problem::new(file, "", format!("not valid JSON: {e}")))
+    platform_core::json::parse(text).map_err(|e| Problem::new(file, "", format!("not valid JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -117,6 +120,22 @@ mod tests {
         assert_eq!(problems[0].file, ConfigFile::Budgets);
         assert!(problems[0].reason.starts_with("not valid JSON"), "{problems:?}");
         assert!(!problems[0].reason.contains('\n'), "{problems:?}");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_where() {
+        let BadBody(message) =
+            read_body("{\"services\": {}, \"services\": {}, \"budgets\": {}}").unwrap_err();
+        assert!(
+            message.contains("duplicate key \"services\" at line 1"),
+            "{message}"
+        );
+        let body = json!({"services": {}, "budgets": "{\"defaults\": {}, \"defaults\": {}}"});
+        let problems = read_body(&body.to_string()).unwrap().unwrap_err();
+        assert!(
+            problems[0].reason.contains("duplicate key \"defaults\""),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -41,11 +41,7 @@ const ROUTES: &[Route] = &[
             if content_type.is_some_and(|t| t.to_ascii_lowercase().contains("yaml")) {
                 return Err(ApiError::new(415, files::YAML_HINT));
             }
-            let body = cx
-                .req
-                .text()
-                .await
-                .map_err(|_| ApiError::bad_request("the body is not text"))?;
+            let body = cx.text(files::MAX_BODY_BYTES).await?;
             let answer = sync::post(&cx.env, &body, dry_run).await?;
             reply(answer.status, &answer.body)
         })

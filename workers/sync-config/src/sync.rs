@@ -194,8 +194,11 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
                 document: &document,
                 summary: &summary,
                 kv_total: plan.kv.operations() as u64,
+                replaces: current.as_ref().map(|row| row.id),
             };
-            db::record_version(&context.db, new).await?
+            db::record_version(&context.db, new)
+                .await?
+                .ok_or_else(|| busy(current.as_ref()))?
         }
     };
     db::write_rows(&context.db, plan.d1.writes(), now).await?;
@@ -231,6 +234,18 @@ pub async fn post(env: &Env, body: &str, dry_run: bool) -> Result<Answer, ApiErr
         status: if complete { 200 } else { 202 },
         body,
     })
+}
+
+/// The answer to an apply that lost the race to another one (or came while one was applying).
+fn busy(planned_against: Option<&HistoryRow>) -> ApiError {
+    let against = planned_against.map_or("no config".to_owned(), |row| format!("config #{}", row.id));
+    ApiError::new(
+        409,
+        format!(
+            "another config is being applied (this one was planned against {against}); nothing was \
+             written: retry once it completes (GET /config shows its progress)"
+        ),
+    )
 }
 
 fn refused(problems: &[Problem]) -> Answer {

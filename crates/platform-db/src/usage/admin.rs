@@ -41,6 +41,29 @@ pub async fn project_breaker<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<
     Ok(row.map(|row| row.breaker).unwrap_or_default())
 }
 
+/// Another spelling of `project` that differs only in (ASCII) case, as a project breaker or as a
+/// project of the config: consumers read both through one `PROJECT:{SLUG}:STATUS`.
+pub async fn project_in_another_case<S: Sql>(
+    db: &Db<S>,
+    project: &ProjectId,
+) -> Result<Option<String>, DbError> {
+    #[derive(Debug)]
+    struct Spelling(String);
+    impl FromRow for Spelling {
+        fn from_row(row: &Row) -> Result<Self, String> {
+            row.get("project").map(Spelling)
+        }
+    }
+    let statement = Statement::read(
+        "SELECT project FROM project_breakers WHERE upper(project) = upper(?1) AND project <> ?1 \
+         UNION SELECT project_id AS project FROM project_registry \
+         WHERE upper(project_id) = upper(?1) AND project_id <> ?1 LIMIT 1",
+        vec![project.as_str().into()],
+    );
+    let row: Option<Spelling> = db.first("reading a project's other spellings", statement).await?;
+    Ok(row.map(|Spelling(project)| project))
+}
+
 /// Stores the account-wide stop (`enabled`) or its release.
 pub fn set_global_stop(enabled: bool, reason: &str, now: EpochMs) -> Statement {
     Statement::write(

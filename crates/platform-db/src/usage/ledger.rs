@@ -213,8 +213,10 @@ impl Transaction {
     pub fn reject(&mut self, kind: RejectKind, message_id: &str, queue: &str, reason: &str, payload: &str) {
         self.statements.push(Statement::write(
             &TELEMETRY_REJECTS,
+            // Once per message and kind: a redelivery records nothing more to replay.
             "INSERT INTO telemetry_rejects (kind, message_id, queue, reason, payload, received_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE NOT EXISTS \
+             (SELECT 1 FROM telemetry_rejects WHERE message_id = ?2 AND kind = ?1)",
             vec![
                 kind.as_str().into(),
                 message_id.into(),
