@@ -330,6 +330,14 @@ tables! {
         columns: [id, project, feature, kind, reason, created_at, expires_at],
         purpose: "Operator silences: a matcher (project, feature, kind) and an expiry; matching alerts are recorded but not sent.",
     }
+    // GitHub webhook deliveries (0015_webhook_deliveries.sql).
+    GITHUB_WEBHOOK_DELIVERIES = "github_webhook_deliveries" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Days { column: "received_at", days: 7 },
+        columns: [delivery_id, received_at],
+        purpose: "GitHub webhook deliveries applied, by X-GitHub-Delivery id: a replayed delivery is not applied again.",
+    }
 }
 
 /// The table named `name`.

@@ -90,6 +90,12 @@ pub struct IssueFacts<'a> {
     pub logs: &'a [String],
 }
 
+/// The line of an issue body that names its fingerprint: how the collector finds an issue it
+/// filed when GitHub's answer was lost.
+pub fn marker(fingerprint: &str) -> String {
+    format!("Fingerprint: `{fingerprint}`")
+}
+
 /// The issue body, at most [`MAX_BODY`] characters. The fingerprint line is the issue's anchor.
 pub fn body(f: &IssueFacts<'_>) -> String {
     let mut out = format!(
@@ -120,8 +126,8 @@ pub fn body(f: &IssueFacts<'_>) -> String {
     }
     out.push_str(&format!(
         "_Filed by the platform error collector. Occurrence counts live in its database; \
-         label `cf:muted` or `cf:wont-fix` to keep this closed._\n\nFingerprint: `{}`\n",
-        f.fingerprint
+         label `cf:muted` or `cf:wont-fix` to keep this closed._\n\n{}\n",
+        marker(f.fingerprint)
     ));
     cut(&out, MAX_BODY)
 }

@@ -13,7 +13,7 @@ use platform_kv::{Kv, Store, Timestamp};
 use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method, Request, RequestInit};
 
 use crate::notify::Inbox;
 use crate::response::ApiError;
@@ -186,7 +186,7 @@ async fn post(url: &OutboundUrl, text: &str) -> Result<(), String> {
         .with_body(Some(json!({ "text": text }).to_string().into()));
     let request = Request::new_with_init(url.as_str(), &init).map_err(|e| e.to_string())?;
     crate::footprint::subrequest();
-    let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+    let mut response = crate::outbound::send(request, crate::outbound::TIMEOUT_MS).await?;
     if (200..300).contains(&response.status_code()) {
         Ok(())
     } else {
