@@ -3,8 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
 use crate::event::{ErrorKind, TailEvent};
 use crate::fingerprint::{fingerprint, Components};
 use crate::normalize::{core_message, normalize, route};
@@ -27,7 +25,7 @@ pub const MAX_LOG_OCCURRENCES: usize = 20;
 const MAX_LOGS_EXAMINED: usize = 1_000;
 
 /// Where a script's errors go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptInfo {
     pub project: String,
     /// `owner/name`; `None` when nobody said where to file issues.
@@ -47,7 +45,7 @@ impl ScriptInfo {
 }
 
 /// One error of one invocation, already redacted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Occurrence {
     pub fingerprint: String,
     pub script: String,
@@ -216,7 +214,7 @@ pub fn capture(event: &TailEvent, script: &str, patterns: &Patterns, now: u64) -
 }
 
 /// One fingerprint's occurrences within a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aggregate {
     pub count: u64,
     pub first_at: u64,

@@ -3,6 +3,8 @@
 //! a report of what it did.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use platform_core::alert::AlertSubject;
 use platform_core::{UtcDay, UtcHour};
@@ -46,8 +48,8 @@ pub struct Report {
     pub comments: u32,
     pub relabelled: u32,
     pub deferred: u32,
-    /// Fingerprints whose counts were put on the collector's queue, to be recorded later.
-    pub deferred_groups: u32,
+    /// Events put on the collector's queue, to be recorded by a later run.
+    pub deferred_events: u32,
     /// D1 statements of the invocation (production allows 1,000 per invocation).
     pub d1_statements: u32,
     pub failed: u32,
@@ -257,8 +259,20 @@ impl<'a> Ctx<'a> {
 
     /// One GitHub call. Writes count against `script`'s hourly budget (operator and daily issues
     /// pass `None`); a refusal to wait or of the credentials halts the invocation; every failure
-    /// is kept for `/health`, and a refused token or permission is alerted on.
-    pub async fn github_call(
+    /// is kept for `/health`, and a refused token or permission is alerted on. Boxed: one copy
+    /// of the call serves its dozen call sites (each would otherwise inline it into its own
+    /// future, kilobytes of wasm apiece).
+    pub fn github_call<'b>(
+        &'b mut self,
+        script: Option<&'b str>,
+        method: Method,
+        path: &'b str,
+        body: Option<&'b Value>,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, GithubError>> + 'b>> {
+        Box::pin(self.github_call_now(script, method, path, body))
+    }
+
+    async fn github_call_now(
         &mut self,
         script: Option<&str>,
         method: Method,

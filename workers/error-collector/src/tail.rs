@@ -1,12 +1,14 @@
-//! A tail batch: events read one by one (a malformed one is counted, not fatal), occurrences
-//! grouped per fingerprint, counts added in one D1 round trip, then each fingerprint's issue kept.
+//! A tail batch: events read one by one (a malformed one is counted, not fatal; parts that cannot
+//! be read are truncated), occurrences grouped per fingerprint, counts added in one D1 round
+//! trip, then each fingerprint's issue kept. Events D1 refused, or past one run's budget of 100
+//! fingerprints, wait on the collector's own queue and go through the same pipeline from there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use platform_errors::deferred::{self, Deferred, MAX_GROUPS_PER_RUN};
+use platform_errors::deferred::{self, MAX_GROUPS_PER_RUN};
 use platform_errors::patterns::Patterns;
 use platform_errors::sightings::sightings;
-use platform_errors::{aggregate, capture, Aggregate, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
+use platform_errors::{aggregate, capture, Occurrence, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap, ShadowPatterns};
 use platform_kv::key::{Family, Key};
 use platform_kv::value::{Json, JsonArray};
@@ -14,7 +16,9 @@ use platform_kv::{IsolateCache, IsolateCell};
 use platform_worker::skeleton::{Batch, Stamp};
 use worker::wasm_bindgen::closure::Closure;
 use worker::wasm_bindgen::{JsCast, JsValue};
-use worker::{Env, MessageExt, QueueRetryOptions, QueueRetryOptionsBuilder};
+use worker::{
+    Env, MessageExt, QueueContentType, QueueRetryOptions, QueueRetryOptionsBuilder, RawMessageBuilder,
+};
 
 use crate::context::{Ctx, Report};
 use crate::issues;
@@ -160,6 +164,22 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
     };
     ctx.report.events = events.len() as u32 + malformed;
     ctx.report.malformed = malformed;
+    if let Err(failure) = Box::pin(process(&mut ctx, &events, Some(stamp))).await {
+        // The runtime never delivers these events again: they wait on the queue.
+        let failure = format!("{failure}; the events wait on {ERROR_EVENTS}");
+        defer(&mut ctx, &events).await;
+        stamp.record_in(&ctx.db, Some(&failure), now).await;
+        ctx.report.errors.push(failure);
+    }
+    ctx.report.d1_statements = ctx.statements();
+    ctx.report
+}
+
+/// Captures, counts and files `events`: those past one run's budget of fingerprints are put on
+/// the queue; `Err` when D1 refused the counts (nothing of the rest was recorded). A tail batch
+/// passes its stamp, which rides in the counts' round trip.
+async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) -> Result<(), String> {
+    let now = ctx.now;
     let names: BTreeSet<String> = events
         .iter()
         .map(|e| e.script.clone().unwrap_or_else(|| UNKNOWN_SCRIPT.to_owned()))
@@ -170,32 +190,33 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
         let info = if name == UNKNOWN_SCRIPT {
             None
         } else {
-            script_info(&mut ctx, &name).await
+            script_info(ctx, &name).await
         };
         scripts.insert(
             name,
             info.unwrap_or_else(|| ScriptInfo::unmapped(default_repository.clone())),
         );
     }
-    let patterns = pattern_list(&mut ctx, &PATTERNS, ApprovedPatterns::key()).await;
-    let shadow = pattern_list(&mut ctx, &SHADOW, ShadowPatterns::key()).await;
-    let occurrences: Vec<_> = events
+    let patterns = pattern_list(ctx, &PATTERNS, ApprovedPatterns::key()).await;
+    let shadow = pattern_list(ctx, &SHADOW, ShadowPatterns::key()).await;
+    let captured: Vec<Vec<Occurrence>> = events
         .iter()
-        .flat_map(|event| {
+        .map(|event| {
             let script = event.script.as_deref().unwrap_or(UNKNOWN_SCRIPT);
             capture(event, script, &patterns, now)
         })
         .collect();
-    ctx.report.occurrences = occurrences.len() as u32;
+    // Past one invocation's write budget, the rest waits on the queue.
+    let kept = deferred::within_budget(&captured, MAX_GROUPS_PER_RUN);
+    defer(ctx, &events[kept..]).await;
+    let occurrences: Vec<Occurrence> = captured.into_iter().take(kept).flatten().collect();
+    ctx.report.occurrences += occurrences.len() as u32;
     // Shadow patterns are only counted; what is filed does not change.
     let seen = sightings(&occurrences, &patterns, &shadow);
-    ctx.report.pattern_matches = seen.values().sum::<u64>() as u32;
+    ctx.report.pattern_matches += seen.values().sum::<u64>() as u32;
     let groups = aggregate(occurrences);
-    ctx.report.fingerprints = groups.len() as u32;
-    // Past one invocation's write budget, the rest waits on the queue.
-    let (groups, later) = deferred::split(groups, MAX_GROUPS_PER_RUN);
-    defer(&mut ctx, later, &scripts).await;
-    let due = stamp.busy(&ctx.db, now);
+    ctx.report.fingerprints += groups.len() as u32;
+    let due = stamp.and_then(|stamp| stamp.busy(&ctx.db, now));
     let before = ctx.round_trips();
     if groups.is_empty() {
         if let Some(stamp) = due {
@@ -205,76 +226,61 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
                 ctx.fail("stamping the tail handler", error);
             }
         }
-        ctx.report.d1_statements = ctx.statements();
-        return ctx.report;
+        return Ok(());
     }
-    let also = due
+    let also: Vec<_> = due
         .into_iter()
-        .chain(platform_db::patterns::record_sightings(&seen, now));
+        .chain(platform_db::patterns::record_sightings(&seen, now))
+        .collect();
     let recorded = fingerprints::record(&ctx.db, &groups, &scripts, also).await;
     ctx.report.d1_round_trips += ctx.round_trips() - before;
-    let rows = match recorded {
-        Ok(rows) => rows,
-        Err(error) => {
-            // The runtime never delivers these events again: their counts wait on the queue.
-            let failure = format!("{error}; the counts wait on {ERROR_EVENTS}");
-            defer(&mut ctx, groups, &scripts).await;
-            stamp.record_in(&ctx.db, Some(&failure), now).await;
-            ctx.report.errors.push(failure);
-            ctx.report.d1_statements = ctx.statements();
-            return ctx.report;
-        }
-    };
-    file(&mut ctx, &rows).await;
-    ctx.report.d1_statements = ctx.statements();
-    ctx.report
+    let rows = recorded.map_err(|error| error.to_string())?;
+    file(ctx, &rows).await;
+    Ok(())
 }
 
 /// Keeps each row's issue, then adds the invocation's GitHub writes to the hourly budget.
 async fn file(ctx: &mut Ctx<'_>, rows: &[Fingerprint]) {
     for row in rows {
-        if let Err(error) = issues::sync(ctx, row).await {
+        // Boxed: the tail batch, the queue and the retry cron share one copy of the issue logic.
+        if let Err(error) = Box::pin(issues::sync(ctx, row)).await {
             ctx.fail(&row.fingerprint, error.log_message());
         }
     }
     ctx.flush_rates().await;
 }
 
-/// Puts counts this invocation does not record on the collector's queue. Only a refused send
-/// loses them, and that is reported.
-async fn defer(
-    ctx: &mut Ctx<'_>,
-    groups: BTreeMap<String, Aggregate>,
-    scripts: &BTreeMap<String, ScriptInfo>,
-) {
-    if groups.is_empty() {
+/// Puts events this invocation does not record on the collector's queue, one a message. Only
+/// a refused send loses one, and that is reported.
+async fn defer(ctx: &mut Ctx<'_>, events: &[TailEvent]) {
+    if events.is_empty() {
         return;
     }
-    let count = groups.len() as u32;
-    let queue = match ctx.env.queue(ERROR_EVENTS) {
-        Ok(queue) => queue,
-        Err(_) => {
-            return ctx.fail(
-                "deferring counts",
-                format!("binding {ERROR_EVENTS} is missing; {count} fingerprints' counts are lost"),
-            )
-        }
+    let Ok(queue) = ctx.env.queue(ERROR_EVENTS) else {
+        let lost = format!(
+            "binding {ERROR_EVENTS} is missing; {} events are lost",
+            events.len()
+        );
+        return ctx.fail("deferring events", lost);
     };
-    for message in deferred::messages(groups, scripts) {
-        let n = message.groups.len() as u32;
-        match queue.send(&message).await {
-            Ok(()) => ctx.report.deferred_groups += n,
-            Err(e) => ctx.fail(
-                "deferring counts",
-                format!("{e}; {n} fingerprints' counts are lost"),
-            ),
+    for event in events {
+        let sent = match js_sys::JSON::parse(&deferred::trace_item(event).to_string()) {
+            Ok(body) => {
+                let message = RawMessageBuilder::new(body).build_with_content_type(QueueContentType::Json);
+                queue.send_raw(message).await.map_err(|e| e.to_string())
+            }
+            Err(_) => Err("the event could not be encoded".to_owned()),
+        };
+        match sent {
+            Ok(()) => ctx.report.deferred_events += 1,
+            Err(e) => ctx.fail("deferring an event", format!("{e}; the event is lost")),
         }
     }
 }
 
-/// The collector's own queue: counts deferred by a tail batch, recorded one message at a time
-/// (one D1 round trip each); a message D1 refuses again is retried later, one that is not
-/// deferred counts is dropped with its reason.
+/// The collector's own queue: events a tail batch deferred, run through the same pipeline. When
+/// D1 refuses again the batch is retried a minute later; a message that is no event is dropped
+/// with its reason.
 pub async fn requeued(batch: Batch) -> Report {
     let mut ctx = match Ctx::new(&batch.env, batch.now) {
         Ok(ctx) => ctx,
@@ -286,42 +292,35 @@ pub async fn requeued(batch: Batch) -> Report {
             return Report::failed(error);
         }
     };
-    let mut rows = Vec::new();
+    let mut events = Vec::new();
     for message in &batch.messages {
-        let body = js_sys::JSON::stringify(&message.body())
+        let text = js_sys::JSON::stringify(&message.body())
             .ok()
-            .and_then(|text| text.as_string())
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        let deferred = match Deferred::parse(&body) {
-            Ok(deferred) => deferred,
+            .and_then(|t| t.as_string());
+        match text.map_or(Err("the message is not JSON".to_owned()), |t| {
+            TailEvent::from_json_text(&t)
+        }) {
+            Ok(event) => events.push(event),
             Err(reason) => {
                 ctx.report.malformed += 1;
-                ctx.fail("deferred counts dropped", reason);
+                ctx.fail("deferred event dropped", reason);
                 message.ack();
-                continue;
-            }
-        };
-        if rows.len() >= MAX_GROUPS_PER_RUN {
-            message.retry_with_options(&retry_later());
-            continue;
-        }
-        ctx.report.fingerprints += deferred.groups.len() as u32;
-        let before = ctx.round_trips();
-        let recorded = fingerprints::record(&ctx.db, &deferred.groups, &deferred.scripts, None).await;
-        ctx.report.d1_round_trips += ctx.round_trips() - before;
-        match recorded {
-            Ok(recorded) => {
-                message.ack();
-                rows.extend(recorded);
-            }
-            Err(error) => {
-                ctx.fail("recording deferred counts", error);
-                message.retry_with_options(&retry_later());
             }
         }
     }
-    file(&mut ctx, &rows).await;
+    ctx.report.events = events.len() as u32;
+    let outcome = Box::pin(process(&mut ctx, &events, None)).await;
+    for message in &batch.messages {
+        match &outcome {
+            Ok(()) => message.ack(),
+            Err(_) => message.retry_with_options(&retry_later()),
+        }
+    }
+    if let Err(failure) = outcome {
+        ctx.report
+            .errors
+            .push(format!("recording deferred events: {failure}"));
+    }
     ctx.report.d1_statements = ctx.statements();
     ctx.report
 }
@@ -346,16 +345,11 @@ pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
     // fails only when it cannot read its work.
     let failure = match fingerprints::due_creations(&ctx.db, now, 25).await {
         Ok(rows) => {
-            for row in &rows {
-                if let Err(error) = issues::sync(&mut ctx, row).await {
-                    ctx.fail(&row.fingerprint, error.log_message());
-                }
-            }
+            file(&mut ctx, &rows).await;
             None
         }
         Err(error) => Some(error.to_string()),
     };
-    ctx.flush_rates().await;
     ctx.report.errors.extend(failure.clone());
     (ctx.report, failure)
 }
