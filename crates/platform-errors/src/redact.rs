@@ -625,7 +625,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// What a run of digit groups (`4111 1111 …`, `123-45-6789`) is, if it is personal.
