@@ -1,7 +1,7 @@
 // Control endpoints through which Node reads and steers the fakes (reached with
 // `getWorker("fake-apis").fetch(CONTROL_ORIGIN + path)`; never recorded as a request).
 
-import { listAllIssues } from "./github.mjs";
+import { addGithubFault, listAllIssues } from "./github.mjs";
 import { addCloudflareResponse, addFailure, listRequests, resetAll } from "./store.mjs";
 
 export const CONTROL_ORIGIN = "http://fakes.control";
@@ -22,6 +22,11 @@ export async function handleControl({ request, url, db }) {
     case "POST /cloudflare/responses": {
       const { match = "", ...response } = await request.json();
       await addCloudflareResponse(db, match, response);
+      return new Response(null, { status: 204 });
+    }
+    case "POST /github/faults": {
+      const { fault, count = 1 } = await request.json();
+      await addGithubFault(db, fault, count);
       return new Response(null, { status: 204 });
     }
     case "GET /github/issues":

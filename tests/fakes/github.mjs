@@ -23,7 +23,53 @@ const ROUTES = [
   ["POST", /^\/repos\/([^/]+)\/([^/]+)\/labels$/, createLabel],
 ];
 
+// Ways GitHub is seen to fail, scripted from Node by name (fakes.githubFault): each applies to the
+// next request it matches. `after`: GitHub does the work, then the answer is replaced (the issue
+// exists, the caller cannot know); `delayMs`: no answer for that long.
+export const GITHUB_FAULTS = {
+  // The issue is created, but a proxy answers 502 (the answer is lost).
+  "lost-create": { method: "POST", path: /\/issues$/, after: true, status: 502, body: "<html><h1>502 Bad Gateway</h1></html>", contentType: "text/html" },
+  // The issue is created and GitHub answers 201 with a body cut short.
+  "unreadable-create": { method: "POST", path: /\/issues$/, after: true, status: 201, body: '{"id": 1, "number": ', contentType: "application/json; charset=utf-8" },
+  // A secondary rate limit with a Retry-After of 10^12 seconds.
+  "huge-retry-after": {
+    method: "POST", path: /\/issues$/, status: 403, contentType: "application/json; charset=utf-8",
+    body: JSON.stringify({ message: "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", documentation_url: DOCS_URL }),
+    headers: { "retry-after": "1000000000000" },
+  },
+  // GitHub takes 30 s to answer anything.
+  hang: { delayMs: 30_000 },
+};
+
+export async function addGithubFault(db, name, count) {
+  if (GITHUB_FAULTS[name] === undefined) throw new Error(`no GitHub fault ${name} (known: ${Object.keys(GITHUB_FAULTS)})`);
+  await db.prepare("INSERT INTO github_faults (name, remaining) VALUES (?, ?)").bind(name, count).run();
+}
+
+async function takeGithubFault(db, request, url) {
+  const { results } = await db.prepare("SELECT * FROM github_faults WHERE remaining > 0 ORDER BY seq").all();
+  const row = results.find(({ name }) => {
+    const fault = GITHUB_FAULTS[name];
+    return (fault.method === undefined || fault.method === request.method) && (fault.path === undefined || fault.path.test(url.pathname));
+  });
+  if (row === undefined) return null;
+  await db.prepare("UPDATE github_faults SET remaining = remaining - 1 WHERE seq = ?").bind(row.seq).run();
+  return GITHUB_FAULTS[row.name];
+}
+
+function faultAnswer(fault) {
+  return new Response(fault.body, { status: fault.status, headers: { "content-type": fault.contentType, ...fault.headers } });
+}
+
 export async function handleGithub({ request, url, body, db }) {
+  const fault = await takeGithubFault(db, request, url);
+  if (fault?.delayMs !== undefined) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  if (fault?.status !== undefined && !fault.after) return faultAnswer(fault);
+  const answer = await answerGithub({ request, url, body, db });
+  return fault?.after ? faultAnswer(fault) : answer;
+}
+
+async function answerGithub({ request, url, body, db }) {
   if (!request.headers.get("user-agent")) {
     return new Response(MISSING_USER_AGENT_MESSAGE, { status: 403, headers: { "content-type": "text/plain; charset=utf-8" } });
   }

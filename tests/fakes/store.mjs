@@ -8,6 +8,8 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS failures (
     seq INTEGER PRIMARY KEY, service TEXT NOT NULL, status INTEGER NOT NULL, headers TEXT NOT NULL,
     body TEXT NOT NULL, remaining INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS github_faults (
+    seq INTEGER PRIMARY KEY, name TEXT NOT NULL, remaining INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS cloudflare_responses (
     seq INTEGER PRIMARY KEY, match TEXT NOT NULL, response TEXT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS github_issues (

@@ -40,6 +40,10 @@ export function createFakesClient(getFakeWorker) {
     setAccessCerts(host, certs) {
       return control("POST", "/cloudflare/responses", { match: certsMatch(host), result: certs });
     },
+    /** The next `count` GitHub requests that `fault` matches fail that way (GITHUB_FAULTS in fakes/github.mjs). */
+    githubFault(fault, { count = 1 } = {}) {
+      return control("POST", "/github/faults", { fault, count });
+    },
     /** GitHub issues as the fake stores them (GitHub's JSON), optionally for one owner/repo. */
     async issues({ owner, repo } = {}) {
       const query = new URLSearchParams(Object.entries({ owner, repo }).filter(([, value]) => value !== undefined));

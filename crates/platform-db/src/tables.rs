@@ -337,6 +337,14 @@ tables! {
         columns: [hour_at, dataset, lines, sample_interval, collected_at],
         purpose: "The account's own usage from Cloudflare's analytics, one row per collected UTC hour and dataset: each resource's amount per metric and the project it belongs to. Collecting an hour again replaces its row. A year and a month of history, for cost, cost budgets and reports.",
     }
+    // GitHub webhook deliveries (0015_webhook_deliveries.sql).
+    GITHUB_WEBHOOK_DELIVERIES = "github_webhook_deliveries" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Days { column: "received_at", days: 7 },
+        columns: [delivery_id, received_at],
+        purpose: "GitHub webhook deliveries applied, by X-GitHub-Delivery id: a replayed delivery is not applied again.",
+    }
 }
 
 /// The table named `name`.

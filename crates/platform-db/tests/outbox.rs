@@ -210,9 +210,13 @@ fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError>
         now - 14 * day
     ))?;
 
-    // The collector owns no table with a retention: its sweep deletes nothing.
+    // The collector's sweep touches its own webhook deliveries only.
     let collector = Db::new(sqlite.clone(), ErrorCollector);
-    assert!(block_on(platform_db::retention::sweep(&collector, now))?.is_empty());
+    let swept = block_on(platform_db::retention::sweep(&collector, now))?;
+    assert_eq!(
+        swept.iter().map(|s| (s.table, s.deleted)).collect::<Vec<_>>(),
+        [("github_webhook_deliveries", 0)]
+    );
 
     let swept = block_on(platform_db::retention::sweep(&usage, now))?;
     let deleted = |table: &str| swept.iter().find(|s| s.table == table).map(|s| s.deleted);
@@ -223,5 +227,24 @@ fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError>
     let left = sqlite.select("SELECT subject FROM alert_outbox ORDER BY id")?;
     let subjects: Vec<String> = left.iter().filter_map(|r| r.get("subject").ok()).collect();
     assert_eq!(subjects, ["new", "pending"]);
+    Ok(())
+}
+
+#[test]
+fn a_webhook_delivery_is_claimed_once_until_released() -> Result<(), DbError> {
+    use platform_db::errors::deliveries;
+    let sqlite = Sqlite::migrated()?;
+    let collector = Db::new(sqlite.clone(), ErrorCollector);
+    assert!(block_on(deliveries::claim(&collector, "d-1", 5))?);
+    assert!(!block_on(deliveries::claim(&collector, "d-1", 6))?);
+    assert!(block_on(deliveries::claim(&collector, "d-2", 6))?);
+    block_on(deliveries::release(&collector, "d-1"))?;
+    assert!(block_on(deliveries::claim(&collector, "d-1", 7))?);
+    let week = 7 * 86_400_000;
+    let swept = block_on(platform_db::retention::sweep(&collector, week + 7))?;
+    assert_eq!(
+        swept[0].deleted, 1,
+        "d-2 (at 6) is older than a week at week + 7, d-1 (at 7) is not"
+    );
     Ok(())
 }

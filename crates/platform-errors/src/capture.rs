@@ -7,7 +7,7 @@ use crate::event::{ErrorKind, TailEvent};
 use crate::fingerprint::{fingerprint, Components};
 use crate::normalize::{core_message, normalize, route};
 use crate::patterns::Patterns;
-use crate::redact::{redact, redact_url};
+use crate::redact::{bounded, redact, redact_url};
 use crate::render::title;
 use crate::transient;
 
@@ -18,6 +18,11 @@ pub const UNKNOWN_SCRIPT: &str = "unknown-script";
 /// Log lines kept per occurrence, and characters per line.
 const KEPT_LOGS: usize = 10;
 const LOG_CHARS: usize = 500;
+/// Error and warning logs of one event that may each become an occurrence: a loop that logs
+/// 10,000 distinct errors is one incident, and each occurrence costs a D1 write.
+pub const MAX_LOG_OCCURRENCES: usize = 20;
+/// Error and warning logs of one event that are examined at all.
+const MAX_LOGS_EXAMINED: usize = 1_000;
 
 /// Where a script's errors go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,15 @@ pub struct Occurrence {
     pub context: String,
     pub logs: Vec<String>,
     pub at: u64,
+}
+
+/// A log line cut before redaction: only its first [`LOG_CHARS`] characters are kept.
+fn bounded_chars(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .nth(LOG_CHARS * 2)
+        .map_or(text.len(), |(i, _)| i);
+    bounded(&text[..end])
 }
 
 fn cut(text: &str, max: usize) -> String {
@@ -104,11 +118,19 @@ pub fn capture(event: &TailEvent, script: &str, patterns: &Patterns, now: u64) -
         .rev()
         .take(KEPT_LOGS)
         .rev()
-        .map(|log| format!("[{}] {}", log.level, cut(&redact(&log.text), LOG_CHARS)))
+        .map(|log| {
+            format!(
+                "[{}] {}",
+                log.level,
+                cut(&redact(bounded_chars(&log.text)), LOG_CHARS)
+            )
+        })
         .collect();
     let context = context(event);
     let route = route(event.trigger.url.as_deref());
     let make = |kind: ErrorKind, exception: Option<&str>, raw: &str| -> Occurrence {
+        // Nothing past the bound is shown, so nothing past it is classified or scanned.
+        let raw = bounded(raw);
         let limit = matches!(kind, ErrorKind::CpuLimit | ErrorKind::MemoryLimit);
         let category = if limit {
             None
@@ -169,16 +191,23 @@ pub fn capture(event: &TailEvent, script: &str, patterns: &Patterns, now: u64) -
         };
         found.push(failure);
     }
+    let mut from_logs = 0;
+    let mut examined = 0;
     for log in &event.logs {
+        if from_logs == MAX_LOG_OCCURRENCES || examined == MAX_LOGS_EXAMINED {
+            break;
+        }
         let kind = match log.level.as_str() {
             "error" => ErrorKind::SoftError,
             "warn" => ErrorKind::Warning,
             _ => continue,
         };
+        examined += 1;
         let occurrence = make(kind, None, &log.first);
         let repeats_failure = found.first().is_some_and(|f| f.message == occurrence.message);
         if !repeats_failure && !found.iter().any(|o| o.fingerprint == occurrence.fingerprint) {
             found.push(occurrence);
+            from_logs += 1;
         }
     }
     found
@@ -329,6 +358,34 @@ mod tests {
         let kinds: Vec<_> = found.iter().map(|o| o.kind).collect();
         assert_eq!(kinds, [ErrorKind::SoftError, ErrorKind::Warning]);
         assert!(capture(&event(json!({"outcome": "ok"})), "s", &p, 0).is_empty());
+    }
+
+    #[test]
+    fn a_flood_of_error_logs_makes_a_bounded_number_of_occurrences() {
+        let logs: Vec<_> = (0..10_000)
+            .map(|i: u32| {
+                // Distinct words (numbers would be normalised away): aaa, aab, ...
+                let word: String = [i / 676, i / 26 % 26, i % 26]
+                    .iter()
+                    .map(|d| char::from(b'a' + *d as u8 % 26))
+                    .collect();
+                json!({"level": "error", "message": [format!("step {word} failed")]})
+            })
+            .collect();
+        let huge = "y".repeat(1_000_000);
+        let flood = event(
+            json!({"outcome": "exception", "exceptions": [{"name": "Error", "message": huge}], "logs": logs}),
+        );
+        let started = std::time::Instant::now();
+        let found = capture(&flood, "s", &Patterns::default(), 0);
+        assert!(
+            found.len() <= 1 + MAX_LOG_OCCURRENCES,
+            "{} occurrences",
+            found.len()
+        );
+        assert!(found.len() > 1);
+        assert!(found[0].sample.chars().count() <= LOG_CHARS);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -1,7 +1,88 @@
 //! A tail event (a Workers `TraceItem`) read leniently from JSON: every field is optional and a
 //! field of the wrong type reads as absent, so one odd event never fails its batch.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
+
+/// Nesting kept when an event is read: deeper parts (a log argument nested 200 levels) are
+/// replaced by [`TRUNCATED`], so the rest of the event is still read.
+pub const MAX_DEPTH: usize = 48;
+pub const TRUNCATED: &str = "[truncated: nested too deep]";
+
+/// `json` with every value nested deeper than `max_depth` replaced by the string
+/// [`TRUNCATED`]. One pass, no recursion; text that is not JSON comes out unchanged where it
+/// is not nested too deep (the parser then says what is wrong with it).
+pub fn truncate_depth(json: &str, max_depth: usize) -> Cow<'_, str> {
+    let bytes = json.as_bytes();
+    let mut out: Option<String> = None;
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' if depth == max_depth => {
+                // Skip the whole value, strings included.
+                let (mut inner, mut j, mut s, mut e) = (0usize, i, false, false);
+                while j < bytes.len() {
+                    let c = bytes[j];
+                    j += 1;
+                    if s {
+                        match (e, c) {
+                            (true, _) => e = false,
+                            (false, b'\\') => e = true,
+                            (false, b'"') => s = false,
+                            _ => {}
+                        }
+                        continue;
+                    }
+                    match c {
+                        b'"' => s = true,
+                        b'{' | b'[' => inner += 1,
+                        b'}' | b']' => {
+                            inner -= 1;
+                            if inner == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let text = out.get_or_insert_with(|| String::with_capacity(json.len()));
+                text.push_str(&json[copied..i]);
+                text.push('"');
+                text.push_str(TRUNCATED);
+                text.push('"');
+                copied = j;
+                i = j;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    match out {
+        Some(mut text) => {
+            text.push_str(&json[copied..]);
+            Cow::Owned(text)
+        }
+        None => Cow::Borrowed(json),
+    }
+}
 
 /// One `exceptions[]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +203,14 @@ fn argument(value: &Value) -> String {
 }
 
 impl TailEvent {
+    /// Reads an event from its JSON text, parts nested too deep truncated; `Err` says why the
+    /// text is no event at all.
+    pub fn from_json_text(json: &str) -> Result<Self, String> {
+        let value: Value = serde_json::from_str(&truncate_depth(json, MAX_DEPTH))
+            .map_err(|e| format!("the event is not JSON: {e}"))?;
+        Self::from_json(&value).ok_or_else(|| "the event is not a JSON object".to_owned())
+    }
+
     /// Reads an event; `None` only when it is not a JSON object at all.
     pub fn from_json(value: &Value) -> Option<Self> {
         let object = value.as_object()?;
@@ -210,6 +299,34 @@ mod tests {
         assert!(event.logs.is_empty());
         assert_eq!(event.trigger.method.as_deref(), Some("GET"));
         assert!(TailEvent::from_json(&json!("nope")).is_none());
+    }
+
+    #[test]
+    fn parts_nested_too_deep_are_truncated_and_the_rest_is_read() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let text = format!(
+            r#"{{"scriptName":"shop","outcome":"ok","logs":[{{"level":"error","message":["db down",{deep},"x\"[{{"]}}]}}"#
+        );
+        assert!(
+            serde_json::from_str::<Value>(&text).is_err(),
+            "serde refuses 200 levels"
+        );
+        let event = TailEvent::from_json_text(&text).unwrap();
+        assert_eq!(event.script.as_deref(), Some("shop"));
+        assert_eq!(event.logs[0].first, "db down");
+        assert!(event.logs[0].text.contains(TRUNCATED), "{}", event.logs[0].text);
+        assert!(
+            event.logs[0].text.ends_with("x\"[{"),
+            "strings are not counted: {}",
+            event.logs[0].text
+        );
+        assert_eq!(truncate_depth(r#"{"a":[1]}"#, 4), r#"{"a":[1]}"#);
+        assert_eq!(
+            truncate_depth(r#"{"a":[[1],2]}"#, 2),
+            format!(r#"{{"a":["{TRUNCATED}",2]}}"#)
+        );
+        assert!(TailEvent::from_json_text("[1").is_err());
+        assert!(TailEvent::from_json_text("7").is_err());
     }
 
     #[test]

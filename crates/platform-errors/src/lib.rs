@@ -3,6 +3,7 @@
 //! shown of it (redaction), and the text of its GitHub issue. Tested natively.
 
 pub mod capture;
+pub mod deferred;
 pub mod event;
 pub mod fingerprint;
 pub mod lifecycle;

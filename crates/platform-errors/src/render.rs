@@ -1,5 +1,6 @@
-//! The text of issues and comments. Everything shown was redacted on capture; here it is fenced
-//! safely and cut to GitHub's limits.
+//! The text of issues and comments. Everything shown was redacted on capture; here it is made
+//! inert (event text in code blocks and code spans, where GitHub renders no mention, link or
+//! HTML; titles with `@`, brackets and angle brackets replaced) and cut to GitHub's limits.
 
 use crate::event::ErrorKind;
 use crate::priority::Priority;
@@ -22,8 +23,35 @@ fn fenced(text: &str) -> String {
     text.replace("```", "`\u{200b}`\u{200b}`")
 }
 
+/// A table cell: a code span (no mention, link or HTML renders in one), one line, pipes escaped
+/// as GitHub tables need even inside code.
 fn cell(text: &str) -> String {
-    fenced(text).replace('|', "\\|").replace(['\n', '\r'], " ")
+    if text.is_empty() {
+        return String::new();
+    }
+    let inner = text
+        .replace('`', "\u{2cb}")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ");
+    format!("`{inner}`")
+}
+
+/// Title text: GitHub renders mentions and links in no title, but a title is copied into
+/// notifications and chat; `@`, brackets and angle brackets from event text are replaced by
+/// look-alikes that start nothing, and URLs are defanged.
+fn inert(text: &str) -> String {
+    text.replace("://", ":\u{2215}\u{2215}")
+        .replace("www.", "www\u{2024}")
+        .chars()
+        .map(|c| match c {
+            '@' => '\u{ff20}',
+            '[' => '\u{ff3b}',
+            ']' => '\u{ff3d}',
+            '<' => '\u{2039}',
+            '>' => '\u{203a}',
+            other => other,
+        })
+        .collect()
 }
 
 /// `[script] Name: message` (or what the kind says).
@@ -39,7 +67,7 @@ pub fn title(script: &str, kind: ErrorKind, exception: Option<&str>, sample: &st
         (other, None) => format!("{}: {}", other.as_str(), cut(first_line, 80)),
     };
     cut(
-        &format!("[{script}] {what}").replace(['\n', '\r'], " "),
+        &format!("[{}] {}", inert(script), inert(&what)).replace(['\n', '\r'], " "),
         MAX_TITLE,
     )
 }
@@ -62,10 +90,16 @@ pub struct IssueFacts<'a> {
     pub logs: &'a [String],
 }
 
+/// The line of an issue body that names its fingerprint: how the collector finds an issue it
+/// filed when GitHub's answer was lost.
+pub fn marker(fingerprint: &str) -> String {
+    format!("Fingerprint: `{fingerprint}`")
+}
+
 /// The issue body, at most [`MAX_BODY`] characters. The fingerprint line is the issue's anchor.
 pub fn body(f: &IssueFacts<'_>) -> String {
     let mut out = format!(
-        "## {kind} in `{script}`\n\n```\n{sample}\n```\n\n\
+        "## {kind} in {script}\n\n```\n{sample}\n```\n\n\
          | | |\n|---|---|\n\
          | Project | {project} |\n| Worker | {script_cell} |\n| Priority | {priority} |\n\
          | Kind | {kind} |\n| Transient | {transient} |\n| Occurrences | {n} |\n\
@@ -92,8 +126,8 @@ pub fn body(f: &IssueFacts<'_>) -> String {
     }
     out.push_str(&format!(
         "_Filed by the platform error collector. Occurrence counts live in its database; \
-         label `cf:muted` or `cf:wont-fix` to keep this closed._\n\nFingerprint: `{}`\n",
-        f.fingerprint
+         label `cf:muted` or `cf:wont-fix` to keep this closed._\n\n{}\n",
+        marker(f.fingerprint)
     ));
     cut(&out, MAX_BODY)
 }

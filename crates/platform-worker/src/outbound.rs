@@ -1,14 +1,34 @@
-//! Requests a platform worker sends to services outside the account (Slack, Access certs): each
-//! says who sends it, as those services ask.
+//! Requests a platform worker sends to services outside the account (Slack, GitHub, Access
+//! certs): each says who sends it, as those services ask, and each is given a time limit, so a
+//! service that hangs cannot hold a handler until the runtime's own limit.
 
-use worker::Headers;
+use worker::{AbortSignal, Fetch, Headers, Request, Response};
 
 /// The platform's User-Agent.
 pub const USER_AGENT: &str = concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION"));
+
+/// How long an outbound call may take, the answer's body included, unless the caller says.
+pub const TIMEOUT_MS: u32 = 10_000;
 
 /// Headers with the platform's User-Agent set.
 pub fn headers() -> Result<Headers, String> {
     let headers = Headers::new();
     headers.set("User-Agent", USER_AGENT).map_err(|e| e.to_string())?;
     Ok(headers)
+}
+
+/// Sends `request`, aborted after `timeout_ms` (reading the answer's body too: the signal stays
+/// armed until it is read). The error says when the time ran out.
+pub async fn send(request: Request, timeout_ms: u32) -> Result<Response, String> {
+    let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(timeout_ms));
+    Fetch::Request(request)
+        .send_with_signal(&signal)
+        .await
+        .map_err(|e| {
+            if signal.aborted() {
+                format!("no answer within {} s", timeout_ms / 1000)
+            } else {
+                e.to_string()
+            }
+        })
 }

@@ -3,6 +3,8 @@
 //! a report of what it did.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use platform_core::alert::AlertSubject;
 use platform_core::{UtcDay, UtcHour};
@@ -46,6 +48,10 @@ pub struct Report {
     pub comments: u32,
     pub relabelled: u32,
     pub deferred: u32,
+    /// Events put on the collector's queue, to be recorded by a later run.
+    pub deferred_events: u32,
+    /// D1 statements of the invocation (production allows 1,000 per invocation).
+    pub d1_statements: u32,
     pub failed: u32,
     pub errors: Vec<String>,
 }
@@ -123,6 +129,11 @@ impl<'a> Ctx<'a> {
         self.db.backend().counts().round_trips
     }
 
+    /// D1 statements this invocation sent so far.
+    pub fn statements(&self) -> u32 {
+        self.db.backend().counts().statements
+    }
+
     pub fn hour(&self) -> UtcHour {
         UtcHour::containing(self.now)
     }
@@ -196,7 +207,34 @@ impl<'a> Ctx<'a> {
         let issue = self
             .github_call(script, Method::Post, &path, Some(payload))
             .await?;
-        Ok(issue.get("number").and_then(Value::as_u64).unwrap_or(0))
+        // GitHub accepted it but the answer cannot be read: the issue is found by its marker
+        // before anything is filed again.
+        issue
+            .get("number")
+            .and_then(Value::as_u64)
+            .filter(|&n| n > 0)
+            .ok_or_else(|| GithubError {
+                status: 201,
+                message:
+                    "GitHub accepted the issue but its answer has no issue number; it is looked up by its \
+                          fingerprint before filing again"
+                        .to_owned(),
+                retry_at: None,
+            })
+    }
+
+    /// The number of an issue in `repository` whose body carries `marker`, among the most
+    /// recently created ones: a creation whose answer was lost is found, not filed twice.
+    pub async fn find_filed(&mut self, repository: &str, marker: &str) -> Result<Option<u64>, GithubError> {
+        let path = format!("/repos/{repository}/issues?state=all&sort=created&direction=desc&per_page=50");
+        let issues = self.github_call(None, Method::Get, &path, None).await?;
+        let found = issues.as_array().into_iter().flatten().find_map(|issue| {
+            let body = issue.get("body").and_then(Value::as_str)?;
+            body.contains(marker)
+                .then(|| issue.get("number").and_then(Value::as_u64))
+                .flatten()
+        });
+        Ok(found)
     }
 
     /// Files an issue claimed for the day: recorded once GitHub accepted it, the claim given back
@@ -221,8 +259,20 @@ impl<'a> Ctx<'a> {
 
     /// One GitHub call. Writes count against `script`'s hourly budget (operator and daily issues
     /// pass `None`); a refusal to wait or of the credentials halts the invocation; every failure
-    /// is kept for `/health`, and a refused token or permission is alerted on.
-    pub async fn github_call(
+    /// is kept for `/health`, and a refused token or permission is alerted on. Boxed: one copy
+    /// of the call serves its dozen call sites (each would otherwise inline it into its own
+    /// future, kilobytes of wasm apiece).
+    pub fn github_call<'b>(
+        &'b mut self,
+        script: Option<&'b str>,
+        method: Method,
+        path: &'b str,
+        body: Option<&'b Value>,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, GithubError>> + 'b>> {
+        Box::pin(self.github_call_now(script, method, path, body))
+    }
+
+    async fn github_call_now(
         &mut self,
         script: Option<&str>,
         method: Method,

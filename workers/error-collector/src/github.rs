@@ -1,12 +1,36 @@
-//! The GitHub REST client: token auth, the headers GitHub requires, and its rate-limit answers
-//! turned into a time to retry at.
+//! The GitHub REST client: token auth, the headers GitHub requires, a time limit on every call,
+//! and its rate-limit answers turned into a time to retry at (capped: an absurd `Retry-After`
+//! must not keep an error from ever being filed).
 
 use serde_json::Value;
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method, Request, RequestInit};
 
 pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 const API: &str = "https://api.github.com";
 const USER_AGENT: &str = "platform-error-collector";
+/// How long one GitHub call may take: a tail batch must not wait for a hanging GitHub.
+pub const CALL_TIMEOUT_MS: u32 = 10_000;
+/// The longest wait GitHub's `Retry-After` or rate-limit reset is taken at (GitHub's primary
+/// limit resets within an hour).
+pub const MAX_WAIT_MS: u64 = 3_600_000;
+
+/// When to come back after a refusal: what GitHub said, capped at [`MAX_WAIT_MS`] from `now`.
+pub fn retry_at(
+    now: u64,
+    status: u16,
+    retry_after: Option<&str>,
+    exhausted: bool,
+    reset: Option<&str>,
+) -> Option<u64> {
+    let seconds = |text: Option<&str>| text.and_then(|s| s.trim().parse::<u64>().ok());
+    let at = match (seconds(retry_after), exhausted, seconds(reset)) {
+        (Some(seconds), _, _) => now.saturating_add(seconds.saturating_mul(1000)),
+        (None, true, Some(reset)) => reset.saturating_mul(1000),
+        (None, _, _) if status == 429 => now + 60_000,
+        _ => return None,
+    };
+    Some(at.clamp(now, now + MAX_WAIT_MS))
+}
 
 /// A refused or failed call.
 #[derive(Debug, Clone)]
@@ -87,25 +111,24 @@ impl Github {
         let request =
             Request::new_with_init(&format!("{API}{path}"), &init).map_err(|e| failed(e.to_string()))?;
         platform_worker::footprint::subrequest();
-        let mut response = Fetch::Request(request)
-            .send()
+        let mut response = platform_worker::outbound::send(request, CALL_TIMEOUT_MS)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(failed)?;
         let status = response.status_code();
         let header = |name: &str| response.headers().get(name).ok().flatten();
-        let retry_after = header("retry-after").and_then(|s| s.trim().parse::<u64>().ok());
+        let retry_after = header("retry-after");
         let exhausted = header("x-ratelimit-remaining").is_some_and(|r| r.trim() == "0");
-        let reset = header("x-ratelimit-reset").and_then(|s| s.trim().parse::<u64>().ok());
-        let text = response.text().await.unwrap_or_default();
+        let reset = header("x-ratelimit-reset");
+        let text = response.text().await;
         if (200..300).contains(&status) {
-            return Ok(serde_json::from_str(&text).unwrap_or(Value::Null));
+            // An answer that cannot be read is kept as `Null`: the caller decides what it lacks.
+            return Ok(text
+                .ok()
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or(Value::Null));
         }
-        let retry_at = match (retry_after, exhausted, reset) {
-            (Some(seconds), _, _) => Some(now + seconds * 1000),
-            (None, true, Some(reset)) => Some(reset * 1000),
-            (None, _, _) if status == 429 => Some(now + 60_000),
-            _ => None,
-        };
+        let text = text.unwrap_or_default();
+        let retry_at = retry_at(now, status, retry_after.as_deref(), exhausted, reset.as_deref());
         let message = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
@@ -115,5 +138,31 @@ impl Github {
             message,
             retry_at,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_github_asks_for_are_capped() {
+        let now = 1_000_000;
+        assert_eq!(retry_at(now, 403, Some("120"), false, None), Some(now + 120_000));
+        assert_eq!(
+            retry_at(now, 403, Some("1000000000000"), false, None),
+            Some(now + MAX_WAIT_MS)
+        );
+        assert_eq!(
+            retry_at(now, 403, Some("18446744073709551615"), false, None),
+            Some(now + MAX_WAIT_MS)
+        );
+        assert_eq!(
+            retry_at(now, 403, None, true, Some("99999999999999")),
+            Some(now + MAX_WAIT_MS)
+        );
+        assert_eq!(retry_at(now, 403, None, true, Some("1")), Some(now));
+        assert_eq!(retry_at(now, 429, None, false, None), Some(now + 60_000));
+        assert_eq!(retry_at(now, 500, Some("soon"), false, None), None);
     }
 }

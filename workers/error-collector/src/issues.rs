@@ -5,7 +5,7 @@ use platform_core::time::iso8601;
 use platform_core::UtcDay;
 use platform_errors::lifecycle::{backoff_ms, decide, Action};
 use platform_errors::priority::{labels, MUTED_LABEL, REGRESSION_LABEL, SILENCING_LABELS};
-use platform_errors::render::{body, occurrence_comment, IssueFacts};
+use platform_errors::render::{body, marker, occurrence_comment, IssueFacts};
 use platform_errors::Priority;
 use platform_kv::families::{ErrorFingerprint, IssueLock, TransientWindow};
 use platform_kv::{Json, JsonObject};
@@ -135,6 +135,20 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
         return Ok(());
     }
     let repository = row.repository.as_deref().unwrap_or("");
+    if row.attempts > 0 {
+        // An earlier attempt may have reached GitHub with its answer lost (a 502, a timeout, an
+        // unreadable 201): find that issue before filing another.
+        match ctx.find_filed(repository, &marker(&row.fingerprint)).await {
+            Ok(Some(number)) => return filed(ctx, row, repository, number, window.as_ref()).await,
+            Ok(None) => {}
+            Err(error) => {
+                ctx.report.failed += 1;
+                let _ = ctx.store.unlock(&lock, &owner).await;
+                let what = format!("looking for an issue filed before: {}", error.describe());
+                return ledger::creation_failed(&ctx.db, row, &what, error.retry_at, false, ctx.now).await;
+            }
+        }
+    }
     let full = json!({
         "title": row.title,
         "body": issue_body(row),
@@ -143,22 +157,16 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
     let mut result = ctx.create_issue(Some(&row.script), repository, &full).await;
     if matches!(&result, Err(e) if e.status == 422) {
         // Without the optional fields (labels) and with a shorter body.
-        let short: String = issue_body(row).chars().take(SHORT_BODY).collect();
+        // The marker stays: it is how a lost answer is found again.
+        let mut short: String = issue_body(row).chars().take(SHORT_BODY).collect();
+        short.push_str(&format!("\n\n{}\n", marker(&row.fingerprint)));
         let minimal = json!({ "title": row.title, "body": short });
         result = ctx.create_issue(Some(&row.script), repository, &minimal).await;
     }
     match result {
         Ok(number) => {
-            fingerprints::created(&ctx.db, &row.fingerprint, repository, number, ctx.now).await?;
             ctx.report.created += 1;
-            cache_state(ctx, &row.fingerprint, Status::Open, Some(number), false).await;
-            if let Some(key) = &window {
-                match ctx.store.mark_once(key).await {
-                    Ok(_) => ctx.report.kv_writes += 1,
-                    Err(e) => ctx.fail("TRANSIENT", e),
-                }
-            }
-            Ok(())
+            filed(ctx, row, repository, number, window.as_ref()).await
         }
         Err(error) => {
             ctx.report.failed += 1;
@@ -166,6 +174,25 @@ async fn create(ctx: &mut Ctx<'_>, row: &Row) -> Result<(), ApiError> {
             ledger::creation_failed(&ctx.db, row, &error.describe(), error.retry_at, true, ctx.now).await
         }
     }
+}
+
+/// Records the issue GitHub holds for `row` (created now, or found after a lost answer).
+async fn filed(
+    ctx: &mut Ctx<'_>,
+    row: &Row,
+    repository: &str,
+    number: u64,
+    window: Option<&platform_kv::Key<TransientWindow>>,
+) -> Result<(), ApiError> {
+    fingerprints::created(&ctx.db, &row.fingerprint, repository, number, ctx.now).await?;
+    cache_state(ctx, &row.fingerprint, Status::Open, Some(number), false).await;
+    if let Some(key) = window {
+        match ctx.store.mark_once(key).await {
+            Ok(_) => ctx.report.kv_writes += 1,
+            Err(e) => ctx.fail("TRANSIENT", e),
+        }
+    }
+    Ok(())
 }
 
 fn silenced(issue: &Value) -> bool {

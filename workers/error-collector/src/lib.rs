@@ -20,7 +20,9 @@ use platform_worker::skeleton::{ok, Auth, Cx, Handler, LocalFuture, Outcome, Rep
 use platform_worker::{alerts, ApiError, WorkerInfo};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::JsValue;
-use worker::{event, Context, Env, Method, Request, Response, Result, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
+};
 
 /// The cron that retries failed or deferred issue creations, then watches the collector's own
 /// health and delivers its alerts.
@@ -36,6 +38,8 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Var(context::HOURLY_LIMIT_VAR),
         Binding::Var(context::DAILY_LIMIT_VAR),
         Binding::Var(context::ACCOUNT_DAILY_LIMIT_VAR),
+        Binding::Queue(tail::ERROR_EVENTS),
+        Binding::Var(tail::ERROR_EVENTS_QUEUE_VAR),
     ],
     optional: &[
         (
@@ -107,6 +111,19 @@ const TAIL: Handler = Handler::tail("tail", |batch| {
 })
 .stamps_itself();
 
+/// Counts a tail batch could not record (D1 refused, or past one invocation's write budget).
+const REQUEUED: Handler = Handler::queue("requeued", tail::ERROR_EVENTS_QUEUE_VAR, |batch| {
+    Box::pin(async move {
+        let report = tail::requeued(batch).await;
+        let failure = report
+            .errors
+            .iter()
+            .find(|e| e.starts_with("recording deferred"))
+            .cloned();
+        Outcome::new(&report, failure)
+    })
+});
+
 const RETRY: Handler = Handler::cron("retry", RETRY_CRON, |env, at| {
     Box::pin(async move {
         let (report, failure) = tail::retry(&env, at).await;
@@ -133,7 +150,7 @@ pub(crate) const DIGEST: Handler = Handler::cron("digest", "10 0 * * *", |env, a
 pub(crate) static WORKER: WorkerSpec = WorkerSpec {
     info: INFO,
     routes: ROUTES,
-    handlers: &[TAIL, RETRY, UPKEEP, DIGEST],
+    handlers: &[TAIL, REQUEUED, RETRY, UPKEEP, DIGEST],
     unexpected_queue: None,
 };
 
@@ -153,6 +170,12 @@ pub async fn tail_events(events: JsValue, env: Env) -> std::result::Result<(), J
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     WORKER.fetch(req, env).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<serde_json::Value>, env: Env, _ctx: Context) -> Result<()> {
+    WORKER.queue(batch, env).await;
+    Ok(())
 }
 
 #[event(scheduled)]

@@ -1,23 +1,35 @@
-//! A tail batch: events read one by one (a malformed one is counted, not fatal), occurrences
-//! grouped per fingerprint, counts added in one D1 round trip, then each fingerprint's issue kept.
+//! A tail batch: events read one by one (a malformed one is counted, not fatal; parts that cannot
+//! be read are truncated), occurrences grouped per fingerprint, counts added in one D1 round
+//! trip, then each fingerprint's issue kept. Events D1 refused, or past one run's budget of 100
+//! fingerprints, wait on the collector's own queue and go through the same pipeline from there.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use platform_errors::deferred::{self, MAX_GROUPS_PER_RUN};
 use platform_errors::patterns::Patterns;
 use platform_errors::sightings::sightings;
-use platform_errors::{aggregate, capture, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
+use platform_errors::{aggregate, capture, Occurrence, ScriptInfo, TailEvent, UNKNOWN_SCRIPT};
 use platform_kv::families::{ApprovedPatterns, ScriptMap, ShadowPatterns};
 use platform_kv::key::{Family, Key};
 use platform_kv::value::{Json, JsonArray};
 use platform_kv::{IsolateCache, IsolateCell};
-use platform_worker::skeleton::Stamp;
-use serde_json::Value;
-use worker::wasm_bindgen::JsValue;
-use worker::Env;
+use platform_worker::skeleton::{Batch, Stamp};
+use worker::wasm_bindgen::closure::Closure;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::{
+    Env, MessageExt, QueueContentType, QueueRetryOptions, QueueRetryOptionsBuilder, RawMessageBuilder,
+};
 
 use crate::context::{Ctx, Report};
 use crate::issues;
-use crate::ledger::fingerprints;
+use crate::ledger::{fingerprints, Fingerprint};
+
+/// The queue (binding and, in `ERROR_EVENTS_QUEUE` var, its name) on which counts wait that a
+/// tail batch could not record.
+pub const ERROR_EVENTS: &str = "ERROR_EVENTS";
+pub const ERROR_EVENTS_QUEUE_VAR: &str = "ERROR_EVENTS_QUEUE";
+/// How long a deferred message waits before D1 is tried again.
+const RETRY_DELAY_S: u32 = 60;
 
 /// How long an isolate trusts what it read from KV.
 const SCRIPT_MAP_CACHE_MS: u64 = 60_000;
@@ -32,22 +44,67 @@ thread_local! {
     static SHADOW: IsolateCell<Patterns> = const { IsolateCell::new(PATTERNS_CACHE_MS) };
 }
 
-/// Each element of the JS array as JSON; `None` for one that cannot be read.
+/// Nesting of a JS value taken apart field by field when it cannot be turned into JSON whole.
+const FIELD_DEPTH: u32 = 3;
+
+/// `value` as JSON text: BigInts become their digits followed by `n`; a part that cannot be
+/// turned into JSON (a cycle) is taken apart field by field, and what still cannot be read
+/// becomes `"[unreadable]"`, so the rest of the event is kept.
+fn readable(value: &JsValue, replacer: &JsValue, depth: u32) -> String {
+    if let Ok(text) = js_sys::JSON::stringify_with_replacer(value, replacer) {
+        return text.as_string().unwrap_or_else(|| "null".to_owned());
+    }
+    if depth >= FIELD_DEPTH || !value.is_object() {
+        return "\"[unreadable]\"".to_owned();
+    }
+    if js_sys::Array::is_array(value) {
+        let items: Vec<String> = js_sys::Array::from(value)
+            .iter()
+            .map(|item| readable(&item, replacer, depth + 1))
+            .collect();
+        return format!("[{}]", items.join(","));
+    }
+    let object = js_sys::Object::from(value.clone());
+    let fields: Vec<String> = js_sys::Object::keys(&object)
+        .iter()
+        .filter_map(|key| {
+            let name = key.as_string()?;
+            let field = js_sys::Reflect::get(&object, &key).unwrap_or(JsValue::NULL);
+            let name = serde_json::to_string(&name).ok()?;
+            Some(format!("{name}:{}", readable(&field, replacer, depth + 1)))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// Each element of the JS array as an event, and how many could not be read at all. Parts of an
+/// event that cannot be read (nested too deep, a cycle, a BigInt) are truncated, not fatal.
 pub fn read_events(events: &JsValue) -> (Vec<TailEvent>, u32) {
     if !js_sys::Array::is_array(events) {
         return (Vec::new(), 1);
     }
+    let bigints = Closure::<dyn Fn(JsValue, JsValue) -> JsValue>::new(|_key: JsValue, value: JsValue| {
+        if value.is_bigint() {
+            let digits = js_sys::BigInt::unchecked_from_js(value)
+                .to_string(10)
+                .ok()
+                .and_then(|s| s.as_string())
+                .unwrap_or_default();
+            JsValue::from_str(&format!("{digits}n"))
+        } else {
+            value
+        }
+    });
+    let replacer = bigints.as_ref().clone();
     let mut read = Vec::new();
     let mut malformed = 0;
     for item in js_sys::Array::from(events).iter() {
-        let event = js_sys::JSON::stringify(&item)
-            .ok()
-            .and_then(|s| s.as_string())
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-            .and_then(|v| TailEvent::from_json(&v));
-        match event {
-            Some(event) => read.push(event),
-            None => malformed += 1,
+        match TailEvent::from_json_text(&readable(&item, &replacer, 0)) {
+            Ok(event) => read.push(event),
+            Err(reason) => {
+                worker::console_error!("tail event refused: {reason}");
+                malformed += 1;
+            }
         }
     }
     (read, malformed)
@@ -107,6 +164,22 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
     };
     ctx.report.events = events.len() as u32 + malformed;
     ctx.report.malformed = malformed;
+    if let Err(failure) = Box::pin(process(&mut ctx, &events, Some(stamp))).await {
+        // The runtime never delivers these events again: they wait on the queue.
+        let failure = format!("{failure}; the events wait on {ERROR_EVENTS}");
+        defer(&mut ctx, &events).await;
+        stamp.record_in(&ctx.db, Some(&failure), now).await;
+        ctx.report.errors.push(failure);
+    }
+    ctx.report.d1_statements = ctx.statements();
+    ctx.report
+}
+
+/// Captures, counts and files `events`: those past one run's budget of fingerprints are put on
+/// the queue; `Err` when D1 refused the counts (nothing of the rest was recorded). A tail batch
+/// passes its stamp, which rides in the counts' round trip.
+async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) -> Result<(), String> {
+    let now = ctx.now;
     let names: BTreeSet<String> = events
         .iter()
         .map(|e| e.script.clone().unwrap_or_else(|| UNKNOWN_SCRIPT.to_owned()))
@@ -117,29 +190,33 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
         let info = if name == UNKNOWN_SCRIPT {
             None
         } else {
-            script_info(&mut ctx, &name).await
+            script_info(ctx, &name).await
         };
         scripts.insert(
             name,
             info.unwrap_or_else(|| ScriptInfo::unmapped(default_repository.clone())),
         );
     }
-    let patterns = pattern_list(&mut ctx, &PATTERNS, ApprovedPatterns::key()).await;
-    let shadow = pattern_list(&mut ctx, &SHADOW, ShadowPatterns::key()).await;
-    let occurrences: Vec<_> = events
+    let patterns = pattern_list(ctx, &PATTERNS, ApprovedPatterns::key()).await;
+    let shadow = pattern_list(ctx, &SHADOW, ShadowPatterns::key()).await;
+    let captured: Vec<Vec<Occurrence>> = events
         .iter()
-        .flat_map(|event| {
+        .map(|event| {
             let script = event.script.as_deref().unwrap_or(UNKNOWN_SCRIPT);
             capture(event, script, &patterns, now)
         })
         .collect();
-    ctx.report.occurrences = occurrences.len() as u32;
+    // Past one invocation's write budget, the rest waits on the queue.
+    let kept = deferred::within_budget(&captured, MAX_GROUPS_PER_RUN);
+    defer(ctx, &events[kept..]).await;
+    let occurrences: Vec<Occurrence> = captured.into_iter().take(kept).flatten().collect();
+    ctx.report.occurrences += occurrences.len() as u32;
     // Shadow patterns are only counted; what is filed does not change.
     let seen = sightings(&occurrences, &patterns, &shadow);
-    ctx.report.pattern_matches = seen.values().sum::<u64>() as u32;
+    ctx.report.pattern_matches += seen.values().sum::<u64>() as u32;
     let groups = aggregate(occurrences);
-    ctx.report.fingerprints = groups.len() as u32;
-    let due = stamp.busy(&ctx.db, now);
+    ctx.report.fingerprints += groups.len() as u32;
+    let due = stamp.and_then(|stamp| stamp.busy(&ctx.db, now));
     let before = ctx.round_trips();
     if groups.is_empty() {
         if let Some(stamp) = due {
@@ -149,29 +226,109 @@ pub async fn batch(events: JsValue, env: &Env, now: u64, stamp: Stamp) -> Report
                 ctx.fail("stamping the tail handler", error);
             }
         }
-        return ctx.report;
+        return Ok(());
     }
-    let also = due
+    let also: Vec<_> = due
         .into_iter()
-        .chain(platform_db::patterns::record_sightings(&seen, now));
+        .chain(platform_db::patterns::record_sightings(&seen, now))
+        .collect();
     let recorded = fingerprints::record(&ctx.db, &groups, &scripts, also).await;
     ctx.report.d1_round_trips += ctx.round_trips() - before;
-    let rows = match recorded {
-        Ok(rows) => rows,
-        Err(error) => {
-            let failure = error.to_string();
-            stamp.record_in(&ctx.db, Some(&failure), now).await;
-            ctx.report.errors.push(failure);
-            return ctx.report;
-        }
-    };
-    for row in &rows {
-        if let Err(error) = issues::sync(&mut ctx, row).await {
+    let rows = recorded.map_err(|error| error.to_string())?;
+    file(ctx, &rows).await;
+    Ok(())
+}
+
+/// Keeps each row's issue, then adds the invocation's GitHub writes to the hourly budget.
+async fn file(ctx: &mut Ctx<'_>, rows: &[Fingerprint]) {
+    for row in rows {
+        // Boxed: the tail batch, the queue and the retry cron share one copy of the issue logic.
+        if let Err(error) = Box::pin(issues::sync(ctx, row)).await {
             ctx.fail(&row.fingerprint, error.log_message());
         }
     }
     ctx.flush_rates().await;
+}
+
+/// Puts events this invocation does not record on the collector's queue, one a message. Only
+/// a refused send loses one, and that is reported.
+async fn defer(ctx: &mut Ctx<'_>, events: &[TailEvent]) {
+    if events.is_empty() {
+        return;
+    }
+    let Ok(queue) = ctx.env.queue(ERROR_EVENTS) else {
+        let lost = format!(
+            "binding {ERROR_EVENTS} is missing; {} events are lost",
+            events.len()
+        );
+        return ctx.fail("deferring events", lost);
+    };
+    for event in events {
+        let sent = match js_sys::JSON::parse(&deferred::trace_item(event).to_string()) {
+            Ok(body) => {
+                let message = RawMessageBuilder::new(body).build_with_content_type(QueueContentType::Json);
+                queue.send_raw(message).await.map_err(|e| e.to_string())
+            }
+            Err(_) => Err("the event could not be encoded".to_owned()),
+        };
+        match sent {
+            Ok(()) => ctx.report.deferred_events += 1,
+            Err(e) => ctx.fail("deferring an event", format!("{e}; the event is lost")),
+        }
+    }
+}
+
+/// The collector's own queue: events a tail batch deferred, run through the same pipeline. When
+/// D1 refuses again the batch is retried a minute later; a message that is no event is dropped
+/// with its reason.
+pub async fn requeued(batch: Batch) -> Report {
+    let mut ctx = match Ctx::new(&batch.env, batch.now) {
+        Ok(ctx) => ctx,
+        Err(error) => {
+            batch
+                .messages
+                .iter()
+                .for_each(|m| m.retry_with_options(&retry_later()));
+            return Report::failed(error);
+        }
+    };
+    let mut events = Vec::new();
+    for message in &batch.messages {
+        let text = js_sys::JSON::stringify(&message.body())
+            .ok()
+            .and_then(|t| t.as_string());
+        match text.map_or(Err("the message is not JSON".to_owned()), |t| {
+            TailEvent::from_json_text(&t)
+        }) {
+            Ok(event) => events.push(event),
+            Err(reason) => {
+                ctx.report.malformed += 1;
+                ctx.fail("deferred event dropped", reason);
+                message.ack();
+            }
+        }
+    }
+    ctx.report.events = events.len() as u32;
+    let outcome = Box::pin(process(&mut ctx, &events, None)).await;
+    for message in &batch.messages {
+        match &outcome {
+            Ok(()) => message.ack(),
+            Err(_) => message.retry_with_options(&retry_later()),
+        }
+    }
+    if let Err(failure) = outcome {
+        ctx.report
+            .errors
+            .push(format!("recording deferred events: {failure}"));
+    }
+    ctx.report.d1_statements = ctx.statements();
     ctx.report
+}
+
+fn retry_later() -> QueueRetryOptions {
+    QueueRetryOptionsBuilder::new()
+        .with_delay_seconds(RETRY_DELAY_S)
+        .build()
 }
 
 /// The retry cron: creations that failed or were deferred and are due again. Returns the report
@@ -188,16 +345,11 @@ pub async fn retry(env: &Env, now: u64) -> (Report, Option<String>) {
     // fails only when it cannot read its work.
     let failure = match fingerprints::due_creations(&ctx.db, now, 25).await {
         Ok(rows) => {
-            for row in &rows {
-                if let Err(error) = issues::sync(&mut ctx, row).await {
-                    ctx.fail(&row.fingerprint, error.log_message());
-                }
-            }
+            file(&mut ctx, &rows).await;
             None
         }
         Err(error) => Some(error.to_string()),
     };
-    ctx.flush_rates().await;
     ctx.report.errors.extend(failure.clone());
     (ctx.report, failure)
 }

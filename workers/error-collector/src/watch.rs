@@ -1,6 +1,6 @@
 //! The collector watching itself: the skeleton stamps every handler's runs, and the `*/15`
-//! upkeep alerts on a handler that stopped running or keeps failing, then delivers the
-//! collector's pending alerts.
+//! upkeep alerts on a handler that stopped running or keeps failing, delivers the collector's
+//! pending alerts and applies the retention of its swept tables.
 
 use platform_core::alert::{AlertSubject, Severity};
 use platform_core::handlers::Condition;
@@ -96,6 +96,10 @@ pub async fn upkeep(env: &Env, now: u64) -> UpkeepReport {
     match alerts::deliver_pending(env, &store, &db).await {
         Ok(delivery) => upkeep.delivery = delivery,
         Err(error) => upkeep.errors.push(error.log_message()),
+    }
+    // Webhook deliveries older than their retention (the only swept table the collector owns).
+    if let Err(error) = platform_db::retention::sweep(&db, now).await {
+        upkeep.errors.push(error.to_string());
     }
     upkeep
 }

@@ -10,6 +10,7 @@ use worker::{Env, Request};
 use crate::context::Ctx;
 use crate::issues;
 use crate::ledger::fingerprints;
+use platform_db::errors::deliveries;
 
 pub const GITHUB_WEBHOOK_SECRET: &str = "GITHUB_WEBHOOK_SECRET";
 
@@ -24,6 +25,7 @@ pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, Ap
     let signature =
         header("X-Hub-Signature-256").ok_or_else(|| ApiError::unauthorized("missing X-Hub-Signature-256"))?;
     let event = header("X-GitHub-Event").unwrap_or_default();
+    let delivery = header("X-GitHub-Delivery");
     let body = req
         .bytes()
         .await
@@ -43,7 +45,25 @@ pub async fn receive(req: &mut Request, env: &Env, now: u64) -> Result<Value, Ap
         return Ok(json!({ "event": event, "applied": false }));
     };
     let mut ctx = Ctx::new(env, now)?;
-    let Some(row) = fingerprints::apply_issue_change(&ctx.db, &change).await? else {
+    // GitHub names each delivery; a replay of one already applied is acknowledged, not applied.
+    let delivery = delivery
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty() && id.len() <= 100)
+        .ok_or_else(|| ApiError::bad_request("missing X-GitHub-Delivery (GitHub names every delivery)"))?;
+    if !deliveries::claim(&ctx.db, &delivery, now).await? {
+        return Ok(json!({ "event": event, "applied": false, "duplicate": delivery }));
+    }
+    let applied = match fingerprints::apply_issue_change(&ctx.db, &change).await {
+        Ok(applied) => applied,
+        Err(error) => {
+            // GitHub redelivers a failed delivery: let that one apply.
+            if let Err(release) = deliveries::release(&ctx.db, &delivery).await {
+                ctx.fail("releasing the delivery", release);
+            }
+            return Err(error.into());
+        }
+    };
+    let Some(row) = applied else {
         // An issue the collector did not file (a digest, a gap alert, a person's own).
         return Ok(json!({ "event": event, "applied": false }));
     };

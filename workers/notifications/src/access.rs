@@ -4,7 +4,7 @@
 
 use platform_kv::IsolateCache;
 use platform_notifications::jwt::{self, Jwk, JwtError};
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method, Request, RequestInit};
 
 use crate::crypto;
 
@@ -70,7 +70,8 @@ async fn fetch_keys(team: &str) -> Result<Vec<Jwk>, String> {
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
     let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
-    let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+    let mut response =
+        platform_worker::outbound::send(request, platform_worker::outbound::TIMEOUT_MS).await?;
     let body = response.text().await.map_err(|e| e.to_string())?;
     if response.status_code() != 200 {
         return Err(format!("{url} answered {}", response.status_code()));
