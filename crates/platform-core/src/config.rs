@@ -17,7 +17,8 @@ use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::{Limit, MetricLimits};
 use crate::metric::Metric;
 use crate::services::{
-    check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument, MAX_TIER,
+    check_resource_id, check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument,
+    MAX_TIER,
 };
 use crate::settings::Settings;
 use crate::thresholds::{CostAlertThresholds, CostService, ServiceThresholdOverride};
@@ -421,7 +422,14 @@ impl<'p> Check<'p> {
         let fields = self.fields(
             Some(value),
             path,
-            &["display_name", "repository", "tier", "scripts", "features"],
+            &[
+                "display_name",
+                "repository",
+                "tier",
+                "scripts",
+                "resources",
+                "features",
+            ],
         );
         let display_name = self
             .string(fields.get("display_name").copied(), &path.field("display_name"))
@@ -448,11 +456,17 @@ impl<'p> Check<'p> {
                 0..=u64::from(MAX_TIER),
             )
             .map_or(MAX_TIER, |tier| u8::try_from(tier).unwrap_or(MAX_TIER));
-        let scripts = self.scripts(
+        let scripts = self.owned(
             fields.get("scripts").copied(),
             &path.field("scripts"),
-            id,
-            claimed,
+            (id, claimed),
+            ("script", check_script_name),
+        );
+        let resources = self.owned(
+            fields.get("resources").copied(),
+            &path.field("resources"),
+            (id, claimed),
+            ("resource", check_resource_id),
         );
         let features = self.features(slug, fields.get("features").copied(), &path.field("features"));
         declared.features.extend(
@@ -465,16 +479,18 @@ impl<'p> Check<'p> {
             repository: repository?,
             tier,
             scripts,
+            resources,
             features,
         })
     }
 
-    fn scripts(
+    /// The script names or resource ids a project owns; each may belong to one project only.
+    fn owned(
         &mut self,
         value: Option<&Value>,
         path: &Path,
-        project: Option<&ProjectId>,
-        claimed: &mut BTreeMap<String, ProjectId>,
+        (project, claimed): (Option<&ProjectId>, &mut BTreeMap<String, ProjectId>),
+        (noun, check): (&str, fn(&str) -> Result<(), String>),
     ) -> BTreeSet<String> {
         let items = match value {
             None | Some(Value::Null) => return BTreeSet::new(),
@@ -482,30 +498,30 @@ impl<'p> Check<'p> {
             Some(other) => {
                 self.report(
                     path,
-                    format!("expected a list of script names, found {}", kind_of(other)),
+                    format!("expected a list of {noun} names, found {}", kind_of(other)),
                 );
                 return BTreeSet::new();
             }
         };
-        let mut scripts = BTreeSet::new();
+        let mut names = BTreeSet::new();
         for (index, item) in items.iter().enumerate() {
             let at = path.index(index);
             let Some(name) = self.string(Some(item), &at) else {
                 continue;
             };
-            if let Err(reason) = check_script_name(&name) {
+            if let Err(reason) = check(&name) {
                 self.report(&at, reason);
                 continue;
             }
-            if !scripts.insert(name.clone()) {
-                self.report(&at, format!("script {name:?} is listed twice"));
+            if !names.insert(name.clone()) {
+                self.report(&at, format!("{noun} {name:?} is listed twice"));
                 continue;
             }
             let Some(project) = project else { continue };
             match claimed.get(&name) {
                 Some(owner) if owner != project => self.report(
                     &at,
-                    format!("script {name:?} is claimed by two projects: {owner} and {project}"),
+                    format!("{noun} {name:?} is claimed by two projects: {owner} and {project}"),
                 ),
                 Some(_) => {}
                 None => {
@@ -513,7 +529,7 @@ impl<'p> Check<'p> {
                 }
             }
         }
-        scripts
+        names
     }
 
     fn features(
