@@ -1,6 +1,7 @@
 // Control endpoints through which Node reads and steers the fakes (reached with
 // `getWorker("fake-apis").fetch(CONTROL_ORIGIN + path)`; never recorded as a request).
 
+import { programAnalytics } from "./cloudflare-analytics.mjs";
 import { listAllIssues } from "./github.mjs";
 import { addCloudflareResponse, addFailure, listRequests, resetAll } from "./store.mjs";
 
@@ -24,6 +25,9 @@ export async function handleControl({ request, url, db }) {
       await addCloudflareResponse(db, match, response);
       return new Response(null, { status: 204 });
     }
+    case "POST /cloudflare/analytics":
+      await programAnalytics(db, await request.json());
+      return new Response(null, { status: 204 });
     case "GET /github/issues":
       return Response.json({ issues: await listAllIssues(db, { owner: params.get("owner"), repo: params.get("repo") }) });
     case "POST /reset":
