@@ -7,6 +7,7 @@ use std::fmt;
 pub mod attribution;
 pub mod collect;
 pub mod datasets;
+pub mod instant;
 pub mod r2;
 pub mod report;
 pub mod sampling;

@@ -1,16 +1,20 @@
 //! Which project a resource belongs to: its scripts (the source of `SCRIPT_MAP`) and the resources
 //! each project declares in services.yaml. Anything else is unattributed, shown as such.
 
-use std::collections::BTreeMap;
-
 use crate::services::ServicesDocument;
 
+/// Owners by resource, the first claim winning (a list, not a map: the collector's wasm stays
+/// small; a config owns at most a few hundred names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Attribution {
-    owners: BTreeMap<String, String>,
+    owners: Vec<(String, String)>,
 }
 
 impl Attribution {
+    fn listed(owners: Vec<(String, String)>) -> Self {
+        Self { owners }
+    }
+
     pub fn from_services(services: &ServicesDocument) -> Self {
         let owners = services
             .projects
@@ -23,13 +27,13 @@ impl Attribution {
                     .map(move |name| (name.clone(), id.as_str().to_owned()))
             })
             .collect();
-        Self { owners }
+        Self::listed(owners)
     }
 
     /// From the applied config as sync-config records it (`{"services": {"projects": ...}}`),
     /// read without decoding the whole document.
     pub fn from_config_json(document: &serde_json::Value) -> Self {
-        let mut owners = BTreeMap::new();
+        let mut owners = Vec::new();
         let projects = document["services"]["projects"].as_object().into_iter().flatten();
         for (project, fields) in projects {
             let names = ["scripts", "resources"]
@@ -37,29 +41,38 @@ impl Attribution {
                 .flat_map(|list| fields[list].as_array().into_iter().flatten())
                 .filter_map(serde_json::Value::as_str);
             for name in names {
-                owners.insert(name.to_owned(), project.clone());
+                owners.push((name.to_owned(), project.clone()));
             }
         }
-        Self { owners }
+        Self::listed(owners)
     }
 
-    /// Every project that owns something.
-    pub fn projects(&self) -> std::collections::BTreeSet<&str> {
-        self.owners.values().map(String::as_str).collect()
+    /// Every project that owns something, each once.
+    pub fn projects(&self) -> Vec<&str> {
+        let mut projects: Vec<&str> = Vec::new();
+        for (_, project) in &self.owners {
+            if !projects.contains(&project.as_str()) {
+                projects.push(project);
+            }
+        }
+        projects
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self {
-            owners: pairs
+        Self::listed(
+            pairs
                 .into_iter()
                 .map(|(resource, project)| (resource.to_owned(), project.to_owned()))
                 .collect(),
-        }
+        )
     }
 
     /// The owning project of a script name or resource id.
     pub fn project(&self, resource: &str) -> Option<&str> {
-        self.owners.get(resource).map(String::as_str)
+        self.owners
+            .iter()
+            .find(|(owned, _)| owned == resource)
+            .map(|(_, project)| project.as_str())
     }
 }
 

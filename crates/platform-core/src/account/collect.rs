@@ -3,13 +3,11 @@
 //! `platform-usage:prev-hour:account`) and catches up on the next run, within its retention. An
 //! hour is stored by replacing its row, so collecting it twice never counts it twice.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
 use super::datasets::{Dataset, DATASETS, HOUR_MS};
 use super::sampling::Pace;
-use crate::time::{iso8601, parse_instant, EpochMs, UtcDay};
+use crate::time::{iso8601, EpochMs};
 
 const DAY_MS: EpochMs = 86_400_000;
 /// An hour is collected once it ended this long ago: analytics settle within minutes.
@@ -17,21 +15,20 @@ pub const SETTLE_MS: EpochMs = 5 * 60_000;
 /// Hours per request (a day fits any dataset's maximum duration and page size here).
 pub const MAX_HOURS: u64 = 24;
 
-/// The collector's state beyond its cursor. Written only when it changes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The collector's state beyond its cursor, in dataset order. Written only when it changes.
+/// Stored as `{"behind": {dataset: ms}, "failures": {dataset: {reason, at}}, "retry_after": ms}`
+/// (read and written by hand: lists and JSON maps keep the collector's wasm small).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct State {
     /// Datasets behind the cursor: the first hour each still has to collect.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub behind: BTreeMap<String, EpochMs>,
+    pub behind: Vec<(String, EpochMs)>,
     /// Each dataset's last failure, until it collects again.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub failures: BTreeMap<String, Failure>,
+    pub failures: Vec<(String, Failure)>,
     /// No request before this instant: the API asked to wait (429 with Retry-After).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<EpochMs>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub reason: String,
     /// When it last failed (ISO 8601).
@@ -102,7 +99,7 @@ pub fn plan(now: EpochMs, cursor: Option<EpochMs>, state: &State, pace: Pace) ->
     let mut jobs = Vec::new();
     let mut gaps = Vec::new();
     for dataset in DATASETS {
-        let mut from = state.behind.get(dataset.id).copied().unwrap_or(start).min(next);
+        let mut from = state.behind_of(dataset.id).unwrap_or(start).min(next);
         let oldest = oldest(dataset, now);
         if from < oldest {
             gaps.push(format!(
@@ -132,50 +129,111 @@ pub fn plan(now: EpochMs, cursor: Option<EpochMs>, state: &State, pace: Pace) ->
 }
 
 impl State {
+    /// The first hour a dataset behind the cursor still has to collect.
+    pub fn behind_of(&self, dataset: &str) -> Option<EpochMs> {
+        self.behind
+            .iter()
+            .find(|(id, _)| id == dataset)
+            .map(|(_, at)| *at)
+    }
+
+    fn failure_of(&self, dataset: &str) -> Option<&Failure> {
+        self.failures
+            .iter()
+            .find(|(id, _)| id == dataset)
+            .map(|(_, failure)| failure)
+    }
+
     /// The state after a run that moved the cursor to `cursor`: each dataset is behind where its
     /// job left it.
     pub fn after(&self, jobs: &[(Job, Outcome)], cursor: EpochMs, now: EpochMs) -> State {
         let mut next = State {
-            behind: BTreeMap::new(),
-            failures: self.failures.clone(),
             retry_after: self.retry_after.filter(|until| *until > now),
+            ..State::default()
         };
         for dataset in DATASETS {
+            let id = dataset.id.to_owned();
             let job = jobs.iter().find(|(job, _)| job.dataset.id == dataset.id);
+            let mut failure = self.failure_of(dataset.id).cloned();
             let reached = match job {
                 Some((job, Outcome::Collected)) => {
-                    next.failures.remove(dataset.id);
+                    failure = None;
                     job.to
                 }
                 Some((job, Outcome::Failed(reason))) => {
-                    let failure = Failure {
+                    failure = Some(Failure {
                         reason: reason.clone(),
                         at: iso8601(now),
-                    };
-                    next.failures.insert(dataset.id.to_owned(), failure);
+                    });
                     job.from
                 }
                 Some((job, Outcome::NotSent)) => job.from,
-                None => self.behind.get(dataset.id).copied().unwrap_or(cursor),
+                None => self.behind_of(dataset.id).unwrap_or(cursor),
             };
+            if let Some(failure) = failure {
+                next.failures.push((id.clone(), failure));
+            }
             if reached < cursor {
-                next.behind.insert(dataset.id.to_owned(), reached);
+                next.behind.push((id, reached));
             }
         }
         next
     }
 
-    /// Reads the stored state; an unreadable one starts afresh (the cursor still holds).
-    pub fn from_json(value: serde_json::Value) -> Result<State, String> {
-        serde_json::from_value(value).map_err(|e| e.to_string())
+    pub fn to_json(&self) -> Map<String, Value> {
+        // Filled by insert, not collected: a collected map sorts (more wasm).
+        let mut object = Map::new();
+        if !self.behind.is_empty() {
+            let mut behind = Map::new();
+            for (id, at) in &self.behind {
+                behind.insert(id.clone(), json!(at));
+            }
+            object.insert("behind".into(), Value::Object(behind));
+        }
+        if !self.failures.is_empty() {
+            let mut failures = Map::new();
+            for (id, failure) in &self.failures {
+                failures.insert(id.clone(), json!({ "reason": failure.reason, "at": failure.at }));
+            }
+            object.insert("failures".into(), Value::Object(failures));
+        }
+        if let Some(until) = self.retry_after {
+            object.insert("retry_after".into(), json!(until));
+        }
+        object
+    }
+
+    /// Reads the stored state; unknown datasets are dropped (a dataset no longer collected).
+    pub fn from_json(value: &Value) -> Result<State, String> {
+        let object = value.as_object().ok_or("not a JSON object")?;
+        let entries = |name: &str| object.get(name).and_then(Value::as_object).into_iter().flatten();
+        let mut state = State {
+            retry_after: object.get("retry_after").and_then(Value::as_u64),
+            ..State::default()
+        };
+        for dataset in DATASETS {
+            for (id, value) in entries("behind").filter(|(id, _)| *id == dataset.id) {
+                let at = value
+                    .as_u64()
+                    .ok_or_else(|| format!("behind.{id} is not an instant"))?;
+                state.behind.push((id.clone(), at));
+            }
+            for (id, value) in entries("failures").filter(|(id, _)| *id == dataset.id) {
+                let text = |field: &str| value[field].as_str().unwrap_or_default().to_owned();
+                let failure = Failure {
+                    reason: text("reason"),
+                    at: text("at"),
+                };
+                state.failures.push((id.clone(), failure));
+            }
+        }
+        Ok(state)
     }
 }
 
 /// `from` or `to` of a range: `YYYY-MM-DD` (its midnight), ISO 8601 or epoch milliseconds.
 pub fn parse_bound(raw: &str) -> Option<EpochMs> {
-    UtcDay::parse(raw.trim())
-        .map(UtcDay::start_ms)
-        .or_else(|| parse_instant(raw))
+    super::instant::parse(raw)
 }
 
 /// The jobs that re-collect the hours of `[from, to)` (at most a day, within retention, settled).
@@ -281,8 +339,8 @@ mod tests {
             })
             .collect();
         let state = State::default().after(&outcomes, cursor, at(10, 7));
-        assert_eq!(state.behind.get("kv_operations"), Some(&at(9, 0)));
-        assert_eq!(state.failures["kv_operations"].reason, "502");
+        assert_eq!(state.behind_of("kv_operations"), Some(at(9, 0)));
+        assert_eq!(state.failure_of("kv_operations").unwrap().reason, "502");
         assert_eq!(state.behind.len(), 1);
 
         let plan = super::plan(at(11, 7), Some(cursor), &state, Pace::Full);
@@ -311,7 +369,7 @@ mod tests {
         let outcomes: Vec<_> = planned.iter().map(|job| (*job, Outcome::NotSent)).collect();
         let after = state.after(&outcomes, cursor, at(11, 7));
         assert_eq!(after.retry_after, None, "expired");
-        assert!(after.behind.values().all(|from| *from == at(9, 0)));
+        assert!(after.behind.iter().all(|(_, from)| *from == at(9, 0)));
         assert_eq!(after.behind.len(), DATASETS.len());
     }
 
@@ -365,22 +423,20 @@ mod tests {
 
     #[test]
     fn the_state_round_trips_through_json() {
+        let failure = Failure {
+            reason: "HTTP 502".into(),
+            at: iso8601(at(2, 0)),
+        };
         let state = State {
-            behind: BTreeMap::from([("d1".to_owned(), at(1, 0))]),
-            failures: BTreeMap::from([(
-                "d1".to_owned(),
-                Failure {
-                    reason: "HTTP 502".into(),
-                    at: iso8601(at(2, 0)),
-                },
-            )]),
+            behind: vec![("d1".to_owned(), at(1, 0))],
+            failures: vec![("d1".to_owned(), failure)],
             retry_after: Some(at(3, 0)),
         };
-        let json = serde_json::to_value(&state).unwrap();
-        assert_eq!(State::from_json(json).unwrap(), state);
-        assert_eq!(
-            serde_json::to_value(State::default()).unwrap(),
-            serde_json::json!({})
-        );
+        let json = Value::Object(state.to_json());
+        assert_eq!(State::from_json(&json).unwrap(), state);
+        assert!(State::default().to_json().is_empty());
+        assert!(State::from_json(&json!({ "behind": { "d1": "soon" } })).is_err());
+        let gone = State::from_json(&json!({ "behind": { "gone": 1 } })).unwrap();
+        assert_eq!(gone, State::default());
     }
 }

@@ -6,13 +6,11 @@
 //! with one request per dataset. Field names follow Cloudflare's schema as documented and probed
 //! (the account node's `settings` and introspection are the authority).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde_json::{json, Value};
 
 use super::attribution::Attribution;
 use super::{AccountMetric as M, Aggregation, Exactness, UsageLine};
-use crate::time::{iso8601, parse_instant, EpochMs, UtcDay};
+use crate::time::{iso8601, EpochMs, UtcDay};
 
 pub const HOUR_MS: EpochMs = 3_600_000;
 const DAY_MS: EpochMs = 86_400_000;
@@ -28,7 +26,7 @@ pub enum Filter {
     Date,
 }
 
-type Read = fn(&Value, &mut BTreeSet<String>) -> Vec<(M, f64)>;
+type Read = fn(&Value, &mut Vec<String>) -> Vec<(M, f64)>;
 
 /// One dataset of the account node.
 #[derive(Debug, Clone, Copy)]
@@ -324,13 +322,15 @@ pub fn find(id: &str) -> Option<&'static Dataset> {
     DATASETS.iter().find(|dataset| dataset.id == id)
 }
 
-fn num(group: &Value, block: &str, field: &str) -> f64 {
-    match &group[block][field] {
-        Value::Number(n) => n.as_f64().unwrap_or(0.0),
-        // uint64 fields may arrive as strings.
-        Value::String(s) => s.parse().unwrap_or(0.0),
-        _ => 0.0,
+/// Adds a warning once: a repeated oddity (one per group) is one warning.
+fn warn(warnings: &mut Vec<String>, warning: String) {
+    if !warnings.contains(&warning) {
+        warnings.push(warning);
     }
+}
+
+fn num(group: &Value, block: &str, field: &str) -> f64 {
+    group[block][field].as_f64().unwrap_or(0.0)
 }
 
 fn count(group: &Value) -> f64 {
@@ -341,7 +341,7 @@ fn action(group: &Value) -> &str {
     group["dimensions"]["actionType"].as_str().unwrap_or("")
 }
 
-fn read_workers(group: &Value, _: &mut BTreeSet<String>) -> Vec<(M, f64)> {
+fn read_workers(group: &Value, _: &mut Vec<String>) -> Vec<(M, f64)> {
     let requests = num(group, "sum", "requests");
     vec![
         (M::WorkersRequests, requests),
@@ -355,23 +355,24 @@ fn read_workers(group: &Value, _: &mut BTreeSet<String>) -> Vec<(M, f64)> {
     ]
 }
 
-fn read_kv(group: &Value, warnings: &mut BTreeSet<String>) -> Vec<(M, f64)> {
+fn read_kv(group: &Value, warnings: &mut Vec<String>) -> Vec<(M, f64)> {
     let metric = match action(group) {
         "read" => M::KvReads,
         "write" => M::KvWrites,
         "delete" => M::KvDeletes,
         "list" => M::KvLists,
         other => {
-            warnings.insert(format!(
-                "KV action {other:?} is not known: its requests are not counted"
-            ));
+            warn(
+                warnings,
+                format!("KV action {other:?} is not known: its requests are not counted"),
+            );
             return Vec::new();
         }
     };
     vec![(metric, num(group, "sum", "requests"))]
 }
 
-fn read_d1(group: &Value, _: &mut BTreeSet<String>) -> Vec<(M, f64)> {
+fn read_d1(group: &Value, _: &mut Vec<String>) -> Vec<(M, f64)> {
     vec![
         (M::D1RowsRead, num(group, "sum", "rowsRead")),
         (M::D1RowsWritten, num(group, "sum", "rowsWritten")),
@@ -382,18 +383,19 @@ fn read_d1(group: &Value, _: &mut BTreeSet<String>) -> Vec<(M, f64)> {
     ]
 }
 
-fn read_r2(group: &Value, warnings: &mut BTreeSet<String>) -> Vec<(M, f64)> {
+fn read_r2(group: &Value, warnings: &mut Vec<String>) -> Vec<(M, f64)> {
     let (metric, known) = super::r2::classify(action(group));
     if !known {
-        warnings.insert(format!(
+        let warning = format!(
             "R2 action {:?} is not classified: counted as Class A",
             action(group)
-        ));
+        );
+        warn(warnings, warning);
     }
     vec![(metric, num(group, "sum", "requests"))]
 }
 
-fn read_do_periodic(group: &Value, _: &mut BTreeSet<String>) -> Vec<(M, f64)> {
+fn read_do_periodic(group: &Value, _: &mut Vec<String>) -> Vec<(M, f64)> {
     vec![
         // Billing duration, in GB-s.
         (M::DoGbSeconds, num(group, "sum", "duration")),
@@ -466,14 +468,14 @@ impl Dataset {
         owners: &Attribution,
     ) -> Result<Answer, String> {
         let mut fatal = Vec::new();
-        let mut warnings = BTreeSet::new();
+        let mut warnings = Vec::new();
         for error in answer["errors"].as_array().into_iter().flatten() {
             let message = error["message"].as_str().unwrap_or("an error without a message");
             let path = error["path"].as_array();
             if path.is_none_or(|path| path.iter().any(|part| part.as_str() == Some(self.id))) {
                 fatal.push(message.to_owned());
             } else {
-                warnings.insert(format!("elsewhere in the answer: {message}"));
+                warn(&mut warnings, format!("elsewhere in the answer: {message}"));
             }
         }
         if !fatal.is_empty() {
@@ -493,65 +495,78 @@ impl Dataset {
             return Err(format!("the answer has no list at {}", self.id));
         };
         if groups.len() >= PAGE_LIMIT {
-            warnings.insert(format!(
-                "{PAGE_LIMIT} groups or more: the figures may be cut short"
-            ));
+            warn(
+                &mut warnings,
+                format!("{PAGE_LIMIT} groups or more: the figures may be cut short"),
+            );
         }
-        // Per hour: each (metric, resource) amount, and the sample intervals seen.
-        let mut hours: BTreeMap<EpochMs, (BTreeMap<(M, String), f64>, f64, f64)> = BTreeMap::new();
+        // Per hour: the sum and count of sample intervals, and each (metric, resource) amount kept
+        // sorted by binary search (no maps, no sort: the collector's wasm stays small).
+        let mut buckets: Vec<(EpochMs, f64, f64, Vec<(M, &str, f64)>)> = Vec::new();
         for group in groups {
             let when = group["dimensions"][self.when].as_str().unwrap_or("");
             let starts = self.hours_of(when, from, to);
             if starts.is_empty() {
-                warnings.insert(format!("a group at {when:?} is outside the hours asked for"));
+                warn(
+                    &mut warnings,
+                    format!("a group at {when:?} is outside the hours asked for"),
+                );
                 continue;
             }
             let resource = self
                 .resource
                 .and_then(|dimension| group["dimensions"][dimension].as_str())
                 .unwrap_or("");
-            let amounts = (self.read)(group, &mut warnings);
+            let read = (self.read)(group, &mut warnings);
             let interval = group["avg"]["sampleInterval"].as_f64().unwrap_or(1.0);
             for start in starts {
-                let (amounts_of_hour, intervals, groups) = hours.entry(start).or_default();
-                *intervals += interval;
-                *groups += 1.0;
-                for (metric, amount) in &amounts {
-                    let slot = amounts_of_hour
-                        .entry((*metric, resource.to_owned()))
-                        .or_insert(0.0);
-                    *slot = match metric.aggregation() {
-                        Aggregation::Sum => *slot + amount,
-                        Aggregation::Level => slot.max(*amount),
-                    };
+                let at = match buckets.iter().position(|bucket| bucket.0 == start) {
+                    Some(at) => at,
+                    None => {
+                        buckets.push((start, 0.0, 0.0, Vec::new()));
+                        buckets.len() - 1
+                    }
+                };
+                let (_, sum, count, amounts) = &mut buckets[at];
+                *sum += interval;
+                *count += 1.0;
+                for (metric, amount) in &read {
+                    match amounts.binary_search_by(|entry| (entry.0, entry.1).cmp(&(*metric, resource))) {
+                        Ok(found) => {
+                            let slot = &mut amounts[found].2;
+                            *slot = match metric.aggregation() {
+                                Aggregation::Sum => *slot + amount,
+                                Aggregation::Level => slot.max(*amount),
+                            };
+                        }
+                        Err(place) => amounts.insert(place, (*metric, resource, *amount)),
+                    }
                 }
             }
         }
         let mut answer = Answer::default();
         for start in (from..to).step_by(HOUR_MS as usize) {
-            let (amounts, intervals, groups) = hours.remove(&start).unwrap_or_default();
-            let mut lines = Vec::with_capacity(amounts.len());
-            // A zero says nothing a missing line does not, and costs stored bytes.
-            for ((metric, resource), amount) in amounts.into_iter().filter(|(_, amount)| *amount != 0.0) {
-                match UsageLine::new(metric, &resource, owners.project(&resource), amount) {
-                    Ok(line) => lines.push(line),
-                    Err(error) => {
-                        warnings.insert(error);
+            let mut lines = Vec::new();
+            let mut exactness = Exactness::Exact;
+            if let Some((_, sum, count, amounts)) = buckets.iter().find(|bucket| bucket.0 == start) {
+                if self.sampled {
+                    exactness = Exactness::from_interval(sum / count);
+                }
+                // A zero says nothing a missing line does not, and costs stored bytes.
+                for (metric, resource, amount) in amounts.iter().filter(|entry| entry.2 != 0.0) {
+                    match UsageLine::new(*metric, resource, owners.project(resource), *amount) {
+                        Ok(line) => lines.push(line),
+                        Err(error) => warn(&mut warnings, error),
                     }
                 }
             }
-            let exactness = if self.sampled && groups > 0.0 {
-                Exactness::from_interval(intervals / groups)
-            } else {
-                Exactness::Exact
-            };
             answer.hours.push(HourLines {
                 start,
                 lines,
                 exactness,
             });
         }
-        answer.warnings = warnings.into_iter().collect();
+        answer.warnings = warnings;
         Ok(answer)
     }
 
@@ -559,12 +574,12 @@ impl Dataset {
     /// day for a daily level.
     fn hours_of(&self, when: &str, from: EpochMs, to: EpochMs) -> Vec<EpochMs> {
         let (start, span) = if self.when == "date" {
-            match UtcDay::parse(when) {
-                Some(day) => (day.start_ms(), DAY_MS),
+            match super::instant::parse_day(when) {
+                Some(day) => (day, DAY_MS),
                 None => return Vec::new(),
             }
         } else {
-            match parse_instant(when) {
+            match super::instant::parse(when) {
                 Some(at) => (at - at % HOUR_MS, HOUR_MS),
                 None => return Vec::new(),
             }
@@ -592,7 +607,7 @@ mod tests {
 
     #[test]
     fn every_dataset_has_a_distinct_valid_id_and_one_document() {
-        let ids: BTreeSet<_> = DATASETS.iter().map(|d| d.id).collect();
+        let ids: std::collections::BTreeSet<_> = DATASETS.iter().map(|d| d.id).collect();
         assert_eq!(ids.len(), DATASETS.len());
         for dataset in DATASETS {
             let valid = dataset.id.len() <= 40

@@ -61,7 +61,7 @@ impl Pace {
         if limit == 0 {
             return Pace::Full;
         }
-        let percent = u64::try_from(u128::from(writes_24h) * 100 / u128::from(limit)).unwrap_or(u64::MAX);
+        let percent = writes_24h.saturating_mul(100) / limit;
         let strict = Self::for_percent(percent);
         let relaxed = Self::for_percent(percent.saturating_add(HYSTERESIS));
         if strict > self {

@@ -3,15 +3,13 @@
 //! was measured), the sampling mode those writes set, and each project's Durable Object GB-s.
 //! Each key is written only when its value moved enough to matter.
 
-use std::collections::BTreeMap;
-
 use platform_core::account::attribution::Attribution;
 use platform_core::account::sampling::Pace;
 use platform_core::account::AccountMetric;
 use platform_core::{EpochMs, ProjectId};
 use platform_db::account as table;
 use platform_kv::families::{D1Writes24h, D1WritesTimestamp, DoGbSeconds24h, UsageSamplingMode};
-use platform_kv::{SamplingMode, Timestamp, TypedKey};
+use platform_kv::{Key, SamplingMode, Timestamp, TypedKey};
 use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde_json::{json, Value};
 use worker::Env;
@@ -66,14 +64,17 @@ async fn measure(
         .map(|v| v.to_string())
         .unwrap_or_default();
     let mut writes = 0.0;
-    let mut gb_seconds: BTreeMap<&str, f64> = owners.projects().into_iter().map(|p| (p, 0.0)).collect();
+    let mut gb_seconds: Vec<(&str, f64)> = owners.projects().into_iter().map(|p| (p, 0.0)).collect();
     for line in hours.iter().flat_map(|hour| &hour.lines) {
         match (line.metric, line.project.as_deref()) {
             (AccountMetric::D1RowsWritten, _) if !own_db.is_empty() && line.resource == own_db => {
                 writes += line.amount
             }
             (AccountMetric::DoGbSeconds, Some(project)) => {
-                *gb_seconds.entry(project).or_insert(0.0) += line.amount;
+                match gb_seconds.iter_mut().find(|(owner, _)| *owner == project) {
+                    Some((_, total)) => *total += line.amount,
+                    None => gb_seconds.push((project, line.amount)),
+                }
             }
             _ => {}
         }
@@ -96,23 +97,13 @@ async fn measure(
                     "d1_writes_24h": writes, "d1_write_limit": limit })
         );
     }
-    let mut keys = Vec::new();
-    for (project, amount) in &gb_seconds {
-        if let Ok(id) = ProjectId::parse(project) {
-            keys.push((DoGbSeconds24h::key(&id)?, *amount));
-        }
-    }
-    let typed: Vec<&dyn TypedKey<Value = f64>> = keys
-        .iter()
-        .map(|(key, _)| key as &dyn TypedKey<Value = f64>)
-        .collect();
-    let stored = store.get_bulk(&typed).await?;
+    let stored = stored_gb_seconds(store, gb_seconds.iter().map(|(project, _)| *project)).await?;
     let mut written = Vec::new();
-    for ((key, amount), old) in keys.iter().zip(stored) {
-        let changed = match old.ok().flatten() {
+    for ((_, key, old), (_, amount)) in stored.iter().zip(&gb_seconds) {
+        let changed = match old {
             // Absent reads as none used.
             None => *amount > 0.0,
-            Some(old) => moved(old, *amount, old.max(*amount)),
+            Some(old) => moved(*old, *amount, old.max(*amount)),
         };
         if changed {
             store.put(key, amount).await?;
@@ -125,4 +116,28 @@ async fn measure(
         "sampling_mode": next.name(),
         "do_gb_seconds_written": written,
     }))
+}
+
+/// Each project's stored `platform-usage:do-gb-seconds-24h:{project}`, in one bulk read.
+pub async fn stored_gb_seconds<'a>(
+    store: &PlatformStore,
+    projects: impl Iterator<Item = &'a str>,
+) -> Result<Vec<(&'a str, Key<DoGbSeconds24h>, Option<f64>)>, ApiError> {
+    let mut keys = Vec::new();
+    for project in projects {
+        // Projects come from validated config; one that is not a slug has no key.
+        if let Ok(id) = ProjectId::parse(project) {
+            keys.push((project, DoGbSeconds24h::key(&id)?));
+        }
+    }
+    let typed: Vec<&dyn TypedKey<Value = f64>> = keys
+        .iter()
+        .map(|(_, key)| key as &dyn TypedKey<Value = f64>)
+        .collect();
+    let stored = store.get_bulk(&typed).await?;
+    Ok(keys
+        .into_iter()
+        .zip(stored)
+        .map(|((project, key), value)| (project, key, value.ok().flatten()))
+        .collect())
 }

@@ -67,7 +67,7 @@ async fn load(store: &PlatformStore) -> Result<Cursor, ApiError> {
         .map(|Timestamp(at)| at);
     let state = match store.get(&PrevHourAccount::key()?).await {
         Ok(found) => found
-            .map(|Json(object)| State::from_json(Value::Object(object)))
+            .map(|Json(object)| State::from_json(&Value::Object(object)))
             .transpose()
             .unwrap_or_else(|error| {
                 worker::console_warn!("the collection state is unreadable ({error}): starting afresh");
@@ -236,11 +236,9 @@ pub async fn hourly(env: &Env, at: EpochMs) -> Result<Value, ApiError> {
         state.retry_after = Some(at + seconds * 1000);
     }
     if state != loaded.state {
-        let object = match serde_json::to_value(&state) {
-            Ok(Value::Object(object)) => object,
-            _ => serde_json::Map::new(),
-        };
-        store.put(&PrevHourAccount::key()?, &Json(object)).await?;
+        store
+            .put(&PrevHourAccount::key()?, &Json(state.to_json()))
+            .await?;
     }
     if loaded.at != Some(cursor) {
         store.put(&PrevHourTimestamp::key()?, &Timestamp(cursor)).await?;

@@ -1,18 +1,16 @@
 //! The collector's routes and reports: `GET /usage/account`, `POST /usage/backfill`, its part of
 //! `/status` and of `/health`.
 
-use std::collections::BTreeMap;
-
-use platform_core::account::collect::{self, parse_bound, settled_until, State};
+use platform_core::account::collect::{self, parse_bound, settled_until};
 use platform_core::account::datasets::{DATASETS, HOUR_MS};
 use platform_core::account::report::{summarize, By};
 use platform_core::time::iso8601;
-use platform_core::{EpochMs, ProjectId};
+use platform_core::EpochMs;
 use platform_db::account as table;
-use platform_kv::families::{D1Writes24h, D1WritesTimestamp, DoGbSeconds24h, UsageSamplingMode};
-use platform_kv::{Timestamp, TypedKey};
+use platform_kv::families::{D1Writes24h, D1WritesTimestamp, UsageSamplingMode};
+use platform_kv::Timestamp;
 use platform_worker::{ApiError, PlatformStore};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use worker::Env;
 
 /// The longest range `/usage/account` reads (the datasets' shortest retention).
@@ -57,16 +55,18 @@ pub async fn account(
     let db = crate::ingest::database(env)?;
     let mut skipped = Vec::new();
     let hours = table::hours(&db, from, to, &mut skipped).await?;
-    let mut collected: BTreeMap<&str, u32> = DATASETS.iter().map(|d| (d.id, 0)).collect();
-    for hour in &hours {
-        if let Some(count) = collected.get_mut(hour.dataset.as_str()) {
-            *count += 1;
-        }
+    let mut collected = Map::new();
+    for dataset in DATASETS {
+        let count = hours.iter().filter(|hour| hour.dataset == dataset.id).count();
+        collected.insert(dataset.id.into(), count.into());
     }
-    let rows = summarize(
+    let rows: Vec<Value> = summarize(
         hours.iter().map(|h| (h.hour_at, h.lines.as_slice(), h.exactness)),
         grouping,
-    );
+    )
+    .iter()
+    .map(|row| row.to_json())
+    .collect();
     Ok(json!({
         "from": iso8601(from),
         "to": iso8601(to),
@@ -119,22 +119,21 @@ async fn status_of(env: &Env) -> Result<Value, ApiError> {
         .settings
         .d1_write_limit;
     let owners = super::attribution(&db).await;
-    let mut keys = Vec::new();
-    for project in owners.projects() {
-        if let Ok(id) = ProjectId::parse(project) {
-            keys.push((project, DoGbSeconds24h::key(&id)?));
-        }
+    let stored = super::footprint::stored_gb_seconds(&store, owners.projects().into_iter()).await?;
+    // Maps filled by insert, not collected: a collected map sorts (more wasm).
+    let mut gb_seconds = Map::new();
+    for (project, _, value) in stored {
+        gb_seconds.insert(project.to_owned(), value.unwrap_or(0.0).into());
     }
-    let typed: Vec<&dyn TypedKey<Value = f64>> = keys
-        .iter()
-        .map(|(_, key)| key as &dyn TypedKey<Value = f64>)
-        .collect();
-    let stored = store.get_bulk(&typed).await?;
-    let gb_seconds: BTreeMap<&str, f64> = keys
-        .iter()
-        .zip(stored)
-        .map(|((project, _), value)| (*project, value.ok().flatten().unwrap_or(0.0)))
-        .collect();
+    let state = &cursor.state;
+    let mut behind = Map::new();
+    for (id, at) in &state.behind {
+        behind.insert(id.clone(), iso8601(*at).into());
+    }
+    let mut failures = Map::new();
+    for (id, failure) in &state.failures {
+        failures.insert(id.clone(), json!({ "reason": failure.reason, "at": failure.at }));
+    }
     Ok(json!({
         "collected_until": cursor.at.map(iso8601),
         "sampling_mode": mode.map_or("FULL", |m| m.as_str()),
@@ -143,9 +142,9 @@ async fn status_of(env: &Env) -> Result<Value, ApiError> {
         "d1_writes_percent": writes.filter(|_| limit > 0).map(|w| (w as f64 * 100.0 / limit as f64).round()),
         "d1_writes_measured_at": measured.map(|Timestamp(at)| iso8601(at)),
         "do_gb_seconds_24h": gb_seconds,
-        "behind": cursor.state.behind.iter().map(|(id, at)| (id.clone(), iso8601(*at))).collect::<BTreeMap<_, _>>(),
-        "failures": cursor.state.failures,
-        "retry_after": cursor.state.retry_after.map(iso8601),
+        "behind": behind,
+        "failures": failures,
+        "retry_after": state.retry_after.map(iso8601),
     }))
 }
 
@@ -163,24 +162,21 @@ pub async fn health_warnings(env: &Env, store: &PlatformStore, now: EpochMs) -> 
         Ok(cursor) => cursor,
         Err(error) => return vec![format!("account usage state unreadable: {error}")],
     };
-    let State {
-        failures,
-        retry_after,
-        behind,
-    } = cursor.state;
-    let mut warnings: Vec<String> = failures
+    let state = &cursor.state;
+    let mut warnings: Vec<String> = state
+        .failures
         .iter()
         .map(|(dataset, failure)| {
-            let since = behind
-                .get(dataset)
-                .map_or_else(String::new, |at| format!(", behind since {}", iso8601(*at)));
+            let since = state
+                .behind_of(dataset)
+                .map_or_else(String::new, |at| format!(", behind since {}", iso8601(at)));
             format!(
                 "account usage {dataset} failed at {}{since}: {}",
                 failure.at, failure.reason
             )
         })
         .collect();
-    if let Some(until) = retry_after.filter(|until| *until > now) {
+    if let Some(until) = state.retry_after.filter(|until| *until > now) {
         warnings.push(format!(
             "account usage: the GraphQL API asked to wait until {} (429)",
             iso8601(until)
