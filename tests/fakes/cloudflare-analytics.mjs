@@ -25,7 +25,7 @@ const KNOWN_NODES = new Set([
   "workflowsAdaptiveGroups", "hyperdriveQueriesAdaptiveGroups", "imagesRequestsAdaptiveGroups",
 ]);
 
-/** Programs `node` of `account`: `{ groups }` (templates), or a failure `{ status, headers, body }`,
+/** Programs `node` of `account`: `{ groups }` (templates, replacing earlier ones), or a failure `{ status, headers, body }`,
  * `{ errors }` (no data) or `{ fieldError }` (partial data), used up after `count` requests (default: forever). */
 export async function programAnalytics(db, { account, node, count = -1, ...program }) {
   const kind = program.groups !== undefined ? "groups" : "failure";
@@ -69,7 +69,8 @@ export async function answerAnalytics(parsed, db) {
       errors: [{ message: program.fieldError, path: ["viewer", "accounts", 0, name], extensions: { code: "INTERNAL_SERVER_ERROR" } }],
     });
   }
-  const templates = programs.filter((p) => p.kind === "groups").flatMap((p) => p.program.groups);
+  // The latest groups program of the node is its data.
+  const templates = programs.find((p) => p.kind === "groups")?.program.groups ?? [];
   const groups = expand(templates, dateOnly ? DATE_NODES[node] : false, variables, dateOnly).slice(0, Number(limitText));
   return Response.json({ data: { viewer: { accounts: [{ [name]: groups }] } }, errors: null });
 }

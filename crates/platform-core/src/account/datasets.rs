@@ -507,10 +507,11 @@ impl Dataset {
             let when = group["dimensions"][self.when].as_str().unwrap_or("");
             let starts = self.hours_of(when, from, to);
             if starts.is_empty() {
-                warn(
-                    &mut warnings,
-                    format!("a group at {when:?} is outside the hours asked for"),
-                );
+                // A date filter asks for whole days: their other hours are not asked for.
+                if self.filter == Filter::Datetime {
+                    let warning = format!("a group at {when:?} is outside the hours asked for");
+                    warn(&mut warnings, warning);
+                }
                 continue;
             }
             let resource = self
