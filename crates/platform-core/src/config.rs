@@ -1000,6 +1000,48 @@ mod tests {
     }
 
     #[test]
+    fn resources_belong_to_one_project_and_are_kept_in_the_document() {
+        let services = json!({ "projects": {
+            "shop": { "repository": "acme/shop", "scripts": ["shop-api"], "resources": ["ns-1", "eu_media"] },
+            "blog": { "repository": "acme/blog", "resources": ["ns-1", "has space", ""] },
+        } });
+        let found = problems(&services, &json!({}));
+        let paths: Vec<&str> = found.iter().map(|(_, path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "projects.blog.resources[1]",
+                "projects.blog.resources[2]",
+                "projects.shop.resources[0]"
+            ],
+            "{found:?}"
+        );
+        assert!(
+            found[2]
+                .2
+                .contains("resource \"ns-1\" is claimed by two projects"),
+            "{found:?}"
+        );
+        let config = validate(
+            &json!({ "projects": { "shop": { "repository": "acme/shop", "resources": ["eu_media"] } } }),
+            &json!({}),
+        )
+        .unwrap();
+        let shop = &config.services.projects[&ProjectId::parse("shop").unwrap()];
+        assert!(shop.resources.contains("eu_media"));
+        let without = validate(
+            &json!({ "projects": { "shop": { "repository": "acme/shop" } } }),
+            &json!({}),
+        )
+        .unwrap();
+        let document = serde_json::to_string(&without).unwrap();
+        assert!(
+            !document.contains("resources"),
+            "an empty list leaves the version unchanged"
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_with_file_path_and_reason() {
         let services = json!({
             "projects": {
