@@ -21,6 +21,9 @@ use crate::services::{
     MAX_TIER,
 };
 use crate::settings::Settings;
+
+/// Validates a script name or resource id.
+type NameCheck = fn(&str) -> Result<(), String>;
 use crate::thresholds::{CostAlertThresholds, CostService, ServiceThresholdOverride};
 
 /// Which of the two files a problem is in.
@@ -485,12 +488,13 @@ impl<'p> Check<'p> {
     }
 
     /// The script names or resource ids a project owns; each may belong to one project only.
+    /// `check` validates one name.
     fn owned(
         &mut self,
         value: Option<&Value>,
         path: &Path,
         (project, claimed): (Option<&ProjectId>, &mut BTreeMap<String, ProjectId>),
-        (noun, check): (&str, fn(&str) -> Result<(), String>),
+        (noun, check): (&str, NameCheck),
     ) -> BTreeSet<String> {
         let items = match value {
             None | Some(Value::Null) => return BTreeSet::new(),

@@ -404,6 +404,10 @@ fn read_do_periodic(group: &Value, _: &mut Vec<String>) -> Vec<(M, f64)> {
     ]
 }
 
+/// An hour being read: its start, the sum and count of sample intervals, and each
+/// (metric, resource) amount, sorted.
+type Bucket<'a> = (EpochMs, f64, f64, Vec<(M, &'a str, f64)>);
+
 /// One hour of one dataset, as it is stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HourLines {
@@ -502,7 +506,7 @@ impl Dataset {
         }
         // Per hour: the sum and count of sample intervals, and each (metric, resource) amount kept
         // sorted by binary search (no maps, no sort: the collector's wasm stays small).
-        let mut buckets: Vec<(EpochMs, f64, f64, Vec<(M, &str, f64)>)> = Vec::new();
+        let mut buckets: Vec<Bucket> = Vec::new();
         for group in groups {
             let when = group["dimensions"][self.when].as_str().unwrap_or("");
             let starts = self.hours_of(when, from, to);

@@ -128,7 +128,7 @@ mod tests {
             (0, first.as_slice(), Exactness::Sampled { mean_interval: 10.0 }),
             (3_600_000, second.as_slice(), Exactness::Exact),
         ];
-        let rows = summarize(hours.clone(), By::Project);
+        let rows = summarize(hours, By::Project);
         let find = |group: &str, metric: &str| {
             let row = rows
                 .iter()
