@@ -101,7 +101,9 @@ describe("platform workers", () => {
     it("answers the defaults and caches them in KV with a TTL and writer metadata", async () => {
       const before = Date.now();
       assert.deepEqual(await settings(), {
-        settings: { budget_warning_thresholds: [70, 90], cb_cooldown_seconds: 300, cb_max_consecutive_trips: 3, budget_soft_limit: 25 },
+        settings: {
+          budget_warning_thresholds: [70, 90], cb_cooldown_seconds: 300, cb_max_consecutive_trips: 3, budget_soft_limit: 25, d1_write_limit: 1000000,
+        },
         problems: [],
         cached: false,
       });

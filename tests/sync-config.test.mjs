@@ -192,7 +192,7 @@ describe("sync-config", () => {
     const effective = await (await platform.adminFetch(usage, "/settings")).json();
     assert.equal(effective.cached, false);
     assert.deepEqual(effective.settings, {
-      budget_warning_thresholds: [60, 85], cb_cooldown_seconds: 600, cb_max_consecutive_trips: 4, budget_soft_limit: 40,
+      budget_warning_thresholds: [60, 85], cb_cooldown_seconds: 600, cb_max_consecutive_trips: 4, budget_soft_limit: 40, d1_write_limit: 1000000,
     });
     assert.deepEqual(await platform.d1.all("SELECT project_id, display_name, repository, tier, scripts FROM project_registry"), [
       { project_id: "shop", display_name: "The Shop", repository: "acme/shop", tier: 1, scripts: '["shop-api","shop-cron"]' },

@@ -2,6 +2,7 @@
 // (a `match` text chooses which request gets which answer); unprogrammed requests get an empty dataset
 // or the API's "could not route" error.
 
+import { answerAnalytics } from "./cloudflare-analytics.mjs";
 import { findCloudflareResponse } from "./store.mjs";
 
 const GRAPHQL_PATH = "/client/v4/graphql";
@@ -23,11 +24,14 @@ export async function handleCloudflare({ request, url, body, db }) {
 
 async function graphql(request, body, db) {
   if (request.method !== "POST") return envelope(405, { success: false, errors: [{ code: 10405, message: "Method not allowed" }] });
+  let parsed;
   try {
-    JSON.parse(body);
+    parsed = JSON.parse(body);
   } catch {
     return Response.json({ data: null, errors: [{ message: "failed to parse the request body as JSON" }] }, { status: 400 });
   }
+  const analytics = await answerAnalytics(parsed, db);
+  if (analytics !== null) return analytics;
   // GraphQL answers are matched on the request body (the query text and variables).
   const programmed = await findCloudflareResponse(db, body);
   if (programmed === null) return Response.json({ data: EMPTY_GRAPHQL_DATA, errors: null });

@@ -2,6 +2,7 @@
 // `getWorker("fake-apis").fetch(CONTROL_ORIGIN + path)`; never recorded as a request).
 
 import { addGithubFault, listAllIssues } from "./github.mjs";
+import { programAnalytics } from "./cloudflare-analytics.mjs";
 import { addCloudflareResponse, addFailure, listRequests, resetAll } from "./store.mjs";
 
 export const CONTROL_ORIGIN = "http://fakes.control";
@@ -29,6 +30,9 @@ export async function handleControl({ request, url, db }) {
       await addGithubFault(db, fault, count);
       return new Response(null, { status: 204 });
     }
+    case "POST /cloudflare/analytics":
+      await programAnalytics(db, await request.json());
+      return new Response(null, { status: 204 });
     case "GET /github/issues":
       return Response.json({ issues: await listAllIssues(db, { owner: params.get("owner"), repo: params.get("repo") }) });
     case "POST /reset":

@@ -1,6 +1,8 @@
 // The fake APIs' state, kept in their own D1 database so it survives isolate restarts and Node can
 // inspect it: every request received, scripted failures, programmed Cloudflare answers, GitHub issues.
 
+import { ANALYTICS_SCHEMA } from "./cloudflare-analytics.mjs";
+
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER PRIMARY KEY, service TEXT NOT NULL, method TEXT NOT NULL, url TEXT NOT NULL,
@@ -22,6 +24,7 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS github_labels (
     id INTEGER PRIMARY KEY, owner TEXT NOT NULL, repo TEXT NOT NULL, name TEXT NOT NULL,
     color TEXT NOT NULL, description TEXT, UNIQUE (owner, repo, name))`,
+  ...ANALYTICS_SCHEMA,
 ];
 const TABLES = SCHEMA.map((sql) => /CREATE TABLE IF NOT EXISTS (\w+)/.exec(sql)[1]);
 

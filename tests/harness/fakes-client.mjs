@@ -36,6 +36,14 @@ export function createFakesClient(getFakeWorker) {
     setCloudflareResponse({ match = "", data, errors, result }) {
       return control("POST", "/cloudflare/responses", { match, data, errors, result });
     },
+    /**
+     * Programs the GraphQL Analytics fake (tests/fakes/cloudflare-analytics.mjs) for `account`'s `node`: `{ groups }`
+     * answered once per hour (or day) asked for, or a failure `{ status, headers, body }`, `{ errors }` or `{ fieldError }`
+     * for the next `count` requests (default: every one). An account never programmed is invisible to the token.
+     */
+    programAnalytics(account, node, program) {
+      return control("POST", "/cloudflare/analytics", { account, node, ...program });
+    },
     /** Programs the Cloudflare Access team at `host` (`<team>.cloudflareaccess.com`) to publish `certs` (`{ keys: [jwk] }`). */
     setAccessCerts(host, certs) {
       return control("POST", "/cloudflare/responses", { match: certsMatch(host), result: certs });

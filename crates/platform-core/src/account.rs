@@ -4,6 +4,14 @@
 
 use std::fmt;
 
+pub mod attribution;
+pub mod collect;
+pub mod datasets;
+pub mod instant;
+pub mod r2;
+pub mod report;
+pub mod sampling;
+
 /// A billed product of the Developer Platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Product {

@@ -17,9 +17,13 @@ use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::{too_large, Limit, MetricLimits, MAX_LIMIT};
 use crate::metric::Metric;
 use crate::services::{
-    check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument, MAX_TIER,
+    check_resource_id, check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument,
+    MAX_TIER,
 };
 use crate::settings::Settings;
+
+/// Validates a script name or resource id.
+type NameCheck = fn(&str) -> Result<(), String>;
 use crate::thresholds::{CostAlertThresholds, CostService, ServiceThresholdOverride};
 
 /// Which of the two files a problem is in.
@@ -443,7 +447,14 @@ impl<'p> Check<'p> {
         let fields = self.fields(
             Some(value),
             path,
-            &["display_name", "repository", "tier", "scripts", "features"],
+            &[
+                "display_name",
+                "repository",
+                "tier",
+                "scripts",
+                "resources",
+                "features",
+            ],
         );
         let display_name = self
             .string(fields.get("display_name").copied(), &path.field("display_name"))
@@ -470,11 +481,17 @@ impl<'p> Check<'p> {
                 0..=u64::from(MAX_TIER),
             )
             .map_or(MAX_TIER, |tier| u8::try_from(tier).unwrap_or(MAX_TIER));
-        let scripts = self.scripts(
+        let scripts = self.owned(
             fields.get("scripts").copied(),
             &path.field("scripts"),
-            id,
-            claimed,
+            (id, claimed),
+            ("script", check_script_name),
+        );
+        let resources = self.owned(
+            fields.get("resources").copied(),
+            &path.field("resources"),
+            (id, claimed),
+            ("resource", check_resource_id),
         );
         let features = self.features(slug, fields.get("features").copied(), &path.field("features"));
         declared.features.extend(
@@ -487,16 +504,19 @@ impl<'p> Check<'p> {
             repository: repository?,
             tier,
             scripts,
+            resources,
             features,
         })
     }
 
-    fn scripts(
+    /// The script names or resource ids a project owns; each may belong to one project only.
+    /// `check` validates one name.
+    fn owned(
         &mut self,
         value: Option<&Value>,
         path: &Path,
-        project: Option<&ProjectId>,
-        claimed: &mut BTreeMap<String, ProjectId>,
+        (project, claimed): (Option<&ProjectId>, &mut BTreeMap<String, ProjectId>),
+        (noun, check): (&str, NameCheck),
     ) -> BTreeSet<String> {
         let items = match value {
             None | Some(Value::Null) => return BTreeSet::new(),
@@ -504,30 +524,30 @@ impl<'p> Check<'p> {
             Some(other) => {
                 self.report(
                     path,
-                    format!("expected a list of script names, found {}", kind_of(other)),
+                    format!("expected a list of {noun} names, found {}", kind_of(other)),
                 );
                 return BTreeSet::new();
             }
         };
-        let mut scripts = BTreeSet::new();
+        let mut names = BTreeSet::new();
         for (index, item) in items.iter().enumerate() {
             let at = path.index(index);
             let Some(name) = self.string(Some(item), &at) else {
                 continue;
             };
-            if let Err(reason) = check_script_name(&name) {
+            if let Err(reason) = check(&name) {
                 self.report(&at, reason);
                 continue;
             }
-            if !scripts.insert(name.clone()) {
-                self.report(&at, format!("script {name:?} is listed twice"));
+            if !names.insert(name.clone()) {
+                self.report(&at, format!("{noun} {name:?} is listed twice"));
                 continue;
             }
             let Some(project) = project else { continue };
             match claimed.get(&name) {
                 Some(owner) if owner != project => self.report(
                     &at,
-                    format!("script {name:?} is claimed by two projects: {owner} and {project}"),
+                    format!("{noun} {name:?} is claimed by two projects: {owner} and {project}"),
                 ),
                 Some(_) => {}
                 None => {
@@ -535,7 +555,7 @@ impl<'p> Check<'p> {
                 }
             }
         }
-        scripts
+        names
     }
 
     fn features(
@@ -1003,6 +1023,48 @@ mod tests {
         assert_eq!(bare.cost_thresholds(), CostAlertThresholds::default());
         let thresholds = config.cost_thresholds();
         assert_eq!(thresholds.thresholds[&CostService::D1].critical_pct, 95);
+    }
+
+    #[test]
+    fn resources_belong_to_one_project_and_are_kept_in_the_document() {
+        let services = json!({ "projects": {
+            "shop": { "repository": "acme/shop", "scripts": ["shop-api"], "resources": ["ns-1", "eu_media"] },
+            "blog": { "repository": "acme/blog", "resources": ["ns-1", "has space", ""] },
+        } });
+        let found = problems(&services, &json!({}));
+        let paths: Vec<&str> = found.iter().map(|(_, path, _)| path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "projects.blog.resources[1]",
+                "projects.blog.resources[2]",
+                "projects.shop.resources[0]"
+            ],
+            "{found:?}"
+        );
+        assert!(
+            found[2]
+                .2
+                .contains("resource \"ns-1\" is claimed by two projects"),
+            "{found:?}"
+        );
+        let config = validate(
+            &json!({ "projects": { "shop": { "repository": "acme/shop", "resources": ["eu_media"] } } }),
+            &json!({}),
+        )
+        .unwrap();
+        let shop = &config.services.projects[&ProjectId::parse("shop").unwrap()];
+        assert!(shop.resources.contains("eu_media"));
+        let without = validate(
+            &json!({ "projects": { "shop": { "repository": "acme/shop" } } }),
+            &json!({}),
+        )
+        .unwrap();
+        let document = serde_json::to_string(&without).unwrap();
+        assert!(
+            !document.contains("resources"),
+            "an empty list leaves the version unchanged"
+        );
     }
 
     #[test]

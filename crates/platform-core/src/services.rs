@@ -98,6 +98,19 @@ pub fn check_script_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a resource id as `resources:` lists it and Cloudflare's analytics report it: a KV namespace,
+/// D1 database or queue id, an R2 bucket name (`eu_<name>` in the EU jurisdiction), a Vectorize index
+/// or Hyperdrive config: 1 to 100 printable ASCII characters, no spaces.
+pub fn check_resource_id(id: &str) -> Result<(), String> {
+    if (1..=100).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} is not a resource id (1 to 100 printable ASCII characters, no spaces)"
+        ))
+    }
+}
+
 /// What a feature's spend costs, for dashboards and alert wording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +152,10 @@ pub struct Project {
     /// The Worker scripts whose errors belong to the project.
     #[serde(default)]
     pub scripts: BTreeSet<String>,
+    /// The account resources (KV namespaces, D1 databases, R2 buckets, queues, Vectorize indexes,
+    /// Hyperdrive configs) whose usage belongs to the project, by the id analytics reports.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub resources: BTreeSet<String>,
     #[serde(default)]
     pub features: BTreeMap<FeatureKey, Feature>,
 }

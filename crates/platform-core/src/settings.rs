@@ -32,6 +32,12 @@ pub const SETTINGS: &[SettingSpec] = &[
         kind: SettingKind::Usd,
         description: "Monthly account spend, in USD, above which the status reports a warning",
     },
+    SettingSpec {
+        key: "d1_write_limit",
+        default: "1000000",
+        kind: SettingKind::Count,
+        description: "The platform's own D1 rows written per 24 hours that account collection stays under: from 60, 80 and 90 % of it, collection runs every 2nd, 4th or 24th hour (0: no limit)",
+    },
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +87,13 @@ pub struct Settings {
     pub cb_cooldown_seconds: u64,
     pub cb_max_consecutive_trips: u64,
     pub budget_soft_limit: f64,
+    /// Cached settings written before this setting existed read as its default.
+    #[serde(default = "default_d1_write_limit")]
+    pub d1_write_limit: u64,
+}
+
+fn default_d1_write_limit() -> u64 {
+    1_000_000
 }
 
 impl Default for Settings {
@@ -90,6 +103,7 @@ impl Default for Settings {
             cb_cooldown_seconds: 300,
             cb_max_consecutive_trips: 3,
             budget_soft_limit: 25.0,
+            d1_write_limit: default_d1_write_limit(),
         }
     }
 }
@@ -138,6 +152,7 @@ impl Settings {
                     .map_err(|_| problem("expected a whole number of 0 or more".into()))?;
                 match key {
                     "cb_cooldown_seconds" => self.cb_cooldown_seconds = count,
+                    "d1_write_limit" => self.d1_write_limit = count,
                     _ => self.cb_max_consecutive_trips = count,
                 }
             }

@@ -50,10 +50,6 @@ pub fn replace_hour(
             format!("{dataset:?} is not a dataset id"),
         ));
     }
-    let encoded: Vec<Json> = lines
-        .iter()
-        .map(|line| serde_json::json!([line.metric.name(), line.resource, line.project, line.amount]))
-        .collect();
     Ok(Statement::write(
         &ACCOUNT_USAGE,
         "INSERT INTO account_usage (hour_at, dataset, lines, sample_interval, collected_at) \
@@ -63,10 +59,51 @@ pub fn replace_hour(
         vec![
             hour.start_ms().into(),
             dataset.into(),
-            Json::Array(encoded).to_string().into(),
+            encode_lines(lines).into(),
             exactness.interval().into(),
             now.into(),
         ],
+    ))
+}
+
+fn encode_lines(lines: &[UsageLine]) -> String {
+    let encoded: Vec<Json> = lines
+        .iter()
+        .map(|line| serde_json::json!([line.metric.name(), line.resource, line.project, line.amount]))
+        .collect();
+    Json::Array(encoded).to_string()
+}
+
+/// [`replace_hour`] for several hours of one dataset in one statement (any number of hours, one
+/// D1 query): each `(hour start, lines, exactness)`.
+pub fn replace_hours(
+    dataset: &str,
+    hours: &[(EpochMs, &[UsageLine], Exactness)],
+    now: EpochMs,
+) -> Result<Statement, DbError> {
+    let refuse = |reason: String| DbError::decode("storing account usage", reason);
+    if !valid_dataset(dataset) {
+        return Err(refuse(format!("{dataset:?} is not a dataset id")));
+    }
+    let mut rows = Vec::with_capacity(hours.len());
+    for (start, lines, exactness) in hours {
+        if !start.is_multiple_of(HOUR_MS) {
+            return Err(refuse(format!("{dataset}: {start} is not the start of an hour")));
+        }
+        rows.push(serde_json::json!([
+            start,
+            encode_lines(lines),
+            exactness.interval()
+        ]));
+    }
+    Ok(Statement::write(
+        &ACCOUNT_USAGE,
+        "INSERT INTO account_usage (hour_at, dataset, lines, sample_interval, collected_at) \
+         SELECT json_extract(value, '$[0]'), ?1, json_extract(value, '$[1]'), json_extract(value, '$[2]'), ?2 \
+         FROM json_each(?3) WHERE true \
+         ON CONFLICT (hour_at, dataset) DO UPDATE SET lines = excluded.lines, \
+         sample_interval = excluded.sample_interval, collected_at = excluded.collected_at",
+        vec![dataset.into(), now.into(), Json::Array(rows).to_string().into()],
     ))
 }
 
@@ -82,6 +119,29 @@ pub async fn hours<S: Sql>(
         "SELECT hour_at, dataset, lines, sample_interval, collected_at FROM account_usage \
          WHERE hour_at >= ? AND hour_at < ? ORDER BY hour_at, dataset",
         vec![from.into(), to.into()],
+    );
+    let outcome = db.run("reading account usage", statement).await?;
+    Ok(lenient(std::slice::from_ref(&outcome), skipped))
+}
+
+/// [`hours`] of the named datasets only: the collector's 24-hour footprint reads two datasets, not
+/// every one (at most a row per dataset and hour).
+pub async fn dataset_hours<S: Sql>(
+    db: &Db<S>,
+    datasets: &[&str],
+    from: EpochMs,
+    to: EpochMs,
+    skipped: &mut Vec<String>,
+) -> Result<Vec<DatasetHour>, DbError> {
+    let marks = crate::statement::placeholders(datasets.len());
+    let mut params = vec![from.into(), to.into()];
+    params.extend(datasets.iter().map(|dataset| (*dataset).into()));
+    let statement = Statement::read(
+        format!(
+            "SELECT hour_at, dataset, lines, sample_interval, collected_at FROM account_usage \
+             WHERE hour_at >= ? AND hour_at < ? AND dataset IN ({marks}) ORDER BY hour_at, dataset"
+        ),
+        params,
     );
     let outcome = db.run("reading account usage", statement).await?;
     Ok(lenient(std::slice::from_ref(&outcome), skipped))

@@ -104,3 +104,42 @@ fn only_platform_usage_writes_account_usage() -> Result<(), DbError> {
     assert!(block_on(db.run("store", statement)).is_err());
     Ok(())
 }
+
+#[test]
+fn many_hours_are_one_statement_and_replace_what_was_there() -> Result<(), DbError> {
+    let db = Db::new(Sqlite::migrated()?, PlatformUsage);
+    let first = [line(AccountMetric::D1RowsWritten, "db", None, 5.0)];
+    let hours: Vec<(u64, &[UsageLine], Exactness)> = (0..24)
+        .map(|h| (T0 + h * HOUR, first.as_slice(), Exactness::Exact))
+        .collect();
+    block_on(db.run("store", account::replace_hours("d1", &hours, T0)?))?;
+    let again = [line(AccountMetric::D1RowsWritten, "db", Some("app"), 7.0)];
+    let sampled = Exactness::Sampled { mean_interval: 2.0 };
+    block_on(db.run(
+        "store",
+        account::replace_hours("d1", &[(T0 + HOUR, again.as_slice(), sampled)], T0 + 1)?,
+    ))?;
+    block_on(db.run(
+        "store",
+        account::replace_hours("workers", &[(T0, again.as_slice(), sampled)], T0 + 1)?,
+    ))?;
+
+    let mut skipped = Vec::new();
+    let stored = block_on(account::dataset_hours(
+        &db,
+        &["d1"],
+        T0,
+        T0 + 24 * HOUR,
+        &mut skipped,
+    ))?;
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(stored.len(), 24, "one row per hour, the other dataset left out");
+    assert_eq!(stored[0].lines, first);
+    assert_eq!(
+        (stored[1].lines.as_slice(), stored[1].exactness),
+        (again.as_slice(), sampled)
+    );
+    assert!(account::replace_hours("d1", &[(T0 + 1, first.as_slice(), Exactness::Exact)], T0).is_err());
+    assert!(account::replace_hours("D1!", &[], T0).is_err());
+    Ok(())
+}

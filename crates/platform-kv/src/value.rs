@@ -172,6 +172,29 @@ word_enum! {
     SamplingMode { Full => "FULL", Half => "HALF", Quarter => "QUARTER", Minimal => "MINIMAL" }
 }
 
+impl From<platform_core::account::sampling::Pace> for SamplingMode {
+    fn from(pace: platform_core::account::sampling::Pace) -> Self {
+        use platform_core::account::sampling::Pace;
+        match pace {
+            Pace::Full => Self::Full,
+            Pace::Half => Self::Half,
+            Pace::Quarter => Self::Quarter,
+            Pace::Minimal => Self::Minimal,
+        }
+    }
+}
+
+impl From<SamplingMode> for platform_core::account::sampling::Pace {
+    fn from(mode: SamplingMode) -> Self {
+        match mode {
+            SamplingMode::Full => Self::Full,
+            SamplingMode::Half => Self::Half,
+            SamplingMode::Quarter => Self::Quarter,
+            SamplingMode::Minimal => Self::Minimal,
+        }
+    }
+}
+
 /// Names the JSON shape of a value type for the keyspace reference.
 pub trait JsonShape: Serialize + DeserializeOwned {
     const SHAPE: &'static str;

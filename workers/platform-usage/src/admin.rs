@@ -235,6 +235,7 @@ pub async fn status(env: &Env) -> Result<Value, ApiError> {
             "webhook_configured": alerts::webhook(env).is_ok_and(|url| url.is_some()),
             "pending": status.pending_alerts,
         },
+        "account_usage": crate::collect::status(env).await,
     }))
 }
 

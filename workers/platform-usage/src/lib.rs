@@ -4,6 +4,7 @@
 
 mod admin;
 mod broadcast;
+mod collect;
 mod context;
 mod decide;
 mod ingest;
@@ -14,7 +15,7 @@ mod watch;
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
 use platform_worker::skeleton::{ok, Auth, Batch, Cx, Handler, Outcome, Reply, Route, WorkerSpec};
-use platform_worker::{alerts, WorkerInfo};
+use platform_worker::{alerts, ApiError, WorkerInfo};
 use serde_json::Value;
 use worker::{
     event, Context, Env, MessageBatch, Method, Request, Response, Result, ScheduleContext, ScheduledEvent,
@@ -35,8 +36,17 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Queue(admin::TELEMETRY_BINDING),
         Binding::Var(TELEMETRY_QUEUE_VAR),
         Binding::Var(TELEMETRY_DLQ_VAR),
+        Binding::Var(collect::ACCOUNT),
     ],
     optional: &[
+        (
+            Binding::Secret(collect::TOKEN),
+            "the account's own usage is not collected",
+        ),
+        (
+            Binding::Var(collect::PLATFORM_DB_ID),
+            "the platform's own D1 writes are not counted, so collection never slows down",
+        ),
         (
             Binding::Secret(alerts::SLACK_WEBHOOK_URL),
             "alerts are kept pending, not delivered",
@@ -101,6 +111,23 @@ const ROUTES: &[Route] = &[
             ok(&admin::global_stop(&cx.env, body).await?)
         })
     }),
+    Route::new(Method::Get, "/usage/account", Auth::Admin, |cx| {
+        Box::pin(async move {
+            let (from, to, by) = (cx.query("from")?, cx.query("to")?, cx.query("by")?);
+            ok(&collect::account(&cx.env, from.as_deref(), to.as_deref(), by.as_deref(), cx.now).await?)
+        })
+    }),
+    Route::new(Method::Post, "/usage/backfill", Auth::Admin, |cx| {
+        Box::pin(async move {
+            let required = |name: &str| {
+                let missing =
+                    || ApiError::bad_request(format!("{name} is required (YYYY-MM-DD or ISO 8601)"));
+                cx.query(name).and_then(|value| value.ok_or_else(missing))
+            };
+            let (from, to) = (required("from")?, required("to")?);
+            ok(&collect::backfill(&cx.env, &from, &to, cx.now).await?)
+        })
+    }),
     Route::new(Method::Get, "/events", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::events(&cx.env, cx.query_u32("limit", 100, 1..=1000)?).await?) })
     }),
@@ -151,6 +178,10 @@ static WORKER: WorkerSpec = WorkerSpec {
         // Resets, alert delivery, retention.
         Handler::cron("sweep", "*/5 * * * *", |env, at| {
             Box::pin(async move { Outcome::of(sweep::sweep(&env, at).await) })
+        }),
+        // The account's own usage, from the GraphQL Analytics API.
+        Handler::cron("collect", "7 * * * *", |env, at| {
+            Box::pin(async move { Outcome::of(collect::hourly(&env, at).await) })
         }),
         // KV broadcast repair.
         Handler::cron("reconcile", "17 * * * *", |env, _| {

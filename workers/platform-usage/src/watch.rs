@@ -12,6 +12,11 @@ use crate::WORKER;
 /// `GET /health`: the common report, with the sentinel's crons among the warnings.
 pub async fn health(env: &Env, now: u64) -> Reply {
     let mut health = WORKER.health(env, now).await;
+    if let Ok(store) = crate::ingest::metered_store(env) {
+        health
+            .warnings
+            .extend(crate::collect::health_warnings(env, &store, now).await);
+    }
     if let Ok(db) = platform_worker::db(env, PlatformWorker::PlatformUsage) {
         match platform_db::handlers::runs(&db, PlatformWorker::Sentinel).await {
             Ok(runs) => health.warnings.extend(
