@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod limits;
 pub mod metric;
 pub mod outbound_url;
+pub mod pricing;
 pub mod services;
 pub mod settings;
 pub mod telemetry;

@@ -100,16 +100,28 @@ impl Telemetry {
         } else {
             Kind::Usage
         };
+        let mut metrics = parse_metrics(object.get("metrics"))?;
+        let error_count = optional_count(object, "error_count")?;
+        let external_cost_usd = optional_amount(object, "external_cost_usd")?;
+        // Counted like any metric, so the ledger keeps them and budgets can limit them.
+        for (metric, amount) in [
+            (Metric::Errors, error_count as f64),
+            (Metric::ExternalCostUsd, external_cost_usd),
+        ] {
+            if amount > 0.0 {
+                *metrics.entry(metric).or_default() += amount;
+            }
+        }
         Ok(Self {
             feature,
             timestamp,
             kind,
-            metrics: parse_metrics(object.get("metrics"))?,
-            error_count: optional_count(object, "error_count")?,
+            metrics,
+            error_count,
             error_category: optional_string(object, "error_category")?,
             error_codes: string_list(object, "error_codes")?,
             correlation_id: optional_string(object, "correlation_id")?,
-            external_cost_usd: optional_amount(object, "external_cost_usd")?,
+            external_cost_usd,
         })
     }
 }
@@ -131,7 +143,8 @@ fn parse_metrics(metrics: Option<&Value>) -> Result<BTreeMap<Metric, f64>, Rejec
             continue;
         }
         let number = amount(value).map_err(|reason| reject(format!("metrics.{name}"), reason))?;
-        if let Some(metric) = Metric::from_telemetry_name(name) {
+        // The cost is derived from the others, never taken from the sender.
+        if let Some(metric) = Metric::from_telemetry_name(name).filter(|m| *m != Metric::CostUsd) {
             if number > 0.0 {
                 parsed.insert(metric, number);
             }
@@ -239,6 +252,11 @@ mod tests {
             "error_category":"EXTERNAL_API","error_codes":["HTTP_502"]});
         let parsed = Telemetry::parse(&error, ENQUEUED).unwrap();
         assert_eq!((parsed.error_count, parsed.error_codes.len()), (1, 1));
+        assert_eq!(parsed.metrics[&Metric::Errors], 1.0, "errors are counted as a metric");
+        let costly = json!({"feature_key":"a:b:c","external_cost_usd":0.25,"metrics":{"costUsd":9}});
+        let parsed = Telemetry::parse(&costly, ENQUEUED).unwrap();
+        assert_eq!(parsed.metrics[&Metric::ExternalCostUsd], 0.25);
+        assert!(!parsed.metrics.contains_key(&Metric::CostUsd), "the cost is never taken as sent");
         assert_eq!(
             parsed.timestamp, ENQUEUED,
             "a missing timestamp falls back to the enqueue time"
