@@ -301,6 +301,31 @@ impl<'de> Deserialize<'de> for AccountMetric {
     }
 }
 
+/// The pricing in force, as cached in KV: the plan (and where it was learnt), the day billing
+/// periods start, and the catalogue with budgets.yaml's overrides applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PricingInForce {
+    /// `subscriptions` (the Cloudflare API said) or `budgets.yaml` (assumed from config).
+    pub source: String,
+    pub billing_day: u8,
+    pub catalogue: Catalogue,
+}
+
+impl PricingInForce {
+    /// What budgets.yaml assumes: its plan (Paid by default) and billing day (the 1st).
+    pub fn from_config(config: &PricingConfig) -> Self {
+        Self::new("budgets.yaml", config.plan.unwrap_or_default(), config.billing_day, config)
+    }
+
+    pub fn new(source: &str, plan: Plan, billing_day: Option<u8>, config: &PricingConfig) -> Self {
+        Self {
+            source: source.to_owned(),
+            billing_day: billing_day.unwrap_or(1).clamp(1, 28),
+            catalogue: Catalogue::configured(plan, config),
+        }
+    }
+}
+
 /// A billing period: `[start, end)` in epoch ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct BillingPeriod {
