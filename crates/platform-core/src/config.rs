@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::account::AccountMetric;
 use crate::budgets::{AlertSettings, BreakerTimings, BudgetsDocument, Defaults, PeriodLimits};
 use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::{Limit, MetricLimits};
-use crate::account::AccountMetric;
 use crate::metric::Metric;
 use crate::pricing::{Plan, PriceOverride, PricingConfig};
 use crate::services::{
@@ -693,7 +693,14 @@ impl<'p> Check<'p> {
         let fields = self.fields(
             value,
             path,
-            &["plan", "billing_day", "prices", "daily_limits", "stop_at_limit", "recover_pct"],
+            &[
+                "plan",
+                "billing_day",
+                "prices",
+                "daily_limits",
+                "stop_at_limit",
+                "recover_pct",
+            ],
         );
         let plan_path = path.field("plan");
         let plan = self
@@ -702,12 +709,19 @@ impl<'p> Check<'p> {
                 "paid" => Some(Plan::Paid),
                 "free" => Some(Plan::Free),
                 other => {
-                    self.report(&plan_path, format!("unknown plan {other:?}: expected paid or free"));
+                    self.report(
+                        &plan_path,
+                        format!("unknown plan {other:?}: expected paid or free"),
+                    );
                     None
                 }
             });
         let billing_day = self
-            .whole(fields.get("billing_day").copied(), &path.field("billing_day"), 1..=28)
+            .whole(
+                fields.get("billing_day").copied(),
+                &path.field("billing_day"),
+                1..=28,
+            )
             .and_then(|day| u8::try_from(day).ok());
         let metric = |check: &mut Self, name: &str, at: &Path| {
             let parsed = AccountMetric::parse(name);
@@ -720,29 +734,32 @@ impl<'p> Check<'p> {
             parsed
         };
         let prices_path = path.field("prices");
-        let mut prices = BTreeMap::new();
+        let mut prices = Vec::new();
         for (name, value) in self.mapping(fields.get("prices").copied(), &prices_path) {
             let at = prices_path.field(name);
             let given = self.fields(Some(value), &at, &["included", "usd", "per"]);
-            let change = PriceOverride {
-                included: self.amount(given.get("included").copied(), &at.field("included")),
-                usd: self.amount(given.get("usd").copied(), &at.field("usd")),
-                per: self.amount(given.get("per").copied(), &at.field("per")),
-            };
-            if change.per == Some(0.0) {
+            let included = self.amount(given.get("included").copied(), &at.field("included"));
+            let usd = self.amount(given.get("usd").copied(), &at.field("usd"));
+            let per = self.amount(given.get("per").copied(), &at.field("per"));
+            if per == Some(0.0) {
                 self.report(&at.field("per"), "a price is per 1 unit or more, not per 0");
             }
             if let Some(metric) = metric(self, name, &at) {
-                prices.insert(metric, change);
+                prices.push(PriceOverride {
+                    metric,
+                    included,
+                    usd,
+                    per,
+                });
             }
         }
         let limits_path = path.field("daily_limits");
-        let mut daily_limits = BTreeMap::new();
+        let mut daily_limits = Vec::new();
         for (name, value) in self.mapping(fields.get("daily_limits").copied(), &limits_path) {
             let at = limits_path.field(name);
             let limit = self.amount(Some(value), &at);
             if let (Some(metric), Some(limit)) = (metric(self, name, &at), limit) {
-                daily_limits.insert(metric, limit);
+                daily_limits.push((metric, limit));
             }
         }
         PricingConfig {
@@ -754,7 +771,11 @@ impl<'p> Check<'p> {
                 .boolean(fields.get("stop_at_limit").copied(), &path.field("stop_at_limit"))
                 .unwrap_or(false),
             recover_pct: self
-                .whole(fields.get("recover_pct").copied(), &path.field("recover_pct"), 1..=99)
+                .whole(
+                    fields.get("recover_pct").copied(),
+                    &path.field("recover_pct"),
+                    1..=99,
+                )
                 .and_then(|pct| u8::try_from(pct).ok()),
         }
     }
@@ -995,8 +1016,9 @@ mod tests {
         assert_eq!(budgets.account.monthly.get(Metric::CostUsd), Some(50));
         let pricing = &budgets.pricing;
         assert_eq!((pricing.plan, pricing.billing_day), (Some(Plan::Free), Some(15)));
-        assert_eq!(pricing.prices[&AccountMetric::KvWrites].usd, Some(4.5));
-        assert_eq!(pricing.daily_limits[&AccountMetric::KvWrites], 2000.0);
+        assert_eq!(pricing.prices[0].metric, AccountMetric::KvWrites);
+        assert_eq!(pricing.prices[0].usd, Some(4.5));
+        assert_eq!(pricing.daily_limits, [(AccountMetric::KvWrites, 2000.0)]);
         assert_eq!((pricing.stop_at_limit, pricing.recover_pct), (true, Some(80)));
 
         let scripts = config.services.script_mappings();
@@ -1164,7 +1186,11 @@ mod tests {
             (B, "account.daily.kv_writes", "only cost_usd applies"),
             (B, "pricing.plan", "unknown plan \"enterprise\""),
             (B, "pricing.billing_day", "31 is out of range"),
-            (B, "pricing.prices[\"kv.write\"]", "unknown account metric \"kv.write\""),
+            (
+                B,
+                "pricing.prices[\"kv.write\"]",
+                "unknown account metric \"kv.write\"",
+            ),
             (B, "pricing.prices[\"kv.reads\"].per", "not per 0"),
             (B, "pricing.daily_limits[\"kv.writes\"]", "-1 is not an amount"),
             (B, "extra", "unknown field"),

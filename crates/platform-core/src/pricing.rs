@@ -31,7 +31,7 @@ pub enum Plan {
 }
 
 /// When an allowance renews.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Renewal {
     /// Once per billing period.
@@ -42,18 +42,17 @@ pub enum Renewal {
 }
 
 /// The price of one metric, in its billing unit ([`billing_unit`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Price {
     /// Billing units included before anything is charged.
     pub included: f64,
     /// USD for every `per` billing units beyond the allowance.
     pub usd: f64,
     pub per: f64,
-    #[serde(default)]
     pub renews: Renewal,
     /// Another metric whose allowance this one draws from (Workflows requests count as Workers
     /// requests).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pool: Option<AccountMetric>,
 }
 
@@ -87,18 +86,18 @@ pub fn billing_unit(metric: AccountMetric) -> &'static str {
     }
 }
 
-/// A price table in force: a plan's prices, with any overrides from budgets.yaml applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A price table in force: a plan's prices, with any overrides from budgets.yaml applied. Small
+/// tables searched in order (a few dozen metrics): no map code in the wasm workers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Catalogue {
     pub version: String,
     pub plan: Plan,
     /// The plan's monthly subscription (Workers Paid's $5 minimum).
     pub subscription_usd: f64,
     /// Metrics without a price are not billed (errors, subrequests, D1 queries, Hyperdrive).
-    pub prices: BTreeMap<AccountMetric, Price>,
+    pub prices: Vec<(AccountMetric, Price)>,
     /// Hard limits per UTC day: past them the platform errors (the Free plan).
-    #[serde(default)]
-    pub daily_limits: BTreeMap<AccountMetric, f64>,
+    pub daily_limits: Vec<(AccountMetric, f64)>,
 }
 
 use AccountMetric as A;
@@ -132,7 +131,10 @@ const PAID: &[(AccountMetric, Price)] = &[
         },
     ),
     (A::VectorizeQueriedDimensions, Price::new(50.0 * M, 0.01, M)),
-    (A::VectorizeStoredDimensions, Price::new(10.0 * M, 0.05, 100.0 * M)),
+    (
+        A::VectorizeStoredDimensions,
+        Price::new(10.0 * M, 0.05, 100.0 * M),
+    ),
     (A::AnalyticsEngineDataPoints, Price::new(10.0 * M, 0.25, M)),
     (
         A::WorkflowsRequests,
@@ -181,8 +183,8 @@ impl Catalogue {
             .copied()
             .collect();
         let daily_limits = match plan {
-            Plan::Paid => BTreeMap::new(),
-            Plan::Free => FREE_DAILY.iter().copied().collect(),
+            Plan::Paid => Vec::new(),
+            Plan::Free => FREE_DAILY.to_vec(),
         };
         Self {
             version: CATALOGUE_VERSION.to_owned(),
@@ -196,25 +198,48 @@ impl Catalogue {
     /// `plan`'s prices with `overrides` applied field by field.
     pub fn configured(plan: Plan, overrides: &PricingConfig) -> Self {
         let mut catalogue = Self::standard(plan);
-        for (metric, change) in &overrides.prices {
-            let price = catalogue
-                .prices
-                .entry(*metric)
-                .or_insert(Price::new(0.0, 0.0, 1.0));
+        for change in &overrides.prices {
+            let at = match catalogue.prices.iter().position(|(m, _)| *m == change.metric) {
+                Some(at) => at,
+                None => {
+                    catalogue.prices.push((change.metric, Price::new(0.0, 0.0, 1.0)));
+                    catalogue.prices.len() - 1
+                }
+            };
+            let price = &mut catalogue.prices[at].1;
             price.included = change.included.unwrap_or(price.included);
             price.usd = change.usd.unwrap_or(price.usd);
             price.per = change.per.unwrap_or(price.per);
         }
         if plan == Plan::Free {
-            catalogue.daily_limits.extend(&overrides.daily_limits);
+            for (metric, limit) in &overrides.daily_limits {
+                catalogue.daily_limits.retain(|(m, _)| m != metric);
+                catalogue.daily_limits.push((*metric, *limit));
+            }
         }
         catalogue
+    }
+
+    /// The price of `metric`, if it is billed.
+    pub fn price(&self, metric: AccountMetric) -> Option<&Price> {
+        self.prices
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .map(|(_, price)| price)
+    }
+
+    /// The daily hard limit of `metric`, if the plan has one.
+    pub fn daily_limit(&self, metric: AccountMetric) -> Option<f64> {
+        self.daily_limits
+            .iter()
+            .find(|(m, _)| *m == metric)
+            .map(|(_, limit)| *limit)
     }
 
     /// USD per unit of a telemetry metric, at the overage rate: a feature's share of usage is
     /// priced as if the account's allowances were spent (an estimate, never the bill).
     pub fn telemetry_rate(&self, metric: Metric) -> f64 {
-        let rate = |metric: AccountMetric| self.prices.get(&metric).map_or(0.0, Price::rate);
+        let rate = |metric: AccountMetric| self.price(metric).map_or(0.0, Price::rate);
         match metric {
             Metric::Requests | Metric::WorkflowInvocations => rate(A::WorkersRequests),
             Metric::CpuMs => rate(A::WorkersCpuMs),
@@ -261,11 +286,11 @@ pub struct PricingConfig {
     /// The day of the month (1-28) the billing period starts, when the API cannot say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub billing_day: Option<u8>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub prices: BTreeMap<AccountMetric, PriceOverride>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prices: Vec<PriceOverride>,
     /// Free plan limits per UTC day that differ from the catalogue's.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub daily_limits: BTreeMap<AccountMetric, f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub daily_limits: Vec<(AccountMetric, f64)>,
     /// Pause the projects that use a Free plan daily limit up, until their usage is back under
     /// `recover_pct` of it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -275,9 +300,10 @@ pub struct PricingConfig {
     pub recover_pct: Option<u8>,
 }
 
-/// Fields of a price that budgets.yaml changes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+/// Fields of a metric's price that budgets.yaml changes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PriceOverride {
+    pub metric: AccountMetric,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub included: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -302,27 +328,43 @@ impl<'de> Deserialize<'de> for AccountMetric {
 }
 
 /// The pricing in force, as cached in KV: the plan (and where it was learnt), the day billing
-/// periods start, and the catalogue with budgets.yaml's overrides applied.
+/// periods start, and the catalogue with budgets.yaml's overrides applied. The catalogue is
+/// written for readers; a reader rebuilds it from the plan and budgets.yaml ([`Self::reprice`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PricingInForce {
     /// `subscriptions` (the Cloudflare API said) or `budgets.yaml` (assumed from config).
     pub source: String,
+    pub plan: Plan,
     pub billing_day: u8,
+    #[serde(skip_deserializing)]
     pub catalogue: Catalogue,
 }
 
 impl PricingInForce {
     /// What budgets.yaml assumes: its plan (Paid by default) and billing day (the 1st).
     pub fn from_config(config: &PricingConfig) -> Self {
-        Self::new("budgets.yaml", config.plan.unwrap_or_default(), config.billing_day, config)
+        Self::new(
+            "budgets.yaml",
+            config.plan.unwrap_or_default(),
+            config.billing_day,
+            config,
+        )
     }
 
     pub fn new(source: &str, plan: Plan, billing_day: Option<u8>, config: &PricingConfig) -> Self {
         Self {
             source: source.to_owned(),
+            plan,
             billing_day: billing_day.unwrap_or(1).clamp(1, 28),
             catalogue: Catalogue::configured(plan, config),
         }
+    }
+
+    /// The same plan and billing day, with the catalogue rebuilt from `config`.
+    pub fn reprice(mut self, config: &PricingConfig) -> Self {
+        self.billing_day = self.billing_day.clamp(1, 28);
+        self.catalogue = Catalogue::configured(self.plan, config);
+        self
     }
 }
 
@@ -375,8 +417,16 @@ pub struct Bill {
     pub forecast_usd: f64,
 }
 
-/// Bills the hours of usage in `period` before `through`. `hours` may come in any order; lines
-/// outside the period or metrics without a price cost nothing but are still counted.
+/// Metrics indexed by their declaration order.
+const METRICS: usize = AccountMetric::ALL.len();
+
+fn index(metric: AccountMetric) -> usize {
+    metric as usize
+}
+
+/// Bills the hours of usage in `period` before `through`. `hours` come oldest first (as the
+/// ledger reads them); lines outside the period or of metrics without a price cost nothing but
+/// are still counted.
 pub fn bill<'a>(
     catalogue: &Catalogue,
     period: BillingPeriod,
@@ -384,69 +434,71 @@ pub fn bill<'a>(
     hours: impl IntoIterator<Item = (EpochMs, &'a UsageLine)>,
 ) -> Bill {
     let through = through.clamp(period.start, period.end);
-    let mut lines: Vec<(EpochMs, &UsageLine)> = hours
-        .into_iter()
-        .filter(|(at, _)| *at >= period.start && *at < through)
-        .collect();
-    lines.sort_by_key(|(at, _)| *at);
     let period_hours = period.hours();
     let quantity = |line: &UsageLine| match (line.metric.aggregation(), line.metric.unit()) {
         (Aggregation::Sum, _) => line.amount,
         (Aggregation::Level, Unit::Bytes) => line.amount / 1e9 / period_hours,
         (Aggregation::Level, _) => line.amount / period_hours,
     };
-    let pool_of = |metric: AccountMetric| {
-        catalogue
-            .prices
-            .get(&metric)
-            .map(|price| (price.pool.unwrap_or(metric), price.renews))
-    };
-    let mut used: BTreeMap<(AccountMetric, Option<UtcDay>), f64> = BTreeMap::new();
-    let mut latest: BTreeMap<AccountMetric, (EpochMs, f64)> = BTreeMap::new();
+    // Per metric: its price, and the pool whose allowance it draws from.
+    let prices: Vec<Option<(Price, usize)>> = AccountMetric::ALL
+        .iter()
+        .map(|m| catalogue.price(*m).map(|p| (*p, index(p.pool.unwrap_or(*m)))))
+        .collect();
+    let mut used = [0.0; METRICS];
+    let mut latest = [(0, 0.0); METRICS];
     let mut cells: BTreeMap<CellKey, Cell> = BTreeMap::new();
+    let mut current_day = None;
+    let lines: Vec<(EpochMs, &UsageLine)> = hours
+        .into_iter()
+        .filter(|(at, _)| *at >= period.start && *at < through)
+        .collect();
     for group in lines.chunk_by(|a, b| a.0 == b.0) {
         let at = group[0].0;
         let day = UtcDay::containing(at);
-        // The hour's quantity per allowance pool, then what of it is beyond the allowance.
-        let mut hour: BTreeMap<(AccountMetric, Option<UtcDay>), f64> = BTreeMap::new();
-        for (_, line) in group {
-            if let Some((pool, renews)) = pool_of(line.metric) {
-                let key = (pool, (renews == Renewal::Day).then_some(day));
-                *hour.entry(key).or_default() += quantity(line);
+        if current_day != Some(day) {
+            // Daily allowances start again.
+            for (i, price) in prices.iter().enumerate() {
+                if price.is_some_and(|(p, _)| p.renews == Renewal::Day) {
+                    used[i] = 0.0;
+                }
             }
-            let last = latest.entry(line.metric).or_insert((at, 0.0));
+            current_day = Some(day);
+        }
+        // The hour's quantity per allowance pool, then the share of it beyond the allowance.
+        let mut added = [0.0; METRICS];
+        for (_, line) in group {
+            let q = quantity(line);
+            if let Some((_, pool)) = prices[index(line.metric)] {
+                added[pool] += q;
+            }
+            let last = &mut latest[index(line.metric)];
             if last.0 != at {
                 *last = (at, 0.0);
             }
-            last.1 += quantity(line);
+            last.1 += q;
         }
-        let mut billable_share = BTreeMap::new();
-        for (key, added) in hour {
-            let included = catalogue.prices.get(&key.0).map_or(0.0, |p| p.included);
-            let before = used.entry(key).or_default();
-            let over = (*before + added - included).max(0.0) - (*before - included).max(0.0);
-            *before += added;
-            billable_share.insert(key, if added > 0.0 { over / added } else { 0.0 });
+        let mut share = [0.0; METRICS];
+        for pool in 0..METRICS {
+            if added[pool] > 0.0 {
+                let included = prices[pool].map_or(0.0, |(p, _)| p.included);
+                let before = used[pool];
+                let over = (before + added[pool] - included).max(0.0) - (before - included).max(0.0);
+                used[pool] += added[pool];
+                share[pool] = over / added[pool];
+            }
         }
         for (_, line) in group {
-            let cell = cells
-                .entry((day, line.metric, line.project.clone()))
-                .or_default();
+            let cell = cells.entry((day, line.metric, line.project.clone())).or_default();
             let q = quantity(line);
             cell.quantity += q;
-            if let (Some((pool, renews)), Some(price)) =
-                (pool_of(line.metric), catalogue.prices.get(&line.metric))
-            {
-                let share = billable_share
-                    .get(&(pool, (renews == Renewal::Day).then_some(day)))
-                    .copied()
-                    .unwrap_or(0.0);
-                cell.billable += q * share;
-                cell.usd += q * share * price.rate();
+            if let Some((price, pool)) = prices[index(line.metric)] {
+                cell.billable += q * share[pool];
+                cell.usd += q * share[pool] * price.rate();
             }
         }
     }
-    let forecast_usd = forecast(catalogue, period, through, &cells, &latest);
+    let forecast_usd = forecast(catalogue, &prices, period, through, &cells, &latest);
     Bill {
         period,
         through,
@@ -460,10 +512,11 @@ pub fn bill<'a>(
 /// levels held at their latest hour, daily allowances scaled by cost.
 fn forecast(
     catalogue: &Catalogue,
+    prices: &[Option<(Price, usize)>],
     period: BillingPeriod,
     through: EpochMs,
     cells: &BTreeMap<CellKey, Cell>,
-    latest: &BTreeMap<AccountMetric, (EpochMs, f64)>,
+    latest: &[(EpochMs, f64); METRICS],
 ) -> f64 {
     let spent: f64 = cells.values().map(|c| c.usd).sum();
     let elapsed_hours = (through.saturating_sub(period.start) / HOUR_MS) as f64;
@@ -472,40 +525,34 @@ fn forecast(
     }
     let remaining_hours = period.hours() - elapsed_hours;
     let scale = period.hours() / elapsed_hours;
-    // Projected quantity and USD-weighted rate per pool.
-    let mut pools: BTreeMap<AccountMetric, (f64, f64)> = BTreeMap::new();
+    // Projected quantity and the rate-weighted quantity per pool.
+    let mut quantity = [0.0; METRICS];
+    let mut weighted = [0.0; METRICS];
     let mut daily = 0.0;
+    let mut project = |metric: AccountMetric, projected: f64| {
+        if let Some((price, pool)) = prices[index(metric)] {
+            quantity[pool] += projected;
+            weighted[pool] += projected * price.rate();
+        }
+    };
     for ((_, metric, _), cell) in cells {
-        let Some(price) = catalogue.prices.get(metric) else {
-            continue;
-        };
-        if price.renews == Renewal::Day {
-            daily += cell.usd * scale;
-            continue;
+        match prices[index(*metric)] {
+            None => {}
+            Some((price, _)) if price.renews == Renewal::Day => daily += cell.usd * scale,
+            Some(_) if metric.aggregation() == Aggregation::Level => project(*metric, cell.quantity),
+            Some(_) => project(*metric, cell.quantity * scale),
         }
-        let projected = match metric.aggregation() {
-            Aggregation::Sum => cell.quantity * scale,
-            Aggregation::Level => cell.quantity,
-        };
-        let pool = pools.entry(price.pool.unwrap_or(*metric)).or_default();
-        pool.0 += projected;
-        pool.1 += projected * price.rate();
     }
-    for (metric, (_, level)) in latest {
+    for metric in AccountMetric::ALL {
         if metric.aggregation() == Aggregation::Level {
-            if let Some(price) = catalogue.prices.get(metric) {
-                let pool = pools.entry(price.pool.unwrap_or(*metric)).or_default();
-                pool.0 += level * remaining_hours;
-                pool.1 += level * remaining_hours * price.rate();
-            }
+            project(*metric, latest[index(*metric)].1 * remaining_hours);
         }
     }
-    let overage: f64 = pools
-        .iter()
-        .map(|(pool, (quantity, weighted))| {
-            let included = catalogue.prices.get(pool).map_or(0.0, |p| p.included);
-            let rate = if *quantity > 0.0 { weighted / quantity } else { 0.0 };
-            (quantity - included).max(0.0) * rate
+    let overage: f64 = (0..METRICS)
+        .filter(|pool| quantity[*pool] > 0.0)
+        .map(|pool| {
+            let included = prices[pool].map_or(0.0, |(p, _)| p.included);
+            (quantity[pool] - included).max(0.0) * weighted[pool] / quantity[pool]
         })
         .sum();
     catalogue.subscription_usd + overage + daily
@@ -517,15 +564,24 @@ impl Bill {
         self.subscription_usd + self.cells.values().map(|c| c.usd).sum::<f64>()
     }
 
-    /// USD per key of the cells `keep` selects.
-    pub fn sum_by<K: Ord>(
+    /// The cells `keep` selects, added up per `key`, in the order keys first appear (cells are
+    /// ordered by day, metric, project). Few keys: a list, not a map.
+    pub fn sum_by<K: PartialEq>(
         &self,
         keep: impl Fn(&CellKey) -> bool,
         key: impl Fn(&CellKey) -> K,
-    ) -> BTreeMap<K, Cell> {
-        let mut out: BTreeMap<K, Cell> = BTreeMap::new();
+    ) -> Vec<(K, Cell)> {
+        let mut out: Vec<(K, Cell)> = Vec::new();
         for (k, cell) in self.cells.iter().filter(|(k, _)| keep(k)) {
-            let total = out.entry(key(k)).or_default();
+            let k = key(k);
+            let at = match out.iter().position(|(seen, _)| *seen == k) {
+                Some(at) => at,
+                None => {
+                    out.push((k, Cell::default()));
+                    out.len() - 1
+                }
+            };
+            let total = &mut out[at].1;
             total.quantity += cell.quantity;
             total.billable += cell.billable;
             total.usd += cell.usd;
@@ -615,10 +671,17 @@ mod tests {
             let half = line(metric, Some("app"), amount / 2.0);
             let bill = march_bill(
                 Plan::Paid,
-                &[(at("2026-03-02T10:00:00Z"), half.clone()), (at("2026-03-20T10:00:00Z"), half)],
+                &[
+                    (at("2026-03-02T10:00:00Z"), half.clone()),
+                    (at("2026-03-20T10:00:00Z"), half),
+                ],
             );
             close(bill.estimate_usd(), 5.0 + overage);
-            assert_eq!(bill.forecast_usd, bill.estimate_usd(), "{metric}: a closed period");
+            assert_eq!(
+                bill.forecast_usd,
+                bill.estimate_usd(),
+                "{metric}: a closed period"
+            );
         }
     }
 
@@ -629,12 +692,15 @@ mod tests {
         assert_eq!(bill.estimate_usd(), 5.0, "exactly the allowance");
         let bill = march_bill(
             Plan::Paid,
-            &[(hour, line(A::KvWrites, None, M)), (hour + HOUR_MS, line(A::KvWrites, None, 1.0))],
+            &[
+                (hour, line(A::KvWrites, None, M)),
+                (hour + HOUR_MS, line(A::KvWrites, None, 1.0)),
+            ],
         );
         close((bill.estimate_usd() - 5.0) * 1e6, 5.0);
         // The day that crossed the allowance carries the cost; earlier usage stays free.
         let by_day = bill.sum_by(|_| true, |(day, _, _)| *day);
-        assert!(by_day.values().all(|c| c.usd > 0.0));
+        assert!(by_day.iter().all(|(_, c)| c.usd > 0.0));
     }
 
     #[test]
@@ -651,11 +717,16 @@ mod tests {
         );
         // 1.4 M writes: 0.4 M over at $5/M = $2, all on the 3rd, split evenly by a and b.
         let by_day = bill.sum_by(|_| true, |(day, _, _)| day.to_string());
-        close(by_day["2026-03-02"].usd, 0.0);
-        close(by_day["2026-03-03"].usd, 2.0);
+        assert_eq!(
+            (by_day[0].0.as_str(), by_day[1].0.as_str()),
+            ("2026-03-02", "2026-03-03")
+        );
+        close(by_day[0].1.usd, 0.0);
+        close(by_day[1].1.usd, 2.0);
         let by_project = bill.sum_by(|_| true, |(_, _, project)| project.clone());
-        close(by_project[&Some("a".to_owned())].usd, 1.0);
-        close(by_project[&Some("b".to_owned())].usd, 1.0);
+        assert_eq!(by_project.len(), 2);
+        close(by_project[0].1.usd, 1.0);
+        close(by_project[1].1.usd, 1.0);
     }
 
     #[test]
@@ -663,7 +734,12 @@ mod tests {
         // 3 GB of KV held all month: 2 GB-month over 1 at $0.50 = $1.00.
         let period = march();
         let hours: Vec<(EpochMs, UsageLine)> = (0..744)
-            .map(|h| (period.start + h * HOUR_MS, line(A::KvStoredBytes, Some("app"), 3e9)))
+            .map(|h| {
+                (
+                    period.start + h * HOUR_MS,
+                    line(A::KvStoredBytes, Some("app"), 3e9),
+                )
+            })
             .collect();
         close(march_bill(Plan::Paid, &hours).estimate_usd(), 6.0);
         // Half the month at 3 GB: 1.5 GB-month, 0.5 over: $0.25. R2 at 30 GB-month: 20 × $0.015.
@@ -690,7 +766,10 @@ mod tests {
         let hour = at("2026-03-02T01:00:00Z");
         let bill = march_bill(
             Plan::Paid,
-            &[(hour, line(A::WorkersRequests, None, 8.0 * M)), (hour, line(A::WorkflowsRequests, None, 4.0 * M))],
+            &[
+                (hour, line(A::WorkersRequests, None, 8.0 * M)),
+                (hour, line(A::WorkflowsRequests, None, 4.0 * M)),
+            ],
         );
         close(bill.estimate_usd() - 5.0, 0.60);
     }
@@ -700,10 +779,16 @@ mod tests {
         let hour = at("2026-03-02T01:00:00Z");
         let bill = march_bill(
             Plan::Free,
-            &[(hour, line(A::KvWrites, None, 5.0 * M)), (hour, line(A::R2ClassA, None, 2.0 * M))],
+            &[
+                (hour, line(A::KvWrites, None, 5.0 * M)),
+                (hour, line(A::R2ClassA, None, 2.0 * M)),
+            ],
         );
         close(bill.estimate_usd(), 4.50);
-        assert_eq!(Catalogue::standard(Plan::Free).daily_limits[&A::KvWrites], 1000.0);
+        assert_eq!(
+            Catalogue::standard(Plan::Free).daily_limit(A::KvWrites),
+            Some(1000.0)
+        );
         assert!(Catalogue::standard(Plan::Paid).daily_limits.is_empty());
     }
 
@@ -726,24 +811,32 @@ mod tests {
     #[test]
     fn overrides_change_one_field_and_keep_the_rest() {
         let overrides: PricingConfig = serde_json::from_str(
-            r#"{"prices":{"kv.writes":{"usd":4}},"daily_limits":{"kv.writes":500},"plan":"free"}"#,
+            r#"{"prices":[{"metric":"kv.writes","usd":4}],"daily_limits":[["kv.writes",500]],"plan":"free"}"#,
         )
         .unwrap();
         let paid = Catalogue::configured(Plan::Paid, &overrides);
-        assert_eq!(paid.prices[&A::KvWrites].usd, 4.0);
-        assert_eq!(paid.prices[&A::KvWrites].included, M);
+        assert_eq!(paid.price(A::KvWrites).unwrap().usd, 4.0);
+        assert_eq!(paid.price(A::KvWrites).unwrap().included, M);
         let free = Catalogue::configured(Plan::Free, &overrides);
-        assert_eq!(free.daily_limits[&A::KvWrites], 500.0);
-        let text = serde_json::to_string(&paid).unwrap();
-        assert_eq!(serde_json::from_str::<Catalogue>(&text).unwrap(), paid);
-        assert!(serde_json::from_str::<PricingConfig>(r#"{"prices":{"kv.nope":{}}}"#).is_err());
+        assert_eq!(free.daily_limit(A::KvWrites), Some(500.0));
+        assert!(serde_json::from_str::<PricingConfig>(r#"{"prices":[{"metric":"kv.nope"}]}"#).is_err());
+        // The cached pricing keeps its plan and billing day; the catalogue is rebuilt on read.
+        let cached = PricingInForce::new("subscriptions", Plan::Free, Some(15), &overrides);
+        let text = serde_json::to_string(&cached).unwrap();
+        assert!(text.contains(r#""prices":[["#), "{text}");
+        let read: PricingInForce = serde_json::from_str(&text).unwrap();
+        assert_eq!(read.reprice(&overrides), cached);
     }
 
     #[test]
     fn telemetry_is_priced_at_overage_rates_with_external_costs_as_they_are() {
         let paid = Catalogue::standard(Plan::Paid);
-        let totals: MetricTotals =
-            [(Metric::KvWrites, M), (Metric::D1RowsRead, 1000.0 * M), (Metric::ExternalCostUsd, 2.5)].into();
+        let totals: MetricTotals = [
+            (Metric::KvWrites, M),
+            (Metric::D1RowsRead, 1000.0 * M),
+            (Metric::ExternalCostUsd, 2.5),
+        ]
+        .into();
         close(paid.telemetry_cost(&totals), 5.0 + 1.0 + 2.5);
         assert_eq!(paid.telemetry_rate(Metric::Errors), 0.0);
     }

@@ -252,11 +252,18 @@ mod tests {
             "error_category":"EXTERNAL_API","error_codes":["HTTP_502"]});
         let parsed = Telemetry::parse(&error, ENQUEUED).unwrap();
         assert_eq!((parsed.error_count, parsed.error_codes.len()), (1, 1));
-        assert_eq!(parsed.metrics[&Metric::Errors], 1.0, "errors are counted as a metric");
+        assert_eq!(
+            parsed.metrics[&Metric::Errors],
+            1.0,
+            "errors are counted as a metric"
+        );
         let costly = json!({"feature_key":"a:b:c","external_cost_usd":0.25,"metrics":{"costUsd":9}});
         let parsed = Telemetry::parse(&costly, ENQUEUED).unwrap();
         assert_eq!(parsed.metrics[&Metric::ExternalCostUsd], 0.25);
-        assert!(!parsed.metrics.contains_key(&Metric::CostUsd), "the cost is never taken as sent");
+        assert!(
+            !parsed.metrics.contains_key(&Metric::CostUsd),
+            "the cost is never taken as sent"
+        );
         assert_eq!(
             parsed.timestamp, ENQUEUED,
             "a missing timestamp falls back to the enqueue time"

@@ -233,7 +233,8 @@ impl JsonShape for platform_core::thresholds::CostAlertThresholds {
 }
 
 impl JsonShape for platform_core::pricing::PricingInForce {
-    const SHAPE: &'static str = "`{source, billing_day, catalogue: {version, plan, subscription_usd, prices, daily_limits}}`";
+    const SHAPE: &'static str =
+        "`{source, billing_day, catalogue: {version, plan, subscription_usd, prices, daily_limits}}`";
 }
 
 #[cfg(test)]

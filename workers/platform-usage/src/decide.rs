@@ -447,7 +447,12 @@ mod tests {
         let plan = world.decide();
         assert_eq!(plan.feature_trips.len(), 1);
         assert!(
-            plan.feature_trips[0].1.reason.as_deref().unwrap_or_default().contains("cost_usd = 2.10 of 2"),
+            plan.feature_trips[0]
+                .1
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("cost_usd = 2.10 of 2"),
             "{:?}",
             plan.feature_trips
         );

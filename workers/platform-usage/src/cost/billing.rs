@@ -4,8 +4,7 @@
 //! back to budgets.yaml and its own estimate.
 
 use platform_core::pricing::Plan;
-use platform_core::time::parse_instant;
-use platform_core::{EpochMs, UtcDay};
+use platform_core::UtcDay;
 use serde_json::Value;
 use worker::{Env, Fetch, Method, Request, RequestInit};
 
@@ -31,7 +30,9 @@ impl Account {
             return Ok(None);
         }
         if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!("{ACCOUNT_ID} {id:?} is not an account id (letters and digits)"));
+            return Err(format!(
+                "{ACCOUNT_ID} {id:?} is not an account id (letters and digits)"
+            ));
         }
         Ok(Some(Self { token, id }))
     }
@@ -82,11 +83,11 @@ fn envelope(status: u16, text: &str) -> Result<Value, String> {
     ))
 }
 
-/// The plan and, when the API gives it, the current billing period.
+/// The plan and, when the API gives it, the day of the month its billing periods start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subscription {
     pub plan: Plan,
-    pub period_start: Option<EpochMs>,
+    pub billing_day: Option<u32>,
 }
 
 /// The Workers plan from the account's subscriptions: a Workers subscription that is not a free
@@ -95,19 +96,34 @@ pub fn parse_subscriptions(result: &Value) -> Result<Subscription, String> {
     let subscriptions = result.as_array().ok_or("result is not a list of subscriptions")?;
     let workers = subscriptions.iter().find(|s| {
         let plan = &s["rate_plan"];
-        let name = format!("{} {}", plan["id"].as_str().unwrap_or(""), plan["public_name"].as_str().unwrap_or(""));
+        let name = format!(
+            "{} {}",
+            plan["id"].as_str().unwrap_or(""),
+            plan["public_name"].as_str().unwrap_or("")
+        );
         name.to_ascii_lowercase().contains("workers")
     });
     Ok(match workers {
         None => Subscription {
             plan: Plan::Free,
-            period_start: None,
+            billing_day: None,
         },
         Some(found) => {
-            let id = found["rate_plan"]["id"].as_str().unwrap_or("").to_ascii_lowercase();
+            let id = found["rate_plan"]["id"]
+                .as_str()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             Subscription {
-                plan: if id.contains("free") { Plan::Free } else { Plan::Paid },
-                period_start: found["current_period_start"].as_str().and_then(parse_instant),
+                plan: if id.contains("free") {
+                    Plan::Free
+                } else {
+                    Plan::Paid
+                },
+                // `2026-03-15T00:00:00Z`: its date is what matters.
+                billing_day: found["current_period_start"]
+                    .as_str()
+                    .and_then(|start| UtcDay::parse(start.get(..10)?))
+                    .map(UtcDay::day_of_month),
             }
         }
     })
@@ -144,7 +160,7 @@ mod tests {
         ]);
         let found = parse_subscriptions(&paid).unwrap();
         assert_eq!(found.plan, Plan::Paid);
-        assert_eq!(found.period_start, parse_instant("2026-03-15T00:00:00Z"));
+        assert_eq!(found.billing_day, Some(15));
         assert_eq!(parse_subscriptions(&json!([])).unwrap().plan, Plan::Free);
         assert!(parse_subscriptions(&json!({"x": 1})).is_err());
     }
@@ -153,14 +169,23 @@ mod tests {
     fn sums_the_billed_cost_and_refuses_rows_without_one() {
         let rows = json!([{"ServiceName": "Workers", "ContractedCost": 1.25}, {"ServiceName": "KV", "ContractedCost": 2.5}]);
         assert_eq!(parse_billable(&rows).unwrap(), 3.75);
-        assert!(parse_billable(&json!([{"ServiceName": "KV"}])).unwrap_err().contains("row 0"));
+        assert!(parse_billable(&json!([{"ServiceName": "KV"}]))
+            .unwrap_err()
+            .contains("row 0"));
     }
 
     #[test]
     fn an_error_answer_says_what_the_token_lacks() {
-        let denied = r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"result":null}"#;
+        let denied =
+            r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"result":null}"#;
         let reason = envelope(403, denied).unwrap_err();
-        assert!(reason.contains("Billing > Read") && reason.contains("10000"), "{reason}");
-        assert_eq!(envelope(200, r#"{"success":true,"result":[1]}"#).unwrap(), json!([1]));
+        assert!(
+            reason.contains("Billing > Read") && reason.contains("10000"),
+            "{reason}"
+        );
+        assert_eq!(
+            envelope(200, r#"{"success":true,"result":[1]}"#).unwrap(),
+            json!([1])
+        );
     }
 }

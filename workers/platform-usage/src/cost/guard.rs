@@ -4,8 +4,6 @@
 //! come near. Where budgets.yaml asks for it, the projects using a Free limit up are paused at
 //! the limit and resumed below a lower mark (`recover_pct`): no flapping around the line.
 
-use std::collections::BTreeMap;
-
 use platform_core::alert::AlertSubject;
 use platform_core::breaker::{Level, ProjectBreaker};
 use platform_core::budget::format_amount;
@@ -22,11 +20,11 @@ use platform_worker::{ApiError, PlatformStore};
 use serde::Serialize;
 use worker::Env;
 
-use super::billing::Account;
 use super::billed;
+use super::billing::Account;
+use crate::context;
 use crate::decide::{Event, Plan};
 use crate::ingest::{self, database, metered_store};
-use crate::context;
 
 /// Subjects name their period: an alert raised again within this window is not sent twice.
 const ONCE_PER_PERIOD_MS: EpochMs = 40 * 86_400_000;
@@ -37,7 +35,7 @@ const DEFAULT_RECOVER_PCT: u8 = 90;
 #[derive(Debug, Default, Serialize)]
 pub struct GuardReport {
     pub event: &'static str,
-    pub plan: &'static str,
+    pub plan: platform_core::pricing::Plan,
     pub plan_source: String,
     pub estimate_usd: f64,
     pub forecast_usd: f64,
@@ -51,13 +49,16 @@ pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
     let store = metered_store(env)?;
     let db = database(env)?;
     let budgets = context::budgets(&store).await?;
-    let thresholds = context::settings(&store, &db).await?.settings.budget_warning_thresholds;
+    let thresholds = context::settings(&store, &db)
+        .await?
+        .settings
+        .budget_warning_thresholds;
     let (pricing, pricing_written) = refresh_pricing(env, &store, &budgets).await;
     let period = BillingPeriod::containing(at, pricing.billing_day);
     let (bill, _) = billed(&db, &pricing, period, at).await?;
 
     let mut candidates = account_alerts(&budgets, &bill, at, &thresholds);
-    let paused: BTreeMap<ProjectId, ProjectBreaker> = open_breakers(&db)
+    let paused: Vec<(ProjectId, ProjectBreaker)> = open_breakers(&db)
         .await?
         .projects
         .into_iter()
@@ -67,10 +68,7 @@ pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
     candidates.extend(free.alerts);
     let mut report = GuardReport {
         event: "cost_guard",
-        plan: match pricing.catalogue.plan {
-            platform_core::pricing::Plan::Paid => "paid",
-            platform_core::pricing::Plan::Free => "free",
-        },
+        plan: pricing.plan,
         plan_source: pricing.source.clone(),
         estimate_usd: bill.estimate_usd(),
         forecast_usd: bill.forecast_usd,
@@ -100,18 +98,27 @@ pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
 
 /// The plan and billing day from the subscriptions API when the token can read it, else from
 /// budgets.yaml; KV is rewritten only when they changed. Returns whether it was.
-async fn refresh_pricing(env: &Env, store: &PlatformStore, budgets: &BudgetsDocument) -> (PricingInForce, bool) {
+async fn refresh_pricing(
+    env: &Env,
+    store: &PlatformStore,
+    budgets: &BudgetsDocument,
+) -> (PricingInForce, bool) {
     let config = &budgets.pricing;
     let from_api = match Account::from_env(env) {
         Ok(Some(account)) => match account.subscription().await {
             Ok(found) => {
-                let day = found.period_start.and_then(|start| {
-                    UtcDay::containing(start).to_string().get(8..).and_then(|d| d.parse().ok())
-                });
-                Some(PricingInForce::new("subscriptions", found.plan, day.or(config.billing_day), config))
+                let day = found.billing_day.and_then(|d| u8::try_from(d).ok());
+                Some(PricingInForce::new(
+                    "subscriptions",
+                    found.plan,
+                    day.or(config.billing_day),
+                    config,
+                ))
             }
             Err(reason) => {
-                worker::console_warn!("plan not read from the subscriptions API ({reason}); budgets.yaml's applies");
+                worker::console_warn!(
+                    "plan not read from the subscriptions API ({reason}); budgets.yaml's applies"
+                );
                 None
             }
         },
@@ -125,7 +132,7 @@ async fn refresh_pricing(env: &Env, store: &PlatformStore, budgets: &BudgetsDocu
     let written = match PricingCache::key() {
         Ok(key) => {
             let cached = store.get(&key).await.ok().flatten();
-            if cached.as_ref().map(|Json(p)| p) == Some(&pricing) {
+            if cached.map(|Json(p)| p.reprice(config)).as_ref() == Some(&pricing) {
                 false
             } else if let Err(error) = store.put(&key, &Json(pricing.clone())).await {
                 worker::console_warn!("pricing cache not written: {error}");
@@ -170,10 +177,25 @@ pub fn account_alerts(budgets: &BudgetsDocument, bill: &Bill, at: EpochMs, thres
     let mut alerts = Vec::new();
     let today = UtcDay::containing(at);
     let period_id = UtcDay::containing(bill.period.start).to_string();
-    let today_usd: f64 = bill.cells.iter().filter(|((d, _, _), _)| *d == today).map(|(_, c)| c.usd).sum();
+    let today_usd: f64 = bill
+        .cells
+        .iter()
+        .filter(|((d, _, _), _)| *d == today)
+        .map(|(_, c)| c.usd)
+        .sum();
     let checks = [
-        ("daily", today.to_string(), budgets.account.daily.get(Metric::CostUsd), today_usd),
-        ("monthly", period_id.clone(), budgets.account.monthly.get(Metric::CostUsd), bill.estimate_usd()),
+        (
+            "daily",
+            today.to_string(),
+            budgets.account.daily.get(Metric::CostUsd),
+            today_usd,
+        ),
+        (
+            "monthly",
+            period_id.clone(),
+            budgets.account.monthly.get(Metric::CostUsd),
+            bill.estimate_usd(),
+        ),
     ];
     for (kind, id, budget, usd) in checks {
         let Some(budget) = budget else { continue };
@@ -221,7 +243,7 @@ pub fn free_limits(
     bill: &Bill,
     at: EpochMs,
     thresholds: &[u8],
-    paused: &BTreeMap<ProjectId, ProjectBreaker>,
+    paused: &[(ProjectId, ProjectBreaker)],
 ) -> FreeLimits {
     let mut out = FreeLimits::default();
     let limits = &pricing.catalogue.daily_limits;
@@ -230,38 +252,56 @@ pub fn free_limits(
     }
     let today = UtcDay::containing(at);
     let used = bill.sum_by(|(d, _, _)| *d == today, |(_, metric, _)| *metric);
-    let by_project = bill.sum_by(|(d, _, _)| *d == today, |(_, metric, project)| (*metric, project.clone()));
+    let by_project = bill.sum_by(
+        |(d, _, _)| *d == today,
+        |(_, metric, project)| (*metric, project.clone()),
+    );
     let config = &budgets.pricing;
     let recover = f64::from(config.recover_pct.unwrap_or(DEFAULT_RECOVER_PCT)) / 100.0;
-    let mut to_pause: BTreeMap<ProjectId, String> = BTreeMap::new();
+    let mut to_pause: Vec<(ProjectId, String)> = Vec::new();
     let mut all_recovered = true;
     for (metric, limit) in limits {
-        let amount = used.get(metric).map_or(0.0, |c| c.quantity);
+        let amount = used
+            .iter()
+            .find(|(m, _)| m == metric)
+            .map_or(0.0, |(_, c)| c.quantity);
         if amount >= limit * recover {
             all_recovered = false;
         }
         let Some(threshold) = reached(amount, *limit, thresholds) else {
             continue;
         };
-        let figure = format!("{metric} = {} of {} per day ({today})", format_amount(amount.round()), format_amount(*limit));
+        let figure = format!(
+            "{metric} = {} of {} per day ({today})",
+            format_amount(amount.round()),
+            format_amount(*limit)
+        );
         let text = if threshold == 100 {
             let reason = format!("{FREE_PAUSE} reached: {figure}");
             if config.stop_at_limit {
                 for ((m, project), cell) in &by_project {
                     let project = project.as_deref().and_then(|p| ProjectId::parse(p).ok());
                     if let (true, Some(project)) = (m == metric && cell.quantity > 0.0, project) {
-                        to_pause.entry(project).or_insert_with(|| reason.clone());
+                        if !to_pause.iter().any(|(p, _)| *p == project) {
+                            to_pause.push((project, reason.clone()));
+                        }
                     }
                 }
             }
             format!(":rotating_light: {reason}; Cloudflare refuses more until 00:00 UTC")
         } else {
-            format!(":warning: {FREE_PAUSE} at {threshold}%: {figure}; past it Cloudflare refuses the requests")
+            format!(
+                ":warning: {FREE_PAUSE} at {threshold}%: {figure}; past it Cloudflare refuses the requests"
+            )
         };
-        out.alerts.push(cost_alert(format!("free:{metric}:{today}:{threshold}"), text));
+        out.alerts
+            .push(cost_alert(format!("free:{metric}:{today}:{threshold}"), text));
     }
     for (project, reason) in to_pause {
-        if paused.get(&project).is_some_and(|b| b.level == Level::Paused) {
+        if paused
+            .iter()
+            .any(|(p, b)| *p == project && b.level == Level::Paused)
+        {
             continue;
         }
         let breaker = ProjectBreaker {
@@ -277,13 +317,20 @@ pub fn free_limits(
     }
     if all_recovered {
         for (project, breaker) in paused {
-            let ours = !breaker.manual && breaker.reason.as_deref().is_some_and(|r| r.starts_with(FREE_PAUSE));
+            let ours = !breaker.manual
+                && breaker
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(FREE_PAUSE));
             if ours && breaker.level == Level::Paused {
                 let resumed = ProjectBreaker {
                     since: Some(at),
                     ..ProjectBreaker::default()
                 };
-                let reason = format!("every Free plan limit is back under {}%", (recover * 100.0).round());
+                let reason = format!(
+                    "every Free plan limit is back under {}%",
+                    (recover * 100.0).round()
+                );
                 change(&mut out.plan, project.clone(), resumed, "active", reason);
             }
         }
@@ -348,28 +395,39 @@ mod tests {
         let (pricing, budgets) = free(true);
         let now = at("2026-03-02T12:30:00Z");
         let near = kv_writes(&pricing, now, &[("a", 600.0), ("b", 150.0)]);
-        let out = free_limits(&pricing, &budgets, &near, now, &[70, 90], &BTreeMap::new());
+        let out = free_limits(&pricing, &budgets, &near, now, &[70, 90], &[]);
         assert_eq!(out.alerts.len(), 1);
         assert_eq!(out.alerts[0].subject.to_string(), "free:kv.writes:2026-03-02:70");
         assert!(out.plan.project_changes.is_empty());
 
         let over = kv_writes(&pricing, now, &[("a", 900.0), ("b", 150.0)]);
-        let out = free_limits(&pricing, &budgets, &over, now, &[70, 90], &BTreeMap::new());
-        assert!(out.alerts[0].text.contains("kv.writes = 1050 of 1000 per day"), "{}", out.alerts[0].text);
-        let paused: BTreeMap<ProjectId, ProjectBreaker> = out.plan.project_changes.into_iter().collect();
+        let out = free_limits(&pricing, &budgets, &over, now, &[70, 90], &[]);
+        assert!(
+            out.alerts[0].text.contains("kv.writes = 1050 of 1000 per day"),
+            "{}",
+            out.alerts[0].text
+        );
+        let paused = out.plan.project_changes;
         assert_eq!(paused.len(), 2);
         // Still above the recover mark: nothing changes, nothing is paused twice.
         let again = free_limits(&pricing, &budgets, &over, now + HOUR, &[70, 90], &paused);
         assert!(again.plan.project_changes.is_empty());
         // Under the limit but above 90 %: still paused (hysteresis).
         let between = kv_writes(&pricing, now, &[("a", 950.0)]);
-        assert!(free_limits(&pricing, &budgets, &between, now, &[70, 90], &paused).plan.project_changes.is_empty());
+        assert!(free_limits(&pricing, &budgets, &between, now, &[70, 90], &paused)
+            .plan
+            .project_changes
+            .is_empty());
         // The next day, usage starts again from nothing: both resume.
         let tomorrow = at("2026-03-03T01:30:00Z");
         let quiet = kv_writes(&pricing, tomorrow, &[("a", 10.0)]);
         let out = free_limits(&pricing, &budgets, &quiet, tomorrow, &[70, 90], &paused);
         assert_eq!(out.plan.project_changes.len(), 2);
-        assert!(out.plan.project_changes.iter().all(|(_, b)| b.level == Level::Active));
+        assert!(out
+            .plan
+            .project_changes
+            .iter()
+            .all(|(_, b)| b.level == Level::Active));
     }
 
     #[test]
@@ -377,7 +435,7 @@ mod tests {
         let (pricing, budgets) = free(false);
         let now = at("2026-03-02T12:30:00Z");
         let over = kv_writes(&pricing, now, &[("a", 2000.0)]);
-        let out = free_limits(&pricing, &budgets, &over, now, &[70, 90], &BTreeMap::new());
+        let out = free_limits(&pricing, &budgets, &over, now, &[70, 90], &[]);
         assert_eq!(out.alerts[0].subject.to_string(), "free:kv.writes:2026-03-02:100");
         assert!(out.plan.project_changes.is_empty());
     }
@@ -392,7 +450,14 @@ mod tests {
         let so_far = kv_writes(&pricing, now, &[("a", 3_000_000.0)]);
         let alerts = account_alerts(&budgets, &so_far, now, &[70, 90]);
         let subjects: Vec<String> = alerts.iter().map(|a| a.subject.to_string()).collect();
-        assert_eq!(subjects, ["account:monthly:2026-03-01:70", "account:forecast:2026-03-01"]);
-        assert!(alerts[1].text.contains("exceeds the $20 budget"), "{}", alerts[1].text);
+        assert_eq!(
+            subjects,
+            ["account:monthly:2026-03-01:70", "account:forecast:2026-03-01"]
+        );
+        assert!(
+            alerts[1].text.contains("exceeds the $20 budget"),
+            "{}",
+            alerts[1].text
+        );
     }
 }

@@ -20,6 +20,8 @@ pub use guard::guard;
 pub use report::report;
 
 const DAY_MS: EpochMs = 86_400_000;
+/// Contributors listed in `/cost`'s `top`.
+const TOP: usize = 10;
 
 /// The pricing in force: KV's cached copy, or what budgets.yaml assumes when there is none.
 async fn cached_pricing(store: &PlatformStore, budgets: &BudgetsDocument) -> PricingInForce {
@@ -28,7 +30,7 @@ async fn cached_pricing(store: &PlatformStore, budgets: &BudgetsDocument) -> Pri
         Err(error) => Err(error.to_string()),
     };
     match read {
-        Ok(Some(Json(pricing))) => pricing,
+        Ok(Some(Json(pricing))) => pricing.reprice(&budgets.pricing),
         Ok(None) => PricingInForce::from_config(&budgets.pricing),
         Err(error) => {
             worker::console_warn!("pricing cache ignored: {error}");
@@ -80,7 +82,21 @@ async fn feature_costs(
         *costs.entry(usage.feature.to_string()).or_default() +=
             pricing.catalogue.telemetry_cost(&usage.usage);
     }
-    let mut costs: Vec<(String, f64)> = costs.into_iter().filter(|(_, usd)| *usd > 0.0).collect();
-    costs.sort_by(|a, b| b.1.total_cmp(&a.1));
-    Ok(costs)
+    Ok(largest_first(costs.into_iter().collect()))
+}
+
+/// The `TOP` largest positive amounts, largest first (a few picks: no sort code).
+fn largest_first(mut list: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    list.retain(|(_, usd)| *usd > 0.0);
+    let mut top = Vec::new();
+    while top.len() < TOP && !list.is_empty() {
+        let mut best = 0;
+        for (i, (_, usd)) in list.iter().enumerate() {
+            if *usd > list[best].1 {
+                best = i;
+            }
+        }
+        top.push(list.swap_remove(best));
+    }
+    top
 }

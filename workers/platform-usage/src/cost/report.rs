@@ -1,29 +1,34 @@
 //! `GET /cost?period=day|month[&at=ISO]`: the estimate so far, the billed actual where the token
 //! can read it, the forecast for the period's end and the top contributors.
 
-use std::collections::BTreeMap;
-
+use platform_core::account::Product;
 use platform_core::pricing::{billing_unit, round_usd, BillingPeriod};
-use platform_core::time::{iso8601, parse_instant};
+use platform_core::time::iso8601;
 use platform_core::{EpochMs, Metric, UtcDay};
 use serde_json::{json, Value};
 use worker::Env;
 
 use super::billing::Account;
-use super::{billed, cached_pricing, days, feature_costs, DAY_MS};
+use super::{billed, cached_pricing, days, feature_costs, largest_first, DAY_MS};
 use crate::context;
 use crate::ingest::{database, metered_store};
 
-/// Contributors listed in `top`.
-const TOP: usize = 10;
 const UNATTRIBUTED: &str = "(unattributed)";
 
-pub async fn report(env: &Env, period: &str, at: Option<String>, now: EpochMs) -> Result<Value, platform_worker::ApiError> {
+pub async fn report(
+    env: &Env,
+    period: &str,
+    at: Option<String>,
+    now: EpochMs,
+) -> Result<Value, platform_worker::ApiError> {
     let at = match at.as_deref() {
         None => now,
-        Some(raw) => parse_instant(raw).filter(|at| *at <= now).ok_or_else(|| {
-            platform_worker::ApiError::bad_request(format!("at={raw:?} is not an ISO 8601 instant in the past"))
-        })?,
+        // A day of the period to report: its end, or now for today.
+        Some(raw) => UtcDay::parse(raw)
+            .map(|day| now.min(day.next_start_ms() - 1))
+            .ok_or_else(|| {
+                platform_worker::ApiError::bad_request(format!("at={raw:?} is not a UTC day YYYY-MM-DD"))
+            })?,
     };
     let monthly = match period {
         "month" => true,
@@ -49,13 +54,22 @@ pub async fn report(env: &Env, period: &str, at: Option<String>, now: EpochMs) -
         (day.start_ms(), day.next_start_ms())
     };
     let in_range = |d: &UtcDay| d.start_ms() >= start && d.start_ms() < end;
-    let usage_usd: f64 = bill.cells.iter().filter(|((d, _, _), _)| in_range(d)).map(|(_, c)| c.usd).sum();
+    let usage_usd: f64 = bill
+        .cells
+        .iter()
+        .filter(|((d, _, _), _)| in_range(d))
+        .map(|(_, c)| c.usd)
+        .sum();
     let (estimate, forecast) = if monthly {
         (bill.estimate_usd(), bill.forecast_usd)
     } else {
         // A day's share of the period's bill; today's so far scaled to the whole day.
         let elapsed = now.clamp(start, end) - start;
-        let scale = if elapsed > 0 { DAY_MS as f64 / elapsed as f64 } else { 1.0 };
+        let scale = if elapsed > 0 {
+            DAY_MS as f64 / elapsed as f64
+        } else {
+            1.0
+        };
         (usage_usd, usage_usd * scale.min(24.0))
     };
 
@@ -65,42 +79,41 @@ pub async fn report(env: &Env, period: &str, at: Option<String>, now: EpochMs) -
         .map(|(d, cell)| json!({"date": d.to_string(), "usd": round_usd(cell.usd)}))
         .collect();
     let metrics = bill.sum_by(|(d, _, _)| in_range(d), |(_, metric, _)| *metric);
-    let mut products: BTreeMap<&str, (f64, Vec<Value>)> = BTreeMap::new();
-    for (metric, cell) in metrics {
-        let product = products.entry(metric.product().name()).or_default();
-        product.0 += cell.usd;
-        product.1.push(json!({
-            "metric": metric.name(),
-            "unit": billing_unit(metric),
-            "quantity": cell.quantity,
-            "billable": cell.billable,
-            "usd": round_usd(cell.usd),
-        }));
-    }
-    let mut by_product: Vec<(&str, f64, Vec<Value>)> =
-        products.into_iter().map(|(name, (usd, lines))| (name, usd, lines)).collect();
-    by_product.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let by_product: Vec<Value> = by_product
-        .into_iter()
-        .map(|(product, usd, metrics)| json!({"product": product, "usd": round_usd(usd), "metrics": metrics}))
+    // Products in catalogue order, each with its metrics.
+    let by_product: Vec<Value> = Product::ALL
+        .iter()
+        .filter_map(|product| {
+            let mine = || metrics.iter().filter(|(metric, _)| metric.product() == *product);
+            let lines: Vec<Value> = mine()
+                .map(|(metric, cell)| {
+                    json!({"metric": metric.name(), "unit": billing_unit(*metric), "quantity": cell.quantity,
+                           "billable": cell.billable, "usd": round_usd(cell.usd)})
+                })
+                .collect();
+            let usd: f64 = mine().map(|(_, c)| c.usd).sum();
+            (!lines.is_empty())
+                .then(|| json!({"product": product.name(), "usd": round_usd(usd), "metrics": lines}))
+        })
         .collect();
-    let mut projects: Vec<(String, f64)> = bill
-        .sum_by(|(d, _, _)| in_range(d), |(_, _, project)| project.clone())
-        .into_iter()
-        .map(|(project, cell)| (project.unwrap_or_else(|| UNATTRIBUTED.to_owned()), cell.usd))
-        .filter(|(_, usd)| *usd > 0.0)
-        .collect();
-    projects.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let projects = largest_first(
+        bill.sum_by(|(d, _, _)| in_range(d), |(_, _, project)| project.clone())
+            .into_iter()
+            .map(|(project, cell)| (project.unwrap_or_else(|| UNATTRIBUTED.to_owned()), cell.usd))
+            .collect(),
+    );
     let features = feature_costs(&db, &pricing, &days(start, through.min(end))).await?;
     let top = |list: Vec<(String, f64)>, name: &str| -> Vec<Value> {
         list.into_iter()
-            .take(TOP)
             .map(|(id, usd)| json!({name: id, "usd": round_usd(usd)}))
             .collect()
     };
 
     let (actual, actual_note) = actual(env, start, through.min(end)).await;
-    let budget = if monthly { &budgets.account.monthly } else { &budgets.account.daily };
+    let budget = if monthly {
+        &budgets.account.monthly
+    } else {
+        &budgets.account.daily
+    };
     Ok(json!({
         "period": {"kind": period, "start": iso8601(start), "end": iso8601(end)},
         "through": iso8601(through.min(end)),
