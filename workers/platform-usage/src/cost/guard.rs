@@ -371,11 +371,13 @@ mod tests {
     }
 
     fn free(stop: bool) -> (PricingInForce, BudgetsDocument) {
-        let mut budgets = BudgetsDocument::default();
-        budgets.pricing = PricingConfig {
-            plan: Some(Plan::Free),
-            stop_at_limit: stop,
-            ..PricingConfig::default()
+        let budgets = BudgetsDocument {
+            pricing: PricingConfig {
+                plan: Some(Plan::Free),
+                stop_at_limit: stop,
+                ..PricingConfig::default()
+            },
+            ..BudgetsDocument::default()
         };
         (PricingInForce::from_config(&budgets.pricing), budgets)
     }
@@ -442,8 +444,13 @@ mod tests {
 
     #[test]
     fn the_account_budget_warns_and_the_forecast_warns_once_per_period() {
-        let mut budgets = BudgetsDocument::default();
-        budgets.account.monthly = MetricLimits([(Metric::CostUsd, Limit(20))].into());
+        let budgets = BudgetsDocument {
+            account: platform_core::budgets::PeriodLimits {
+                monthly: MetricLimits([(Metric::CostUsd, Limit(20))].into()),
+                ..Default::default()
+            },
+            ..BudgetsDocument::default()
+        };
         let pricing = PricingInForce::from_config(&PricingConfig::default());
         // 3 M KV writes by the 2nd: $10 of overage plus the $5 subscription = 75 % of $20.
         let now = at("2026-03-02T12:30:00Z");
