@@ -50,10 +50,6 @@ const INFO: WorkerInfo = WorkerInfo {
             Binding::Secret(cost::API_TOKEN),
             "the plan comes from budgets.yaml and /cost shows no billed actual",
         ),
-        (
-            Binding::Var(cost::ACCOUNT_ID),
-            "the plan comes from budgets.yaml and /cost shows no billed actual",
-        ),
     ],
 };
 

@@ -19,15 +19,19 @@ pub struct Account {
 }
 
 impl Account {
-    /// The account from the token secret and the account id var; `None` when either is missing.
-    /// An id that is not an account id is refused before it becomes part of a URL.
+    /// The account from the token secret and the account id var; `None` without a token (which
+    /// `/health` reports). An id that is missing, or not an account id, is refused before it
+    /// becomes part of a URL.
     pub fn from_env(env: &Env) -> Result<Option<Self>, String> {
-        let (Ok(token), Ok(id)) = (env.secret(API_TOKEN), env.var(ACCOUNT_ID)) else {
+        let token = env.secret(API_TOKEN).map(|t| t.to_string()).unwrap_or_default();
+        if token.is_empty() {
             return Ok(None);
-        };
-        let (token, id) = (token.to_string(), id.to_string());
-        if token.is_empty() || id.is_empty() {
-            return Ok(None);
+        }
+        let id = env.var(ACCOUNT_ID).map(|v| v.to_string()).unwrap_or_default();
+        if id.is_empty() {
+            return Err(format!(
+                "{API_TOKEN} is set but {ACCOUNT_ID} is not: set the account's id"
+            ));
         }
         if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(format!(
