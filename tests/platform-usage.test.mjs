@@ -191,9 +191,9 @@ describe("platform-usage", () => {
       await sweep(Date.now());
       await platform.cron(USAGE, "17 * * * *", Date.now());
       const health = await (await platform.fetch(USAGE, "/health")).json();
-      assert.deepEqual(health.handlers.map((h) => h.name), ["telemetry", "dead-letters", "sweep", "reconcile"]);
+      assert.deepEqual(health.handlers.map((h) => h.name), ["telemetry", "dead-letters", "sweep", "reconcile", "cost"]);
       const byName = Object.fromEntries(health.handlers.map((h) => [h.name, h]));
-      for (const cron of ["sweep", "reconcile"]) {
+      for (const cron of ["sweep", "reconcile", "cost"]) {
         assert.equal(byName[cron].condition, "healthy");
         assert.ok(byName[cron].last_ok_at !== null, `${cron} has run`);
       }

@@ -32,7 +32,7 @@ describe("a webhook URL with a non-ASCII host", () => {
   it("is reported by /health with what to write instead", async () => {
     const health = await (await platform.fetch(usage, "/health")).json();
     assert.equal(health.ok, true);
-    assert.deepEqual(health.warnings, [
+    assert.deepEqual(health.warnings.filter((w) => w.startsWith("SLACK_WEBHOOK_URL")), [
       'SLACK_WEBHOOK_URL is refused: the host "hööks.slack.com" is not ASCII: write an international domain name in its punycode form (xn--...); it is not converted; alerts are kept pending',
     ]);
   });

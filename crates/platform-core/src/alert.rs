@@ -59,6 +59,9 @@ pub enum AlertSubject {
     /// Pattern discovery has suggestions to review (new ones, or ones ready after their shadow):
     /// at most one message a day.
     Patterns { day: UtcDay },
+    /// A cost alert: an account budget threshold, a forecast, a Free plan limit. The subject
+    /// names the period, so each is said once per period.
+    Cost { subject: String },
     /// A sentinel incident opened (`recovered: false`) or closed: each is said once.
     Sentinel {
         kind: &'static str,
@@ -80,6 +83,7 @@ impl AlertSubject {
             Self::AccountDailyCap { .. } | Self::GitHubRefusal { .. } | Self::Handler { .. } => "collector",
             Self::Patterns { .. } => "patterns",
             Self::Sentinel { .. } => "sentinel",
+            Self::Cost { .. } => "cost",
         }
     }
 }
@@ -105,6 +109,7 @@ impl fmt::Display for AlertSubject {
             Self::GitHubRefusal { refusal } => write!(f, "critical:github-{refusal}"),
             Self::Handler { severity, handler } => write!(f, "{severity}:handler:{handler}"),
             Self::Patterns { day } => write!(f, "info:suggestions:{day}"),
+            Self::Cost { subject } => f.write_str(subject),
             Self::Sentinel {
                 kind,
                 subject,

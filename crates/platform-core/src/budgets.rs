@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::MetricLimits;
+use crate::pricing::PricingConfig;
 use crate::thresholds::{CostService, ServiceThresholdOverride};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,12 @@ pub struct BudgetsDocument {
     /// defaults in `alert-thresholds:config`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cost_thresholds: BTreeMap<CostService, ServiceThresholdOverride>,
+    /// The whole account's dollar budgets (`cost_usd` only), against its estimated bill.
+    #[serde(default, skip_serializing_if = "PeriodLimits::is_empty")]
+    pub account: PeriodLimits,
+    /// The plan and prices assumed where the Cloudflare API cannot say, and price overrides.
+    #[serde(default, skip_serializing_if = "PricingConfig::is_default")]
+    pub pricing: PricingConfig,
 }
 
 /// Limits per budget period.
@@ -37,6 +44,18 @@ pub struct PeriodLimits {
     pub daily: MetricLimits,
     #[serde(default)]
     pub monthly: MetricLimits,
+}
+
+impl PeriodLimits {
+    pub fn is_empty(&self) -> bool {
+        self.daily.is_empty() && self.monthly.is_empty()
+    }
+}
+
+impl PricingConfig {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// The defaults section: limits, warning thresholds and breaker timings. A setting left out is

@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::account::AccountMetric;
 use crate::budgets::{AlertSettings, BreakerTimings, BudgetsDocument, Defaults, PeriodLimits};
 use crate::feature::{FeatureKey, ProjectId};
 use crate::limits::{too_large, Limit, MetricLimits, MAX_LIMIT};
 use crate::metric::Metric;
+use crate::pricing::{Plan, PriceOverride, PricingConfig};
 use crate::services::{
     check_resource_id, check_script_name, CostTier, Expect, Feature, GithubRepo, Project, ServicesDocument,
     MAX_TIER,
@@ -632,7 +634,15 @@ impl<'p> Check<'p> {
         let top = self.fields(
             Some(document),
             &root,
-            &["defaults", "projects", "features", "alerts", "cost_thresholds"],
+            &[
+                "defaults",
+                "projects",
+                "features",
+                "alerts",
+                "cost_thresholds",
+                "account",
+                "pricing",
+            ],
         );
         let defaults = self.defaults(top.get("defaults").copied(), &root.field("defaults"));
 
@@ -696,12 +706,119 @@ impl<'p> Check<'p> {
             &root.field("cost_thresholds"),
         );
 
+        let account_path = root.field("account");
+        let account = self.period_limits(top.get("account").copied(), &account_path);
+        for (period, limits) in [("daily", &account.daily), ("monthly", &account.monthly)] {
+            for metric in limits.0.keys().filter(|m| **m != Metric::CostUsd) {
+                self.report(
+                    &account_path.field(period).field(metric.budget_name()),
+                    "the account's budgets are in dollars: only cost_usd applies to it",
+                );
+            }
+        }
+        let pricing = self.pricing(top.get("pricing").copied(), &root.field("pricing"));
+
         BudgetsDocument {
             projects,
             defaults,
             features,
             alerts: AlertSettings { soft_limit_usd },
             cost_thresholds,
+            account,
+            pricing,
+        }
+    }
+
+    /// budgets.yaml's `pricing`: the plan and billing day assumed, and price overrides keyed by
+    /// account metric (`kv.writes`).
+    fn pricing(&mut self, value: Option<&Value>, path: &Path) -> PricingConfig {
+        let fields = self.fields(
+            value,
+            path,
+            &[
+                "plan",
+                "billing_day",
+                "prices",
+                "daily_limits",
+                "stop_at_limit",
+                "recover_pct",
+            ],
+        );
+        let plan_path = path.field("plan");
+        let plan = self
+            .string(fields.get("plan").copied(), &plan_path)
+            .and_then(|raw| match raw.as_str() {
+                "paid" => Some(Plan::Paid),
+                "free" => Some(Plan::Free),
+                other => {
+                    self.report(
+                        &plan_path,
+                        format!("unknown plan {other:?}: expected paid or free"),
+                    );
+                    None
+                }
+            });
+        let billing_day = self
+            .whole(
+                fields.get("billing_day").copied(),
+                &path.field("billing_day"),
+                1..=28,
+            )
+            .and_then(|day| u8::try_from(day).ok());
+        let metric = |check: &mut Self, name: &str, at: &Path| {
+            let parsed = AccountMetric::parse(name);
+            if parsed.is_none() {
+                check.report(
+                    at,
+                    format!("unknown account metric {name:?}; account metrics are named like kv.writes, d1.rows_read, r2.stored_bytes"),
+                );
+            }
+            parsed
+        };
+        let prices_path = path.field("prices");
+        let mut prices = Vec::new();
+        for (name, value) in self.mapping(fields.get("prices").copied(), &prices_path) {
+            let at = prices_path.field(name);
+            let given = self.fields(Some(value), &at, &["included", "usd", "per"]);
+            let included = self.amount(given.get("included").copied(), &at.field("included"));
+            let usd = self.amount(given.get("usd").copied(), &at.field("usd"));
+            let per = self.amount(given.get("per").copied(), &at.field("per"));
+            if per == Some(0.0) {
+                self.report(&at.field("per"), "a price is per 1 unit or more, not per 0");
+            }
+            if let Some(metric) = metric(self, name, &at) {
+                prices.push(PriceOverride {
+                    metric,
+                    included,
+                    usd,
+                    per,
+                });
+            }
+        }
+        let limits_path = path.field("daily_limits");
+        let mut daily_limits = Vec::new();
+        for (name, value) in self.mapping(fields.get("daily_limits").copied(), &limits_path) {
+            let at = limits_path.field(name);
+            let limit = self.amount(Some(value), &at);
+            if let (Some(metric), Some(limit)) = (metric(self, name, &at), limit) {
+                daily_limits.push((metric, limit));
+            }
+        }
+        PricingConfig {
+            plan,
+            billing_day,
+            prices,
+            daily_limits,
+            stop_at_limit: self
+                .boolean(fields.get("stop_at_limit").copied(), &path.field("stop_at_limit"))
+                .unwrap_or(false),
+            recover_pct: self
+                .whole(
+                    fields.get("recover_pct").copied(),
+                    &path.field("recover_pct"),
+                    1..=99,
+                )
+                .and_then(|pct| u8::try_from(pct).ok()),
         }
     }
 
@@ -885,6 +1002,9 @@ mod tests {
             "features": {"my-app:scanner:ocr": {"daily": {"d1_writes": 200_000, "ai_neurons": 10}}},
             "alerts": {"soft_limit_usd": 40},
             "cost_thresholds": {"d1": {"critical_pct": 95}},
+            "account": {"monthly": {"cost_usd": 50}},
+            "pricing": {"plan": "free", "billing_day": 15, "prices": {"kv.writes": {"usd": "4.5"}},
+                        "daily_limits": {"kv.writes": "2_000"}, "stop_at_limit": true, "recover_pct": 80},
         })
     }
 
@@ -935,6 +1055,13 @@ mod tests {
         assert_eq!(budgets.defaults.daily.get(Metric::D1Writes), Some(100_000));
         assert_eq!(budgets.projects[&app].daily.get(Metric::D1Writes), Some(500_000));
         assert_eq!(budgets.defaults.warning_thresholds, Some(vec![70, 90]));
+        assert_eq!(budgets.account.monthly.get(Metric::CostUsd), Some(50));
+        let pricing = &budgets.pricing;
+        assert_eq!((pricing.plan, pricing.billing_day), (Some(Plan::Free), Some(15)));
+        assert_eq!(pricing.prices[0].metric, AccountMetric::KvWrites);
+        assert_eq!(pricing.prices[0].usd, Some(4.5));
+        assert_eq!(pricing.daily_limits, [(AccountMetric::KvWrites, 2000.0)]);
+        assert_eq!((pricing.stop_at_limit, pricing.recover_pct), (true, Some(80)));
 
         let scripts = config.services.script_mappings();
         assert_eq!(scripts.len(), 2);
@@ -1095,6 +1222,9 @@ mod tests {
             },
             "alerts": {"soft_limit_usd": -3},
             "cost_thresholds": {"d1": {"warning_pct": 90}, "email": {}},
+            "account": {"daily": {"kv_writes": 5, "cost_usd": 2}},
+            "pricing": {"plan": "enterprise", "billing_day": 31, "prices": {"kv.write": {"usd": 1}, "kv.reads": {"per": 0}},
+                        "daily_limits": {"kv.writes": -1}},
             "extra": true,
         });
         let found = problems(&services, &budgets);
@@ -1137,6 +1267,16 @@ mod tests {
                 "thresholds out of order: warning_pct (90) must be below high_pct (60)",
             ),
             (B, "cost_thresholds.email", "unknown service \"email\""),
+            (B, "account.daily.kv_writes", "only cost_usd applies"),
+            (B, "pricing.plan", "unknown plan \"enterprise\""),
+            (B, "pricing.billing_day", "31 is out of range"),
+            (
+                B,
+                "pricing.prices[\"kv.write\"]",
+                "unknown account metric \"kv.write\"",
+            ),
+            (B, "pricing.prices[\"kv.reads\"].per", "not per 0"),
+            (B, "pricing.daily_limits[\"kv.writes\"]", "-1 is not an amount"),
             (B, "extra", "unknown field"),
         ];
         for (file, path, reason) in expected {

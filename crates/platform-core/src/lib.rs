@@ -17,6 +17,7 @@ pub mod metric;
 pub mod outbound_url;
 #[cfg(test)]
 mod properties;
+pub mod pricing;
 pub mod services;
 pub mod settings;
 pub mod sorted;

@@ -59,6 +59,12 @@ metrics! {
     WorkflowInvocations => "workflow_invocations", "workflowInvocations";
     Requests => "requests", "requests";
     CpuMs => "cpu_ms", "cpuMs";
+    // What a feature spends outside Cloudflare (an AI provider, an API), as it reports it.
+    ExternalCostUsd => "external_cost_usd", "externalCostUsd";
+    // Errors the consumer SDK counted (its `error_count`).
+    Errors => "errors", "errorCount";
+    // Derived, never sent: a feature's usage priced by the catalogue plus its external cost.
+    CostUsd => "cost_usd", "costUsd";
 }
 
 /// An unknown budget metric name.

@@ -114,18 +114,29 @@ impl Telemetry {
         } else {
             Kind::Usage
         };
-        let (metrics, ignored) = parse_metrics(object.get("metrics"))?;
+        let (mut metrics, ignored) = parse_metrics(object.get("metrics"))?;
+        let error_count = optional_count(object, "error_count")?;
+        let external_cost_usd = optional_amount(object, "external_cost_usd")?;
+        // Counted like any metric, so the ledger keeps them and budgets can limit them.
+        for (metric, amount) in [
+            (Metric::Errors, error_count as f64),
+            (Metric::ExternalCostUsd, external_cost_usd),
+        ] {
+            if amount > 0.0 {
+                *metrics.entry(metric).or_default() += amount;
+            }
+        }
         Ok(Self {
             feature,
             timestamp,
             kind,
             metrics,
             ignored,
-            error_count: optional_count(object, "error_count")?,
+            error_count,
             error_category: optional_string(object, "error_category")?,
             error_codes: string_list(object, "error_codes")?,
             correlation_id: optional_string(object, "correlation_id")?,
-            external_cost_usd: optional_amount(object, "external_cost_usd")?,
+            external_cost_usd,
         })
     }
 }
@@ -180,7 +191,8 @@ fn parse_metrics(metrics: Option<&Value>) -> Result<Metrics, Rejection> {
             continue;
         };
         let number = amount(value).map_err(|reason| reject(format!("metrics.{name}"), reason))?;
-        if number > 0.0 {
+        // The cost is derived from the others, never taken from the sender.
+        if number > 0.0 && metric != Metric::CostUsd {
             parsed.insert(metric, number);
         }
     }
@@ -289,6 +301,18 @@ mod tests {
             "error_category":"EXTERNAL_API","error_codes":["HTTP_502"]});
         let parsed = Telemetry::parse(&error, ENQUEUED).unwrap();
         assert_eq!((parsed.error_count, parsed.error_codes.len()), (1, 1));
+        assert_eq!(
+            parsed.metrics[&Metric::Errors],
+            1.0,
+            "errors are counted as a metric"
+        );
+        let costly = json!({"feature_key":"a:b:c","external_cost_usd":0.25,"metrics":{"costUsd":9}});
+        let parsed = Telemetry::parse(&costly, ENQUEUED).unwrap();
+        assert_eq!(parsed.metrics[&Metric::ExternalCostUsd], 0.25);
+        assert!(
+            !parsed.metrics.contains_key(&Metric::CostUsd),
+            "the cost is never taken as sent"
+        );
         assert_eq!(
             parsed.timestamp, ENQUEUED,
             "a missing timestamp falls back to the enqueue time"

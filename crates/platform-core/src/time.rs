@@ -46,8 +46,21 @@ impl UtcDay {
         Self(to_datetime(ms).date_naive())
     }
 
+    /// `YYYY-MM-DD`, read digit by digit: a format parser would add kilobytes to every wasm
+    /// worker that only ever reads this one form.
     pub fn parse(raw: &str) -> Option<Self> {
-        NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok().map(Self)
+        let b = raw.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let number = |range: std::ops::Range<usize>| raw.get(range)?.parse::<u32>().ok();
+        let year = i32::try_from(number(0..4)?).ok()?;
+        NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?).map(Self)
+    }
+
+    /// The day of the month, 1 to 31.
+    pub fn day_of_month(self) -> u32 {
+        self.0.day()
     }
 
     pub fn start_ms(self) -> EpochMs {

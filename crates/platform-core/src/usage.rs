@@ -204,7 +204,11 @@ mod tests {
         let read = FeatureKey::parse("app:api:read").unwrap();
         assert_eq!(usage.daily[&(read.clone(), day)][&Metric::KvReads], 5.0);
         assert_eq!(usage.daily[&(read.clone(), day)][&Metric::D1Writes], 1.0);
-        assert_eq!(usage.daily.len(), 3);
+        // The error report counts as usage of its own day (1970-01-01): errors are a metric.
+        assert_eq!(usage.daily.len(), 4);
+        let sync = FeatureKey::parse("app:cron:sync").unwrap();
+        let epoch = UtcDay::containing(8);
+        assert_eq!(usage.daily[&(sync, epoch)][&Metric::Errors], 2.0);
         assert_eq!(usage.monthly[&(read, day.month())][&Metric::KvReads], 10.0);
         let project = ProjectId::parse("app").unwrap();
         assert_eq!(

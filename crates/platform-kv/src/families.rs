@@ -4,6 +4,7 @@
 //! reads and writes it only as `bool`. The registry below generates `docs/kv-keys.md`.
 
 use platform_core::budgets::BudgetsDocument;
+use platform_core::pricing::PricingInForce;
 use platform_core::services::ScriptMapping;
 use platform_core::settings::Resolved;
 use platform_core::thresholds::CostAlertThresholds;
@@ -309,12 +310,12 @@ families! {
         subsystem: UsageSampling,
         purpose: "DO GB-seconds per project",
     }
-    /// The price table in force.
+    /// The price table in force: plan, billing day and catalogue, rewritten only when it changes.
     PricingCache {
         pattern: "platform-usage:pricing:v1",
         key: () => [],
         example: [],
-        value: Json<JsonObject>,
+        value: Json<PricingInForce>,
         ttl: Ttl::None,
         writers: USAGE,
         subsystem: UsageSampling,

@@ -255,6 +255,11 @@ impl JsonShape for platform_core::thresholds::CostAlertThresholds {
         "`{thresholds: {service: {warning_pct, high_pct, critical_pct, absolute_max_usd, enabled}}}`";
 }
 
+impl JsonShape for platform_core::pricing::PricingInForce {
+    const SHAPE: &'static str =
+        "`{source, billing_day, catalogue: {version, plan, subscription_usd, prices, daily_limits}}`";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,34 +1,17 @@
-//! List prices of the metrics telemetry reports (Workers Paid overage rates), to put a dollar
-//! figure on usage. The free allowances are account-wide, so a feature's share is priced at the
+//! List prices of the metrics telemetry reports (Workers Paid overage rates, from the platform's one
+//! price catalogue), to put a dollar figure on usage. The free allowances are account-wide, so a feature's share is priced at the
 //! overage rate: an estimate of what the usage costs, not the bill.
 
+use platform_core::pricing::{Catalogue, Plan};
 use platform_core::thresholds::CostService;
 use platform_core::Metric;
 
-/// USD per unit of `metric`.
+/// USD per unit of `metric`: the catalogue's Workers Paid overage rate.
 pub fn usd_per_unit(metric: Metric) -> f64 {
-    const M: f64 = 1_000_000.0;
-    match metric {
-        Metric::Requests | Metric::WorkflowInvocations => 0.30 / M,
-        Metric::CpuMs => 0.02 / M,
-        // D1 bills rows: the SDK's reads and writes count rows.
-        Metric::D1Reads | Metric::D1RowsRead => 0.001 / M,
-        Metric::D1Writes | Metric::D1RowsWritten => 1.00 / M,
-        Metric::KvReads => 0.50 / M,
-        Metric::KvWrites | Metric::KvDeletes | Metric::KvLists => 5.00 / M,
-        Metric::R2ClassA => 4.50 / M,
-        Metric::R2ClassB => 0.36 / M,
-        Metric::AiNeurons => 0.011 / 1000.0,
-        // Priced by neurons.
-        Metric::AiRequests => 0.0,
-        // Billed per dimension, which telemetry does not report: a floor of one dimension.
-        Metric::VectorizeQueries => 0.01 / M,
-        Metric::VectorizeInserts => 0.05 / (100.0 * M),
-        // About three operations (write, read, delete) per message.
-        Metric::QueueMessages => 3.0 * 0.40 / M,
-        Metric::DoRequests => 0.15 / M,
-        Metric::DoGbSeconds => 12.50 / M,
+    thread_local! {
+        static PAID: Catalogue = Catalogue::standard(Plan::Paid);
     }
+    PAID.with(|catalogue| catalogue.telemetry_rate(metric))
 }
 
 /// The billed service a metric belongs to (whose thresholds apply).
@@ -43,6 +26,8 @@ pub fn service(metric: Metric) -> CostService {
         Metric::QueueMessages => CostService::Queues,
         Metric::DoRequests | Metric::DoGbSeconds => CostService::DurableObjects,
         Metric::WorkflowInvocations => CostService::Workflows,
+        // Spent outside Cloudflare, or not billed: no Cloudflare service's threshold applies.
+        Metric::ExternalCostUsd | Metric::Errors | Metric::CostUsd => CostService::Workers,
     }
 }
 

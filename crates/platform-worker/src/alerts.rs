@@ -13,7 +13,7 @@ use platform_kv::{Kv, Store, Timestamp};
 use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Fetch, Method, Request, RequestInit};
 
 use crate::notify::Inbox;
 use crate::response::ApiError;

@@ -7,6 +7,7 @@ use platform_core::alert::AlertSubject;
 use platform_core::breaker::{FeatureBreaker, Policy, ProjectAssessment, ProjectBreaker};
 use platform_core::budget::{evaluate, Period, Warning};
 use platform_core::budgets::BudgetsDocument;
+use platform_core::pricing::Catalogue;
 use platform_core::settings::Settings;
 use platform_core::sorted::CollectSorted;
 use platform_core::time::iso8601;
@@ -178,6 +179,15 @@ fn totals_after(inputs: &Inputs<'_>, periods: &[Period; 2]) -> Totals {
                     .or_default(),
                 totals,
             );
+        }
+    }
+    // Dollar budgets limit `cost_usd`: the usage priced by the catalogue plus external costs.
+    let pricing = &inputs.budgets.pricing;
+    let catalogue = Catalogue::configured(pricing.plan.unwrap_or_default(), pricing);
+    for totals in after.values_mut() {
+        let usd = catalogue.telemetry_cost(totals);
+        if usd > 0.0 {
+            totals.insert(Metric::CostUsd, usd);
         }
     }
     after
@@ -412,6 +422,40 @@ mod tests {
         assert!(
             world.decide().project_changes.is_empty(),
             "no write without a transition"
+        );
+    }
+
+    #[test]
+    fn a_dollar_budget_counts_priced_usage_and_external_costs() {
+        let mut world = World::new(1_000_000);
+        world.limits.insert(
+            feature(),
+            FeatureLimits {
+                daily: Some(MetricLimits([(Metric::CostUsd, Limit(2))].into())),
+                monthly: None,
+            },
+        );
+        // 200,000 KV reads at $0.50/M is $0.10; with $1.50 of external cost: 80 % of $2.
+        let body = json!({"feature_key": feature().as_str(), "metrics": {"kvReads": 200_000},
+            "external_cost_usd": 1.5, "timestamp": NOON});
+        world.usage.add(&Telemetry::parse(&body, NOON).unwrap());
+        let plan = world.decide();
+        assert_eq!(plan.warnings.len(), 1, "{:?}", plan.alerts);
+        assert_eq!(plan.warnings[0].1.metric, Metric::CostUsd);
+        assert!((plan.warnings[0].1.value - 1.6).abs() < 1e-9);
+        let body = json!({"feature_key": feature().as_str(), "external_cost_usd": 0.5, "timestamp": NOON});
+        world.usage.add(&Telemetry::parse(&body, NOON).unwrap());
+        let plan = world.decide();
+        assert_eq!(plan.feature_trips.len(), 1);
+        assert!(
+            plan.feature_trips[0]
+                .1
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("cost_usd = 2.10 of 2"),
+            "{:?}",
+            plan.feature_trips
         );
     }
 

@@ -6,6 +6,7 @@ mod admin;
 mod broadcast;
 mod collect;
 mod context;
+mod cost;
 mod decide;
 mod ingest;
 mod settings;
@@ -54,6 +55,10 @@ const INFO: WorkerInfo = WorkerInfo {
         (
             Binding::Service(platform_worker::notify::NOTIFICATIONS),
             "alerts reach Slack, not the inboxes",
+        ),
+        (
+            Binding::Secret(cost::API_TOKEN),
+            "the plan comes from budgets.yaml and /cost shows no billed actual",
         ),
     ],
 };
@@ -128,6 +133,12 @@ const ROUTES: &[Route] = &[
             ok(&collect::backfill(&cx.env, &from, &to, cx.now).await?)
         })
     }),
+    Route::new(Method::Get, "/cost", Auth::Admin, |cx| {
+        Box::pin(async move {
+            let period = cx.query("period")?.unwrap_or_else(|| "month".to_owned());
+            ok(&cost::report(&cx.env, &period, cx.query("at")?, cx.now).await?)
+        })
+    }),
     Route::new(Method::Get, "/events", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::events(&cx.env, cx.query_u32("limit", 100, 1..=1000)?).await?) })
     }),
@@ -186,6 +197,10 @@ static WORKER: WorkerSpec = WorkerSpec {
         // KV broadcast repair.
         Handler::cron("reconcile", "17 * * * *", |env, _| {
             Box::pin(async move { Outcome::of(sweep::reconcile(&env).await) })
+        }),
+        // Pricing refresh, account cost budgets and Free plan limits.
+        Handler::cron("cost", "17 * * * *", |env, at| {
+            Box::pin(async move { Outcome::of(cost::guard(&env, at).await) })
         }),
     ],
     unexpected_queue: Some(&DEAD_LETTERS),
