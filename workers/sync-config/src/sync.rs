@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use crate::files::{read_body, BadBody};
-use crate::state::{
+use platform_sync::state::{
     self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan, RunReport,
     KV_OPS_PER_RUN,
 };
