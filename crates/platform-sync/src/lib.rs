@@ -18,3 +18,34 @@ pub fn plan_from_nothing(
     };
     Ok((desired, plan))
 }
+
+/// Counts describing a config and its plan, recorded with each version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    pub projects: usize,
+    pub scripts: usize,
+    pub features: usize,
+    pub guarded_features: usize,
+    pub kv_keys: usize,
+    pub kv_put: usize,
+    pub kv_delete: usize,
+    pub kv_unchanged: usize,
+    pub d1_changes: usize,
+}
+
+impl Summary {
+    pub fn of(config: &platform_core::config::Config, desired: &Desired, plan: &Plan) -> Self {
+        let services = &config.services;
+        Self {
+            projects: services.projects.len(),
+            scripts: services.projects.values().map(|p| p.scripts.len()).sum(),
+            features: services.features().count(),
+            guarded_features: config.feature_budgets().count(),
+            kv_keys: desired.len(),
+            kv_put: plan.kv.put.len(),
+            kv_delete: plan.kv.delete.len(),
+            kv_unchanged: plan.kv.unchanged.len(),
+            d1_changes: plan.d1.changes(),
+        }
+    }
+}

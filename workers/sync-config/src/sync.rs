@@ -14,6 +14,7 @@ use platform_sync::state::{
     self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan, RunReport,
     KV_OPS_PER_RUN,
 };
+use platform_sync::Summary;
 
 /// The queue that carries an apply across invocations.
 pub const SYNC_QUEUE: &str = "SYNC_QUEUE";
@@ -25,37 +26,6 @@ const RETRY_DELAY_SECONDS: u32 = 5;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Continue {
     pub history_id: u64,
-}
-
-/// Counts describing a config and its plan, recorded with each version.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    pub projects: usize,
-    pub scripts: usize,
-    pub features: usize,
-    pub guarded_features: usize,
-    pub kv_keys: usize,
-    pub kv_put: usize,
-    pub kv_delete: usize,
-    pub kv_unchanged: usize,
-    pub d1_changes: usize,
-}
-
-impl Summary {
-    fn of(config: &Config, desired: &Desired, plan: &Plan) -> Self {
-        let services = &config.services;
-        Self {
-            projects: services.projects.len(),
-            scripts: services.projects.values().map(|p| p.scripts.len()).sum(),
-            features: services.features().count(),
-            guarded_features: config.feature_budgets().count(),
-            kv_keys: desired.len(),
-            kv_put: plan.kv.put.len(),
-            kv_delete: plan.kv.delete.len(),
-            kv_unchanged: plan.kv.unchanged.len(),
-            d1_changes: plan.d1.changes(),
-        }
-    }
 }
 
 /// The answer to `POST /sync`: a status and a JSON body.
