@@ -3,6 +3,7 @@
 //! Each run re-plans from D1's record of written keys, so runs are idempotent and resume anywhere.
 
 use platform_core::config::{validate, Config, Problem};
+use platform_core::time::iso8601;
 use platform_db::config::{self as db, DriftRow, HistoryRow, NewVersion};
 use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde::{Deserialize, Serialize};
@@ -307,7 +308,7 @@ pub async fn current(env: &Env) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::not_found("no config has been applied yet"))?;
     let last_drift_check = db::last_drift_check(&database).await?.map(|check| {
         json!({
-            "checked_at": check.checked_at,
+            "checked_at": iso8601(check.checked_at),
             "version": check.version,
             "checked": check.checked,
             "repaired": serde_json::from_str::<Value>(&check.repaired).unwrap_or(Value::Null),
@@ -332,8 +333,8 @@ pub async fn history(env: &Env) -> Result<Value, ApiError> {
 fn history_entry(row: &HistoryRow) -> Value {
     json!({
         "version": row.version,
-        "applied_at": row.applied_at,
-        "completed_at": row.completed_at,
+        "applied_at": iso8601(row.applied_at),
+        "completed_at": row.completed_at.map(iso8601),
         "status": if row.completed_at.is_some() { "applied" } else { "applying" },
         "progress": {"kv_done": row.kv_done, "kv_total": row.kv_total, "runs": row.runs},
         "summary": serde_json::from_str::<Value>(&row.summary).unwrap_or(Value::Null),
