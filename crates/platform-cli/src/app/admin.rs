@@ -474,22 +474,7 @@ fn health(client: &Client, platform: &Platform, out: &Output, now: DateTime<Utc>
                     .or(body["condition"].as_str())
                     .unwrap_or(if status == 200 { "healthy" } else { "unhealthy" })
                     .to_owned();
-                let failing: Vec<String> = body["handlers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|h| {
-                        h["condition"]
-                            .as_str()
-                            .is_some_and(|c| c != "healthy" && c != "idle")
-                    })
-                    .map(|h| format!("{} {}", cell(&h["name"]), cell(&h["condition"])))
-                    .collect();
-                let detail = if failing.is_empty() {
-                    format!("HTTP {status}")
-                } else {
-                    format!("HTTP {status}; {}", failing.join(", "))
-                };
+                let detail = format!("HTTP {status}; {}", handler_summary(&body["handlers"]));
                 (
                     if status == 200 {
                         condition
@@ -529,6 +514,17 @@ fn health(client: &Client, platform: &Platform, out: &Output, now: DateTime<Utc>
                 .hint("each worker's /health lists its handlers, crons and bindings"),
         )
     }
+}
+
+/// `4 handler(s): 3 healthy, 1 never-run`.
+fn handler_summary(handlers: &Value) -> String {
+    let handlers = handlers.as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for handler in handlers {
+        *counts.entry(cell(&handler["condition"])).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(condition, n)| format!("{n} {condition}")).collect();
+    format!("{} handler(s): {}", handlers.len(), parts.join(", "))
 }
 
 fn is_time_field(name: &str) -> bool {
@@ -573,6 +569,8 @@ fn print_record(record: &Value, out: &Output, now: DateTime<Utc>) {
     for (name, value) in fields {
         let text = if is_time_field(name) {
             when(value, now)
+        } else if value.as_array().is_some_and(Vec::is_empty) {
+            "none".to_owned()
         } else if value.is_array() || value.is_object() {
             serde_json::to_string(value).unwrap_or_default()
         } else {
