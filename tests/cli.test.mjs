@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -174,6 +174,57 @@ describe("platform CLI", () => {
       for (const name of Object.keys(platform.urls)) assert.match(health.stdout, new RegExp(`^${name}\\s`, "m"));
       const body = await json(["health"]).catch(() => null);
       if (body) assert.deepEqual(Object.keys(body).sort(), Object.keys(platform.urls).sort());
+    });
+  });
+
+  describe("wire", () => {
+    for (const file of ["wrangler.toml", "wrangler.jsonc"]) {
+      it(`wires ${file} keeping its comments, changes nothing the second time, and --check says so`, async () => {
+        const dir = mkdtempSync(join(home, "app-"));
+        cpSync(join(FIXTURES, "app"), dir, { recursive: true });
+        const path = join(dir, file);
+        const before = readFileSync(path, "utf8");
+        const check = await cli(["wire", path, "--check", "--kv-id", "0123456789abcdef0123456789abcdef"]);
+        assert.equal(check.status, 1);
+        assert.match(check.stdout, /\+ kv_namespaces: \{ binding = "PLATFORM_CACHE"/);
+        assert.equal(readFileSync(path, "utf8"), before, "--check writes nothing");
+
+        const wired = await cli(["wire", path, "--kv-id", "0123456789abcdef0123456789abcdef"]);
+        assert.equal(wired.status, 0, wired.stderr);
+        assert.match(wired.stdout, /@littlebearapps\/platform-consumer-sdk/);
+        assert.match(wired.stdout, /withFeatureBudget\(env, "my-app:api:render", \{ ctx \}\)/);
+        const after = readFileSync(path, "utf8");
+        for (const comment of before.match(/(#|\/\/|\/\*).*$/gm)) assert.ok(after.includes(comment), `kept: ${comment}`);
+
+        const again = await cli(["wire", path, "--kv-id", "0123456789abcdef0123456789abcdef"]);
+        assert.equal(again.status, 0);
+        assert.match(again.stdout, /wired already/);
+        assert.equal(readFileSync(path, "utf8"), after);
+        assert.equal((await cli(["wire", path, "--check", "--kv-id", "0123456789abcdef0123456789abcdef"])).status, 0);
+
+        // wrangler reads the result: the three bindings are in the bundle's metadata.
+        const out = join(dir, "dry-run");
+        const { stdout } = await run(join(REPO_ROOT, "node_modules", ".bin", "wrangler"), ["deploy", "--dry-run", "-c", path, "--outdir", out], {
+          cwd: dir,
+          env: { ...process.env, WRANGLER_SEND_METRICS: "false", HOME: home },
+        });
+        assert.match(stdout, /PLATFORM_CACHE/);
+        assert.match(stdout, /PLATFORM_TELEMETRY/);
+      });
+    }
+
+    it("reads the namespace id, queue and collector of the platform's environment from its wrangler configs", async () => {
+      const dir = mkdtempSync(join(home, "app-"));
+      cpSync(join(FIXTURES, "app"), dir, { recursive: true });
+      const staging = await cli(["--env", "staging", "wire", join(dir, "wrangler.toml"), "--app-env", "staging"]);
+      assert.equal(staging.status, 0, staging.stderr);
+      const text = readFileSync(join(dir, "wrangler.toml"), "utf8");
+      assert.match(text, /\[\[env\.staging\.queues\.producers\]\]\nbinding = "PLATFORM_TELEMETRY"\nqueue = "platform-telemetry-staging"/);
+      assert.match(text, /service = "platform-error-collector-staging"/);
+      assert.match(text, /id = "platform-cache-staging"/);
+      const elsewhere = await cli(["wire", join(dir, "wrangler.toml"), "--platform-dir", dir]);
+      assert.equal(elsewhere.status, 2);
+      assert.match(elsewhere.stderr, /KV namespace id is not known\n  hint: pass --kv-id/);
     });
   });
 

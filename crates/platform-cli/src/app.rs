@@ -8,6 +8,7 @@ mod http;
 mod render;
 mod schema;
 mod target;
+mod wire;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ enum Command {
     /// The people who receive in-app notifications.
     #[command(subcommand)]
     Notifications(admin::NotificationCommand),
+    /// Connect an application Worker: add the platform's KV binding, telemetry queue producer and
+    /// tail consumer to its wrangler config, and print the SDK lines to add.
+    Wire(wire::WireArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
@@ -111,6 +115,7 @@ fn run(cli: Cli, output: &Output) -> Result<(), Failure> {
     let env = cli.environment.as_deref();
     match cli.command {
         Command::Config(command) => config_cmd::run(command, env, output),
+        Command::Wire(args) => wire::run(args, env, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "platform", &mut std::io::stdout());
             Ok(())
@@ -138,7 +143,7 @@ fn admin_command(command: Command) -> Result<admin::Command, Failure> {
         Command::Gaps => admin::Command::Gaps,
         Command::Dlq(c) => admin::Command::Dlq(c),
         Command::Notifications(c) => admin::Command::Notifications(c),
-        Command::Config(_) | Command::Completions { .. } => {
+        Command::Config(_) | Command::Completions { .. } | Command::Wire(_) => {
             return Err(Failure::usage("not an admin command"))
         }
     })

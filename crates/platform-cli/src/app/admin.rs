@@ -523,7 +523,10 @@ fn handler_summary(handlers: &Value) -> String {
     for handler in handlers {
         *counts.entry(cell(&handler["condition"])).or_default() += 1;
     }
-    let parts: Vec<String> = counts.iter().map(|(condition, n)| format!("{n} {condition}")).collect();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(condition, n)| format!("{n} {condition}"))
+        .collect();
     format!("{} handler(s): {}", handlers.len(), parts.join(", "))
 }
 
