@@ -4,8 +4,8 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
@@ -17,6 +17,24 @@ const run = promisify(execFile);
 const BINARY = join(REPO_ROOT, "target", "debug", "platform");
 const FIXTURES = join(REPO_ROOT, "tests", "fixtures", "cli");
 const CONFIG = join(FIXTURES, "config");
+// The fake Cloudflare API on a port of its own, for the CLI process: requests are handed to the
+// fakes worker as requests to api.cloudflare.com, where they are recorded and answered.
+const CLOUDFLARE_API_PORT = {
+  name: "cloudflare-api-port",
+  modules: true,
+  script: `export default {
+    fetch(request, env) {
+      const url = new URL(request.url);
+      url.protocol = "https:";
+      url.host = "api.cloudflare.com";
+      url.port = "";
+      return env.FAKES.fetch(new Request(url, request));
+    },
+  };`,
+  compatibilityDate: "2026-04-01",
+  serviceBindings: { FAKES: "fake-apis" },
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+};
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 describe("platform CLI", () => {
@@ -27,10 +45,15 @@ describe("platform CLI", () => {
   before(async () => {
     // Up to date after `cargo test --workspace`; built here when this file runs alone.
     await run("cargo", ["build", "--quiet", "--locked", "-p", "platform-cli"], { cwd: REPO_ROOT, maxBuffer: 1 << 24 });
-    platform = await startPlatform({ listen: { port: 0 }, queueBatchTimeout: 0, adminToken: "cli-test-token" });
+    platform = await startPlatform({
+      listen: { port: 0 },
+      queueBatchTimeout: 0,
+      adminToken: "cli-test-token",
+      extraWorkers: [CLOUDFLARE_API_PORT],
+    });
     home = mkdtempSync(join(tmpdir(), "platform-cli-"));
     configFile = join(home, "config.toml");
-    const urls = Object.entries(platform.urls).map(([name, url]) => `${name} = "${url.replace(/\/$/, "")}"`);
+    const urls = Object.entries(platform.urls).filter(([name]) => name !== CLOUDFLARE_API_PORT.name).map(([name, url]) => `${name} = "${url.replace(/\/$/, "")}"`);
     writeFileSync(configFile, `[default]\nadmin_token = "cli-test-token"\n\n[default.urls]\n${urls.join("\n")}\n`, { mode: 0o600 });
   });
   after(async () => {
@@ -171,9 +194,10 @@ describe("platform CLI", () => {
     it("checks every worker's /health", async () => {
       const health = await cli(["health"]);
       assert.ok([0, 1].includes(health.status), health.stderr);
-      for (const name of Object.keys(platform.urls)) assert.match(health.stdout, new RegExp(`^${name}\\s`, "m"));
+      const workers = Object.keys(platform.urls).filter((name) => name !== CLOUDFLARE_API_PORT.name);
+      for (const name of workers) assert.match(health.stdout, new RegExp(`^${name}\\s`, "m"));
       const body = await json(["health"]).catch(() => null);
-      if (body) assert.deepEqual(Object.keys(body).sort(), Object.keys(platform.urls).sort());
+      if (body) assert.deepEqual(Object.keys(body).sort(), workers.sort());
     });
   });
 
@@ -225,6 +249,109 @@ describe("platform CLI", () => {
       const elsewhere = await cli(["wire", join(dir, "wrangler.toml"), "--platform-dir", dir]);
       assert.equal(elsewhere.status, 2);
       assert.match(elsewhere.stderr, /KV namespace id is not known\n  hint: pass --kv-id/);
+    });
+  });
+
+  describe("init, deploy and doctor", () => {
+    const ACCOUNT = "0123456789abcdef0123456789abcdef";
+    const initEnv = (extra = {}) => ({
+      PLATFORM_CONFIG: join(home, "init.toml"),
+      CLOUDFLARE_API_BASE_URL: `${platform.urls["cloudflare-api-port"].replace(/\/$/, "")}/client/v4`,
+      CLOUDFLARE_API_TOKEN: "a-valid-token",
+      CLOUDFLARE_ACCOUNT_ID: ACCOUNT,
+      ...extra,
+    });
+    const creates = async () =>
+      (await platform.fakes.requests({ service: "cloudflare" })).filter((r) => r.method === "POST").map((r) => JSON.parse(r.body));
+
+    it("creates the namespace, the database and every queue once, writes their ids, and finds them on a second run", async () => {
+      const dir = mkdtempSync(join(home, "platform-"));
+      cpSync(join(REPO_ROOT, "wrangler"), join(dir, "wrangler"), { recursive: true });
+      const wrangler = join(dir, "wrangler");
+      const first = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv() });
+      assert.equal(first.status, 0, first.stderr);
+      assert.match(first.stdout, /account 0123456789abcdef0123456789abcdef \(Free plan\), environment default/);
+      for (const name of ["platform-cache", "platform", "platform-telemetry", "platform-telemetry-dlq", "platform-sync"]) {
+        assert.match(first.stdout, new RegExp(`\\s${name}\\s+[0-9a-f]{32}\\s+created`), name);
+      }
+      assert.deepEqual((await creates()).map((b) => b.title ?? b.name ?? b.queue_name).sort(),
+        ["platform", "platform-cache", "platform-sync", "platform-telemetry", "platform-telemetry-dlq"]);
+      const [, kvId] = /platform-cache\s+([0-9a-f]{32})/.exec(first.stdout);
+      const usage = readFileSync(join(wrangler, "platform-usage.toml"), "utf8");
+      assert.match(usage, new RegExp(`binding = "PLATFORM_CACHE"\\nid = "${kvId}"`));
+      assert.match(usage, /# The shared namespace and database/, "comments kept");
+      assert.match(usage, /\[\[env\.staging\.kv_namespaces\]\]\nbinding = "PLATFORM_CACHE"\nid = "platform-cache-staging"/, "other environments untouched");
+      for (const file of ["error-collector.toml", "sentinel.toml", "notifications.toml", "sync-config.toml", "pattern-discovery.toml"]) {
+        assert.match(readFileSync(join(wrangler, file), "utf8"), new RegExp(`id = "${kvId}"`), file);
+      }
+      const saved = readFileSync(join(home, "init.toml"), "utf8");
+      assert.match(saved, /\[default\]\naccount_id = "0123456789abcdef0123456789abcdef"\nworkers_subdomain = "01234567-fake"\nadmin_token = "[0-9a-f]{64}"/);
+
+      const second = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv() });
+      assert.equal(second.status, 0, second.stderr);
+      assert.doesNotMatch(second.stdout, /created/);
+      assert.match(second.stdout, /the wrangler configs already hold these ids/);
+      assert.equal((await creates()).length, 5, "nothing created twice");
+      assert.equal(readFileSync(join(home, "init.toml"), "utf8"), saved, "the admin token is kept");
+
+      const staging = await cli(["--env", "staging", "init", "--wrangler-dir", wrangler], { env: initEnv() });
+      assert.equal(staging.status, 0, staging.stderr);
+      assert.match(staging.stdout, /platform-telemetry-staging\s+[0-9a-f]{32}\s+created/);
+      assert.doesNotMatch(readFileSync(join(wrangler, "platform-usage.toml"), "utf8"), /id = "platform-cache-staging"/);
+    });
+
+    it("detects the Workers Paid plan, and explains a refused token", async () => {
+      const paid = "feedfacefeedfacefeedfacefeedface";
+      await platform.fakes.setCloudflareResponse({ match: `GET /client/v4/accounts/${paid}/subscriptions`, result: [{ rate_plan: { id: "workers_paid" } }] });
+      const dir = mkdtempSync(join(home, "platform-"));
+      cpSync(join(REPO_ROOT, "wrangler"), join(dir, "wrangler"), { recursive: true });
+      const wrangler = join(dir, "wrangler");
+      const init = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv({ CLOUDFLARE_ACCOUNT_ID: paid }) });
+      assert.equal(init.status, 0, init.stderr);
+      assert.match(init.stdout, /\(Workers Paid plan\)/);
+
+      const invalid = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv({ CLOUDFLARE_API_TOKEN: "invalid-token" }) });
+      assert.equal(invalid.status, 3);
+      assert.match(invalid.stderr, /checking the API token: Cloudflare answered 401: Invalid API Token \(code 1000\)/);
+      assert.match(invalid.stderr, /hint: the token in CLOUDFLARE_API_TOKEN was refused; it must be valid and have Account: Workers Scripts Edit, Workers KV Storage Edit, D1 Edit/);
+      const readonly = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv({ CLOUDFLARE_API_TOKEN: "readonly-token", CLOUDFLARE_ACCOUNT_ID: "abcdefabcdefabcdefabcdefabcdefab" }) });
+      assert.equal(readonly.status, 3);
+      assert.match(readonly.stderr, /creating the KV namespace platform-cache: Cloudflare answered 403: Authentication error/);
+      assert.match(readonly.stderr, /hint: the token may not do this/);
+      const none = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv({ CLOUDFLARE_API_TOKEN: "" }) });
+      assert.equal(none.status, 2);
+      assert.match(none.stderr, /no Cloudflare API token\n  hint: set CLOUDFLARE_API_TOKEN/);
+    });
+
+    it("deploys in dependency order: a dry run checks every worker with wrangler and lists the other steps", async () => {
+      const deploy = await cli(["deploy", "--dry-run"], {
+        // wrangler runs each config's build command (scripts/build, cargo): the operator's own home.
+        env: { WRANGLER: join(REPO_ROOT, "node_modules", ".bin", "wrangler"), HOME: homedir() },
+      });
+      assert.equal(deploy.status, 0, deploy.stderr);
+      const lines = deploy.stdout.split("\n");
+      const at = (text) => lines.findIndex((line) => line.includes(text));
+      assert.match(lines[0], /^· apply the D1 migrations to platform: .*wrangler d1 migrations apply platform --remote -c wrangler\/.*\.toml$/);
+      assert.ok(at("→ deploy platform-notifications") < at("→ deploy platform-usage"), deploy.stdout);
+      assert.ok(at("→ deploy platform-usage") < at("→ deploy platform-sentinel"), deploy.stdout);
+      assert.match(deploy.stdout, /· set ADMIN_TOKEN on platform-usage: .*secret put ADMIN_TOKEN -c wrangler\/platform-usage\.toml < \(the value\)/);
+      assert.doesNotMatch(deploy.stdout, /cli-test-token/, "secrets never shown");
+      for (const crate of ["platform-usage", "error-collector", "sentinel", "notifications", "sync-config", "pattern-discovery"]) {
+        assert.match(deploy.stdout, new RegExp(`→ deploy .*deploy -c wrangler/${crate}\\.toml --dry-run --outdir target/dry-run/${crate}`), crate);
+        assert.ok(existsSync(join(REPO_ROOT, "target", "dry-run", crate)), crate);
+      }
+    });
+
+    it("lists each finding of doctor with its fix", async () => {
+      const doctor = await cli(["doctor", "--config", CONFIG]);
+      assert.equal(doctor.status, 1, doctor.stderr);
+      assert.match(doctor.stdout, /^ok config [0-9a-f]{16} valid$/m);
+      assert.match(doctor.stdout, /!! wrangler configs hold the account's ids: local placeholder ids in .*platform-usage\.toml.*\n    fix: platform init/);
+      assert.match(doctor.stdout, /!! platform-error-collector: GITHUB_TOKEN: not set\n    fix: npx wrangler secret put GITHUB_TOKEN -c wrangler\/error-collector\.toml/);
+      assert.match(doctor.stdout, /^ok platform-usage handlers running$/m);
+      const report = await cli(["--json", "doctor", "--config", CONFIG]);
+      const body = JSON.parse(report.stdout);
+      assert.equal(body.findings, body.checks.filter((c) => !c.ok).length);
     });
   });
 

@@ -2,9 +2,13 @@
 //! parses arguments, picks the output style and turns a [`Failure`] into its message and exit code.
 
 mod admin;
+mod cloudflare;
 mod config_cmd;
+mod deploy;
+mod doctor;
 mod failure;
 mod http;
+mod init;
 mod render;
 mod schema;
 mod target;
@@ -42,6 +46,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create (or find) the account's KV namespace, D1 database and queues, and write their ids
+    /// into the wrangler configs; make the admin token. Needs CLOUDFLARE_API_TOKEN.
+    Init(init::InitArgs),
+    /// Migrate D1, set the secrets, deploy every worker in dependency order, check each /health.
+    Deploy(deploy::DeployArgs),
+    /// Check everything an operator would, and say how to fix what is wrong.
+    Doctor(doctor::DoctorArgs),
     /// Check, plan and apply services.yaml and budgets.yaml.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -116,6 +127,9 @@ fn run(cli: Cli, output: &Output) -> Result<(), Failure> {
     match cli.command {
         Command::Config(command) => config_cmd::run(command, env, output),
         Command::Wire(args) => wire::run(args, env, output),
+        Command::Init(args) => init::run(args, env, output),
+        Command::Deploy(args) => deploy::run(args, env, output),
+        Command::Doctor(args) => doctor::run(args, env, output),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "platform", &mut std::io::stdout());
             Ok(())
@@ -143,9 +157,12 @@ fn admin_command(command: Command) -> Result<admin::Command, Failure> {
         Command::Gaps => admin::Command::Gaps,
         Command::Dlq(c) => admin::Command::Dlq(c),
         Command::Notifications(c) => admin::Command::Notifications(c),
-        Command::Config(_) | Command::Completions { .. } | Command::Wire(_) => {
-            return Err(Failure::usage("not an admin command"))
-        }
+        Command::Config(_)
+        | Command::Completions { .. }
+        | Command::Wire(_)
+        | Command::Init(_)
+        | Command::Deploy(_)
+        | Command::Doctor(_) => return Err(Failure::usage("not an admin command")),
     })
 }
 

@@ -26,6 +26,8 @@ use super::Failure;
 #[serde(deny_unknown_fields)]
 struct Section {
     admin_token: Option<String>,
+    /// Written by `platform init`; `platform deploy` hands it to wrangler.
+    account_id: Option<String>,
     workers_subdomain: Option<String>,
     #[serde(default)]
     urls: BTreeMap<String, String>,
@@ -36,6 +38,7 @@ struct Section {
 pub struct Platform {
     pub environment: String,
     pub token: String,
+    pub account_id: Option<String>,
     urls: BTreeMap<PlatformWorker, String>,
     subdomain: Option<String>,
     /// Where the settings came from, for error messages.
@@ -107,6 +110,7 @@ impl Platform {
         Ok(Self {
             environment,
             token: token.trim().to_owned(),
+            account_id: variable("CLOUDFLARE_ACCOUNT_ID").or(section.account_id),
             urls,
             subdomain,
             source,
@@ -144,6 +148,45 @@ impl Platform {
             ))),
         }
     }
+}
+
+/// Sets `values` in the environment's table of the config file (made if missing, private to its
+/// owner), keeping everything else in it as it was. Returns the file's path.
+pub fn remember(environment: &str, values: &[(&str, String)]) -> Result<PathBuf, Failure> {
+    let path = config_path()
+        .ok_or_else(|| Failure::usage("no place for the config file: set PLATFORM_CONFIG or HOME"))?;
+    let shown = path.display().to_string();
+    let text = if path.exists() {
+        std::fs::read_to_string(&path).map_err(|e| Failure::usage(format!("cannot read {shown}: {e}")))?
+    } else {
+        String::from(
+            "# The platform command line's environments (docs/cli.md). Keep it private: chmod 600.\n",
+        )
+    };
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| Failure::usage(format!("{shown} is not valid TOML: {e}")))?;
+    let table = doc
+        .as_table_mut()
+        .entry(environment)
+        .or_insert_with(toml_edit::table)
+        .as_table_mut()
+        .ok_or_else(|| Failure::usage(format!("[{environment}] in {shown} is not a table")))?;
+    for (key, value) in values {
+        table.insert(key, toml_edit::value(value.as_str()));
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&path, doc.to_string())
+        .map_err(|e| Failure::usage(format!("cannot write {shown}: {e}")))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(path)
 }
 
 fn script_names() -> Vec<&'static str> {
@@ -207,6 +250,7 @@ mod tests {
         let platform = |environment: &str| Platform {
             environment: environment.into(),
             token: "t".into(),
+            account_id: None,
             urls: BTreeMap::from([(PlatformWorker::Sentinel, "http://127.0.0.1:9".to_owned())]),
             subdomain: Some("acme".into()),
             source: String::new(),
