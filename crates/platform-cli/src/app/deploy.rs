@@ -148,10 +148,14 @@ pub fn steps(
         let mut deploy = vec!["deploy".into(), "-c".into(), config_arg(&crate_name)];
         deploy.extend(env_args.clone());
         if dry_run {
+            // Absolute: wrangler reads a relative --outdir from the config's directory.
+            let outdir = std::env::current_dir()
+                .map(|cwd| cwd.join("target").join("dry-run").join(&crate_name))
+                .map_err(|e| Failure::usage(format!("no current directory: {e}")))?;
             deploy.extend([
                 "--dry-run".into(),
                 "--outdir".into(),
-                format!("target/dry-run/{crate_name}"),
+                outdir.display().to_string(),
             ]);
         }
         steps.push(Step {
