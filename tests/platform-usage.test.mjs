@@ -140,6 +140,7 @@ describe("platform-usage", () => {
     });
 
     it("can be paused by an operator, and the sweep leaves a manual pause alone", async () => {
+      await platform.queue(USAGE, TELEMETRY, [{ id: "ops-known", body: message("ops:cron:nightly", { kvReads: 1 }) }]);
       assert.equal((await admin("POST", "/projects/ops/pause", { reason: "incident 42" })).status, 200);
       assert.equal(await platform.kv.get(projectStatusKey("ops")), "STOP");
       assert.equal(await platform.kv.get(middlewareProjectKey("ops")), "paused");
@@ -203,6 +204,7 @@ describe("platform-usage", () => {
   describe("manual trips and repeated trips", () => {
     it("keeps a manual disable through every sweep until an operator enables it", async () => {
       const feature = "shop:admin:import";
+      await platform.queue(USAGE, TELEMETRY, [{ id: "import-known", body: message(feature, { kvReads: 1 }) }]);
       const disabled = await admin("POST", `/features/${feature}/disable`, { reason: "maintenance" });
       assert.equal(disabled.status, 200);
       assert.equal(await platform.kv.get(featureReasonKey(feature)), "maintenance");
@@ -405,8 +407,26 @@ describe("platform-usage", () => {
       const tripped = (await admin("GET", "/status")).body.features.find((f) => f.feature === feature);
       assert.deepEqual(tripped.usage_today, { d1_writes: 2, kv_reads: 6 });
       assert.deepEqual(tripped.daily_budget, { kv_reads: 5 });
-      assert.equal(tripped.until, startOfNextDay(Date.now()));
+      assert.equal(tripped.until, new Date(startOfNextDay(Date.now())).toISOString());
+      assert.match(tripped.since, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(tripped.manual, false);
+      const event = (await admin("GET", "/events")).body.events.find((e) => e.subject === feature);
+      assert.ok(Number.isInteger(event.id), JSON.stringify(event));
+      assert.match(event.at, /^\d{4}-\d\d-\d\dT.*Z$/);
+    });
+
+    it("refuses an action on a feature or project it knows nothing of with a 404 that says so", async () => {
+      for (const path of ["/features/nope:x:y/disable", "/features/nope:x:y/enable"]) {
+        const response = await admin("POST", path, {});
+        assert.equal(response.status, 404, path);
+        assert.match(response.body.error, /unknown feature nope:x:y: services.yaml does not declare it/);
+      }
+      for (const path of ["/projects/nope/pause", "/projects/nope/resume"]) {
+        const response = await admin("POST", path, {});
+        assert.equal(response.status, 404, path);
+        assert.match(response.body.error, /unknown project nope/);
+      }
+      assert.equal(await platform.kv.get(featureStatusKey("nope:x:y")), null, "nothing was written");
     });
   });
 });

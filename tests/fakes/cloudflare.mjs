@@ -3,6 +3,7 @@
 // or the API's "could not route" error.
 
 import { answerAnalytics } from "./cloudflare-analytics.mjs";
+import { handleCloudflareRest } from "./cloudflare-rest.mjs";
 import { findCloudflareResponse } from "./store.mjs";
 
 const GRAPHQL_PATH = "/client/v4/graphql";
@@ -16,6 +17,8 @@ export async function handleCloudflare({ request, url, body, db }) {
   // REST answers are matched on "METHOD /path" (query string included).
   const programmed = await findCloudflareResponse(db, `${request.method} ${url.pathname}${url.search}`);
   if (programmed === null) {
+    const emulated = await handleCloudflareRest({ request, url, body, db });
+    if (emulated !== null) return emulated;
     const message = `Could not route to ${url.pathname}, perhaps your object identifier is invalid?`;
     return envelope(404, { success: false, errors: [{ code: 7003, message }] });
   }

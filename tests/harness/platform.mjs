@@ -100,7 +100,8 @@ export async function startPlatform({
     await mf.ready;
     const handle = createHandle({ mf, configs, shared, migrations: migrationsDirsByDatabase(allConfigs), adminToken, capturesTelemetry });
     await handle.applyMigrations();
-    if (listen !== undefined) handle.urls = await directUrls(mf, configs);
+    // Extra workers with a socket of their own (e.g. a fake served to a native process) get a URL too.
+    if (listen !== undefined) handle.urls = await directUrls(mf, [...configs, ...extraWorkers.filter((w) => w.unsafeDirectSockets)]);
     return handle;
   } catch (error) {
     await mf.dispose();

@@ -25,6 +25,44 @@ pub fn iso8601(ms: EpochMs) -> String {
     to_datetime(ms).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Serialises an instant as ISO 8601, for the answers people and scripts read
+/// (`#[serde(serialize_with = "platform_core::time::serialize_iso8601")]`).
+pub fn serialize_iso8601<S: serde::Serializer>(ms: &EpochMs, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&iso8601(*ms))
+}
+
+/// [`serialize_iso8601`] for an instant that may be absent (`null`).
+pub fn serialize_iso8601_opt<S: serde::Serializer>(
+    ms: &Option<EpochMs>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => serialize_iso8601(ms, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Rewrites the named fields of an answer's objects (the value itself, or each item of an array)
+/// from epoch milliseconds to ISO 8601: for rows whose own serialisation is their storage form.
+pub fn iso_fields(value: &mut serde_json::Value, fields: &[&str]) {
+    if let serde_json::Value::Array(items) = value {
+        for item in items {
+            iso_fields(item, fields);
+        }
+        return;
+    }
+    let serde_json::Value::Object(object) = value else {
+        return;
+    };
+    for field in fields {
+        if let Some(slot) = object.get_mut(*field) {
+            if let Some(ms) = slot.as_u64() {
+                *slot = serde_json::Value::String(iso8601(ms));
+            }
+        }
+    }
+}
+
 /// Parses a timestamp written either as ISO 8601 or as milliseconds since the epoch: both forms exist
 /// in the wild for the same keys (`DISABLED_AT`).
 pub fn parse_instant(raw: &str) -> Option<EpochMs> {
@@ -188,6 +226,16 @@ mod tests {
 
     // 2026-03-02T14:05:06.789Z
     const T: EpochMs = 1_772_460_306_789;
+
+    #[test]
+    fn answers_say_their_times_in_iso_8601() {
+        let mut rows = serde_json::json!([{"seen": 1_772_452_800_000_u64, "n": 3}, {"seen": null}]);
+        iso_fields(&mut rows, &["seen"]);
+        assert_eq!(
+            rows,
+            serde_json::json!([{"seen": "2026-03-02T12:00:00.000Z", "n": 3}, {"seen": null}])
+        );
+    }
 
     #[test]
     fn buckets_format_like_the_keyspace() {

@@ -612,3 +612,38 @@ fn a_feature_key_with_quotes_and_backslashes_adds_up_like_any_other() -> Result<
     assert_eq!(heard.iter().map(|a| &a.feature).collect::<Vec<_>>(), [&odd]);
     Ok(())
 }
+
+#[test]
+fn a_feature_or_project_is_known_once_declared_tripped_or_counted() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite.clone(), PlatformUsage);
+    let (counted, tripped, typo) = (
+        feature("app:api:main"),
+        feature("ops:cron:nightly"),
+        feature("nope:x:y"),
+    );
+    let known = |f: &FeatureKey| block_on(admin::feature_known(&db, f, PERIODS[0]));
+    assert!(!known(&counted)?);
+    let mut tx = Transaction::new(NOON);
+    tx.count(
+        &receipt(&["k1"]),
+        &usage(&[&counted], json!({"kvReads": 1}), NOON),
+    );
+    tx.set_feature_breaker(&tripped, &FeatureBreaker::default().disable("maintenance", NOON));
+    block_on(tx.commit(&db, "a batch"))?;
+    assert!(known(&counted)?, "usage on record");
+    assert!(known(&tripped)?, "a breaker row");
+    assert!(!known(&typo)?);
+    assert!(
+        !block_on(admin::feature_known(&db, &counted, "2026-03-03"))?,
+        "usage before `since` only"
+    );
+    let project_known = |p: &str| block_on(admin::project_known(&db, &project(p)));
+    assert!(project_known("app")?, "usage on record");
+    assert!(
+        !project_known("ops")?,
+        "a feature breaker alone does not declare its project"
+    );
+    assert!(!project_known("nope")?);
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! Operator routes over the fingerprint record: list, show, mute/unmute, resolve.
 
+use platform_core::time::iso_fields;
 use platform_db::errors::{Filter, Listed};
 use platform_errors::fingerprint::is_fingerprint;
 use platform_errors::Priority;
@@ -11,6 +12,15 @@ use worker::{Env, Request};
 use crate::context::Ctx;
 use crate::issues;
 use crate::ledger::{fingerprints, listing, Fingerprint};
+
+/// The instants of a fingerprint row, answered in ISO 8601.
+const TIME_FIELDS: &[&str] = &[
+    "first_seen",
+    "last_seen",
+    "claimed_at",
+    "next_attempt_at",
+    "notified_at",
+];
 
 /// `GET /errors?project=&script=&status=&priority=&limit=`.
 pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
@@ -47,6 +57,8 @@ pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
         limit,
     };
     let rows = listing::list(&db, &filter).await?;
+    let mut rows = serde_json::to_value(rows).map_err(|e| ApiError::internal("encoding errors", e))?;
+    iso_fields(&mut rows, TIME_FIELDS);
     Ok(serde_json::json!({ "errors": rows }))
 }
 
@@ -65,7 +77,9 @@ async fn row(env: &Env, fingerprint: &str) -> Result<Fingerprint, ApiError> {
 /// `GET /errors/{fingerprint}`.
 pub async fn show(env: &Env, fingerprint: &str) -> Result<Value, ApiError> {
     let row = row(env, fingerprint).await?;
-    serde_json::to_value(row).map_err(|e| ApiError::internal("encoding an error", e))
+    let mut answer = serde_json::to_value(row).map_err(|e| ApiError::internal("encoding an error", e))?;
+    iso_fields(&mut answer, TIME_FIELDS);
+    Ok(answer)
 }
 
 /// `POST /errors/{fingerprint}/{mute|unmute|resolve}`.

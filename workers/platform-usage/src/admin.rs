@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use platform_core::alert::AlertSubject;
 use platform_core::breaker::ProjectBreaker;
+use platform_core::time::{iso8601, iso_fields};
 use platform_core::{EpochMs, FeatureKey, ProjectId, UtcDay};
 use platform_db::usage::admin::{self as ledger, RejectStatus};
 use platform_db::usage::ledger::{EventRecord, Transaction};
@@ -28,6 +29,56 @@ pub fn project_id(raw: &str) -> Result<ProjectId, ApiError> {
     ProjectId::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
+/// How far back usage makes a feature known to an operator's action: a billing month and a day.
+const KNOWN_WITHIN_DAYS: u64 = 32;
+
+/// Refuses an action on a feature the platform knows nothing of (most likely a typo): a 404, not a
+/// silent success that guards nothing.
+async fn known_feature(
+    db: &platform_worker::PlatformDb,
+    feature: &FeatureKey,
+    now: EpochMs,
+) -> Result<(), ApiError> {
+    let since = UtcDay::containing(now.saturating_sub(KNOWN_WITHIN_DAYS * 86_400_000)).to_string();
+    if ledger::feature_known(db, feature, &since).await? {
+        return Ok(());
+    }
+    Err(ApiError::not_found(format!(
+        "unknown feature {feature}: services.yaml does not declare it and it has sent no telemetry; \
+         check the key (project:category:feature) against `GET /status` or the config"
+    )))
+}
+
+async fn known_project(db: &platform_worker::PlatformDb, project: &ProjectId) -> Result<(), ApiError> {
+    if ledger::project_known(db, project).await? {
+        return Ok(());
+    }
+    Err(ApiError::not_found(format!(
+        "unknown project {project}: services.yaml does not declare it and none of its features has sent telemetry"
+    )))
+}
+
+/// An instant as the admin API answers it: ISO 8601 UTC, or `null`.
+fn iso(ms: Option<EpochMs>) -> Value {
+    ms.map_or(Value::Null, |ms| Value::String(iso8601(ms)))
+}
+
+/// A breaker as the admin API answers it: its instants in ISO 8601.
+fn breaker_view(breaker: &impl Serialize) -> Value {
+    let mut view = serde_json::to_value(breaker).unwrap_or(Value::Null);
+    iso_fields(
+        &mut view,
+        &[
+            "tripped_at",
+            "auto_reset_at",
+            "last_reset_at",
+            "exempt_until",
+            "since",
+        ],
+    );
+    view
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
@@ -47,6 +98,7 @@ fn event<'a>(scope: &'a str, subject: &'a str, event: &'a str, reason: Option<&'
 pub async fn disable_feature(env: &Env, feature: FeatureKey, body: ReasonBody) -> Result<Value, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
     let now = store.now_ms();
+    known_feature(&db, &feature, now).await?;
     let reason = body
         .reason
         .unwrap_or_else(|| "disabled by an operator".to_owned());
@@ -58,13 +110,14 @@ pub async fn disable_feature(env: &Env, feature: FeatureKey, body: ReasonBody) -
     tx.event(event("feature", feature.as_str(), "disable", Some(&reason)));
     tx.commit(&db, "disabling a feature").await?;
     broadcast::feature_opened(&store, &feature, &disabled).await?;
-    Ok(json!({ "feature": feature, "breaker": disabled }))
+    Ok(json!({ "feature": feature, "breaker": breaker_view(&disabled) }))
 }
 
 /// `POST /features/{key}/enable`: closes the breaker, manual or automatic.
 pub async fn enable_feature(env: &Env, feature: FeatureKey) -> Result<Value, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
     let now = store.now_ms();
+    known_feature(&db, &feature, now).await?;
     let Some(enabled) = ledger::feature_breaker(&db, &feature).await?.enable(now) else {
         return Ok(json!({ "feature": feature, "changed": false }));
     };
@@ -78,7 +131,7 @@ pub async fn enable_feature(env: &Env, feature: FeatureKey) -> Result<Value, Api
     ));
     tx.commit(&db, "enabling a feature").await?;
     broadcast::feature_closed(&store, &feature).await?;
-    Ok(json!({ "feature": feature, "changed": true, "breaker": enabled }))
+    Ok(json!({ "feature": feature, "changed": true, "breaker": breaker_view(&enabled) }))
 }
 
 /// `POST /projects/{slug}/pause` and `/resume`.
@@ -100,6 +153,7 @@ pub async fn set_project(
         ));
     }
     let now = store.now_ms();
+    known_project(&db, &project).await?;
     let current = ledger::project_breaker(&db, &project).await?;
     let (next, name) = match pause {
         Some(body) => {
@@ -116,7 +170,7 @@ pub async fn set_project(
     tx.event(event("project", project.as_str(), name, next.reason.as_deref()));
     tx.commit(&db, "changing a project's level").await?;
     broadcast::project_changed(&store, &project, &next).await?;
-    Ok(json!({ "project": project, "changed": true, "breaker": next }))
+    Ok(json!({ "project": project, "changed": true, "breaker": breaker_view(&next) }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,7 +215,7 @@ pub async fn global_stop(env: &Env, body: GlobalStopBody) -> Result<Value, ApiEr
             worker::console_warn!("alerts left pending: {error}");
         }
     }
-    Ok(json!({ "stopped": body.enabled, "reason": reason, "since": now }))
+    Ok(json!({ "stopped": body.enabled, "reason": reason, "since": iso8601(now) }))
 }
 
 #[derive(Serialize)]
@@ -169,7 +223,9 @@ struct TrippedFeature {
     feature: String,
     manual: bool,
     reason: Option<String>,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601_opt")]
     since: Option<EpochMs>,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601_opt")]
     until: Option<EpochMs>,
     consecutive_trips: u64,
     usage_today: BTreeMap<String, f64>,
@@ -217,8 +273,8 @@ pub async fn status(env: &Env) -> Result<Value, ApiError> {
                 "level": breaker.level.as_str(),
                 "manual": breaker.manual,
                 "reason": breaker.reason,
-                "since": breaker.since,
-                "until": breaker.auto_reset_at,
+                "since": iso(breaker.since),
+                "until": iso(breaker.auto_reset_at),
             })
         })
         .collect();
@@ -227,7 +283,7 @@ pub async fn status(env: &Env) -> Result<Value, ApiError> {
         "global": {
             "stopped": global.is_some(),
             "reason": global.and_then(|row| row.reason.clone()),
-            "since": global.map(|row| row.since),
+            "since": iso(global.map(|row| row.since)),
         },
         "projects": projects,
         "features": tripped,

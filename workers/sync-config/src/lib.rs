@@ -4,7 +4,6 @@
 //! Routes, crons, bindings and keys: docs/workers/sync-config.md.
 
 mod files;
-mod state;
 mod sync;
 
 use platform_kv::PlatformWorker;

@@ -3,6 +3,7 @@
 //! Each run re-plans from D1's record of written keys, so runs are idempotent and resume anywhere.
 
 use platform_core::config::{validate, Config, Problem};
+use platform_core::time::iso8601;
 use platform_db::config::{self as db, DriftRow, HistoryRow, NewVersion};
 use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde::{Deserialize, Serialize};
@@ -10,10 +11,11 @@ use serde_json::{json, Value};
 use worker::Env;
 
 use crate::files::{read_body, BadBody};
-use crate::state::{
+use platform_sync::state::{
     self, invalidate_settings_cache, D1Plan, Desired, DesiredRows, Failure, KvPlan, Plan, RunReport,
     KV_OPS_PER_RUN,
 };
+use platform_sync::Summary;
 
 /// The queue that carries an apply across invocations.
 pub const SYNC_QUEUE: &str = "SYNC_QUEUE";
@@ -25,37 +27,6 @@ const RETRY_DELAY_SECONDS: u32 = 5;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Continue {
     pub history_id: u64,
-}
-
-/// Counts describing a config and its plan, recorded with each version.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    pub projects: usize,
-    pub scripts: usize,
-    pub features: usize,
-    pub guarded_features: usize,
-    pub kv_keys: usize,
-    pub kv_put: usize,
-    pub kv_delete: usize,
-    pub kv_unchanged: usize,
-    pub d1_changes: usize,
-}
-
-impl Summary {
-    fn of(config: &Config, desired: &Desired, plan: &Plan) -> Self {
-        let services = &config.services;
-        Self {
-            projects: services.projects.len(),
-            scripts: services.projects.values().map(|p| p.scripts.len()).sum(),
-            features: services.features().count(),
-            guarded_features: config.feature_budgets().count(),
-            kv_keys: desired.len(),
-            kv_put: plan.kv.put.len(),
-            kv_delete: plan.kv.delete.len(),
-            kv_unchanged: plan.kv.unchanged.len(),
-            d1_changes: plan.d1.changes(),
-        }
-    }
 }
 
 /// The answer to `POST /sync`: a status and a JSON body.
@@ -352,7 +323,7 @@ pub async fn current(env: &Env) -> Result<Value, ApiError> {
         .ok_or_else(|| ApiError::not_found("no config has been applied yet"))?;
     let last_drift_check = db::last_drift_check(&database).await?.map(|check| {
         json!({
-            "checked_at": check.checked_at,
+            "checked_at": iso8601(check.checked_at),
             "version": check.version,
             "checked": check.checked,
             "repaired": serde_json::from_str::<Value>(&check.repaired).unwrap_or(Value::Null),
@@ -377,8 +348,8 @@ pub async fn history(env: &Env) -> Result<Value, ApiError> {
 fn history_entry(row: &HistoryRow) -> Value {
     json!({
         "version": row.version,
-        "applied_at": row.applied_at,
-        "completed_at": row.completed_at,
+        "applied_at": iso8601(row.applied_at),
+        "completed_at": row.completed_at.map(iso8601),
         "status": if row.completed_at.is_some() { "applied" } else { "applying" },
         "progress": {"kv_done": row.kv_done, "kv_total": row.kv_total, "runs": row.runs},
         "summary": serde_json::from_str::<Value>(&row.summary).unwrap_or(Value::Null),

@@ -64,6 +64,50 @@ pub async fn project_in_another_case<S: Sql>(
     Ok(row.map(|Spelling(project)| project))
 }
 
+/// Whether the platform knows a feature: services.yaml declares it (the registry sync-config
+/// writes), it has a breaker or a heartbeat, or it sent usage on a day from `since` (a UTC day)
+/// on. An operator's action on a key it knows nothing of is a typo, not a new feature.
+pub async fn feature_known<S: Sql>(db: &Db<S>, feature: &FeatureKey, since: &str) -> Result<bool, DbError> {
+    let key = feature.as_str();
+    let statement = Statement::read(
+        "SELECT EXISTS (SELECT 1 FROM feature_registry WHERE feature_key = ?) \
+           OR EXISTS (SELECT 1 FROM feature_breakers WHERE feature_key = ?) \
+           OR EXISTS (SELECT 1 FROM feature_health WHERE feature_key = ?) AS known",
+        vec![key.into(), key.into(), key.into()],
+    );
+    let row: Option<Known> = db.first("checking a feature is known", statement).await?;
+    if row.is_some_and(|row| row.known) {
+        return Ok(true);
+    }
+    Ok(!feature_usage(db, feature, since).await?.is_empty())
+}
+
+/// Whether the platform knows a project: services.yaml declares it or one of its features, it has
+/// a breaker, or it has usage on record.
+pub async fn project_known<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<bool, DbError> {
+    let id = project.as_str();
+    let statement = Statement::read(
+        "SELECT EXISTS (SELECT 1 FROM project_registry WHERE project_id = ?) \
+           OR EXISTS (SELECT 1 FROM feature_registry WHERE project_id = ?) \
+           OR EXISTS (SELECT 1 FROM project_breakers WHERE project = ?) \
+           OR EXISTS (SELECT 1 FROM usage_rollups WHERE project = ?) AS known",
+        vec![id.into(), id.into(), id.into(), id.into()],
+    );
+    let row: Option<Known> = db.first("checking a project is known", statement).await?;
+    Ok(row.is_some_and(|row| row.known))
+}
+
+struct Known {
+    known: bool,
+}
+
+impl FromRow for Known {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        let known: u64 = row.get("known")?;
+        Ok(Self { known: known != 0 })
+    }
+}
+
 /// Stores the account-wide stop (`enabled`) or its release.
 pub fn set_global_stop(enabled: bool, reason: &str, now: EpochMs) -> Statement {
     Statement::write(
@@ -188,6 +232,7 @@ pub async fn feature_usage<S: Sql>(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BreakerEvent {
     pub id: u64,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601")]
     pub at: EpochMs,
     pub scope: String,
     pub subject: String,
@@ -265,6 +310,7 @@ pub struct Reject {
     pub queue: String,
     pub reason: String,
     pub payload: String,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601")]
     pub received_at: EpochMs,
     pub status: RejectStatus,
 }

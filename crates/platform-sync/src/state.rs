@@ -144,6 +144,10 @@ impl Desired {
     pub fn len(&self) -> usize {
         self.entries.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
 }
 
 /// Whether a put adds a key or changes it.
