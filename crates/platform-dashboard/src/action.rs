@@ -76,12 +76,7 @@ impl Action {
             "resolve-error" => Self::ResolveError(fingerprint()?),
             "approve-pattern" => Self::ApprovePattern(pattern()?),
             "reject-pattern" => Self::RejectPattern(pattern()?),
-            other => {
-                return Err(format!(
-                    "action: {other:?} is not one of {}",
-                    NAMES.join(", ")
-                ))
-            }
+            other => return Err(format!("action: {other:?} is not one of {}", NAMES.join(", "))),
         })
     }
 
@@ -171,16 +166,44 @@ impl Action {
     pub fn call(&self, person: &str) -> Call {
         let reason = format!("by {person} from the dashboard");
         let (service, path, body) = match self {
-            Self::DisableFeature(f) => (USAGE, format!("/features/{}/disable", segment(f.as_str())), json!({"reason": reason})),
-            Self::EnableFeature(f) => (USAGE, format!("/features/{}/enable", segment(f.as_str())), json!({})),
-            Self::PauseProject(p) => (USAGE, format!("/projects/{}/pause", segment(p.as_str())), json!({"reason": reason})),
-            Self::ResumeProject(p) => (USAGE, format!("/projects/{}/resume", segment(p.as_str())), json!({})),
-            Self::GlobalStop => (USAGE, "/global-stop".to_owned(), json!({"enabled": true, "reason": reason})),
-            Self::GlobalRelease => (USAGE, "/global-stop".to_owned(), json!({"enabled": false, "reason": reason})),
+            Self::DisableFeature(f) => (
+                USAGE,
+                format!("/features/{}/disable", segment(f.as_str())),
+                json!({"reason": reason}),
+            ),
+            Self::EnableFeature(f) => (
+                USAGE,
+                format!("/features/{}/enable", segment(f.as_str())),
+                json!({}),
+            ),
+            Self::PauseProject(p) => (
+                USAGE,
+                format!("/projects/{}/pause", segment(p.as_str())),
+                json!({"reason": reason}),
+            ),
+            Self::ResumeProject(p) => (
+                USAGE,
+                format!("/projects/{}/resume", segment(p.as_str())),
+                json!({}),
+            ),
+            Self::GlobalStop => (
+                USAGE,
+                "/global-stop".to_owned(),
+                json!({"enabled": true, "reason": reason}),
+            ),
+            Self::GlobalRelease => (
+                USAGE,
+                "/global-stop".to_owned(),
+                json!({"enabled": false, "reason": reason}),
+            ),
             Self::MuteError(f) => (ERRORS, format!("/errors/{f}/mute"), json!({})),
             Self::ResolveError(f) => (ERRORS, format!("/errors/{f}/resolve"), json!({})),
             Self::ApprovePattern(id) => (PATTERNS, format!("/patterns/{id}/approve"), json!({"by": person})),
-            Self::RejectPattern(id) => (PATTERNS, format!("/patterns/{id}/reject"), json!({"by": person, "reason": reason})),
+            Self::RejectPattern(id) => (
+                PATTERNS,
+                format!("/patterns/{id}/reject"),
+                json!({"by": person, "reason": reason}),
+            ),
         };
         Call { service, path, body }
     }
@@ -206,11 +229,14 @@ mod tests {
     #[test]
     fn actions_are_validated_where_they_enter() {
         let disable = Action::parse("disable-feature", "shop:api:checkout").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(disable.call("ann"), Call {
-            service: USAGE,
-            path: "/features/shop:api:checkout/disable".into(),
-            body: json!({"reason": "by ann from the dashboard"}),
-        });
+        assert_eq!(
+            disable.call("ann"),
+            Call {
+                service: USAGE,
+                path: "/features/shop:api:checkout/disable".into(),
+                body: json!({"reason": "by ann from the dashboard"}),
+            }
+        );
         assert_eq!(Action::parse(disable.name(), &disable.target()), Ok(disable));
         for (name, target, field) in [
             ("disable-feature", "shop:api", "target"),

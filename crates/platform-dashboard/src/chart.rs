@@ -112,8 +112,14 @@ mod tests {
         let points = vec![("2026-03-01".to_owned(), 10.0), ("2026-03-02".to_owned(), 20.0)];
         bars(&mut html, "Cost per day", &points, "USD", None);
         let svg = html.into_string();
-        assert!(svg.contains("aria-label=\"Cost per day: 30 USD in all\""), "{svg}");
-        assert!(svg.contains("height=\"130.0\""), "the largest bar fills the chart: {svg}");
+        assert!(
+            svg.contains("aria-label=\"Cost per day: 30 USD in all\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("height=\"130.0\""),
+            "the largest bar fills the chart: {svg}"
+        );
         assert!(svg.contains("height=\"65.0\""), "{svg}");
         assert!(svg.contains("<title>2026-03-02: 20 USD</title>"));
         assert!(!svg.contains("style="), "the CSP allows no inline style");

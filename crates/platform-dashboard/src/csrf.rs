@@ -20,7 +20,11 @@ fn mac(secret: &[u8], person: &str, day: u64) -> Option<Hmac<Sha256>> {
 /// The token of `person`'s forms rendered at `now` (epoch ms).
 pub fn token(secret: &[u8], person: &str, now: u64) -> String {
     mac(secret, person, now / DAY_MS).map_or_else(String::new, |mac| {
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     })
 }
 
@@ -58,7 +62,10 @@ mod tests {
         let t = token(b"secret", "ann", NOW);
         assert_eq!(t.len(), 64);
         assert!(verify(b"secret", "ann", &t, NOW));
-        assert!(verify(b"secret", "ann", &t, NOW + DAY_MS), "a page left open over midnight");
+        assert!(
+            verify(b"secret", "ann", &t, NOW + DAY_MS),
+            "a page left open over midnight"
+        );
         assert!(!verify(b"secret", "ann", &t, NOW + 2 * DAY_MS), "lapsed");
         assert!(!verify(b"secret", "bob", &t, NOW), "another person's");
         assert!(!verify(b"other", "ann", &t, NOW), "another secret's");

@@ -19,7 +19,10 @@ pub fn number(value: &Value, key: &str) -> Option<f64> {
 }
 
 pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    value
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 pub fn flag(value: &Value, key: &str) -> bool {
@@ -51,6 +54,9 @@ pub fn product(metric: Metric) -> &'static str {
     }
 }
 
+/// A feature's limit per metric.
+pub type Limits = BTreeMap<Metric, f64>;
+
 /// Usage as the ledger counted it from the applications' telemetry, for the days of the
 /// current UTC month, with each feature's limits.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,7 +68,7 @@ pub struct Ledger {
     /// (feature key, day, metric) → amount.
     pub usage: BTreeMap<(String, String, Metric), f64>,
     /// Feature key → its daily and its monthly limits.
-    pub limits: BTreeMap<String, (BTreeMap<Metric, f64>, BTreeMap<Metric, f64>)>,
+    pub limits: BTreeMap<String, (Limits, Limits)>,
 }
 
 impl Ledger {
@@ -140,7 +146,11 @@ impl Ledger {
             }
         }
         let share = |(_, _, used, limit, _): &(String, Metric, f64, f64, &str)| {
-            if *limit > 0.0 { used / limit } else { f64::MAX }
+            if *limit > 0.0 {
+                used / limit
+            } else {
+                f64::MAX
+            }
         };
         bars.sort_by(|a, b| share(b).total_cmp(&share(a)));
         bars.truncate(count);
@@ -175,16 +185,24 @@ mod tests {
             ..Ledger::default()
         };
         for (day, value) in [("2026-03-01", 10.0), ("2026-03-02", 5.0)] {
-            ledger.usage.insert(("a:b:c".into(), day.into(), Metric::KvWrites), value);
+            ledger
+                .usage
+                .insert(("a:b:c".into(), day.into(), Metric::KvWrites), value);
         }
         ledger.limits.insert(
             "a:b:c".into(),
-            (BTreeMap::from([(Metric::KvWrites, 10.0)]), BTreeMap::from([(Metric::KvWrites, 100.0)])),
+            (
+                BTreeMap::from([(Metric::KvWrites, 10.0)]),
+                BTreeMap::from([(Metric::KvWrites, 100.0)]),
+            ),
         );
         assert_eq!(ledger.used("a:b:c", Metric::KvWrites), (5.0, 15.0));
         assert_eq!(ledger.per_day(Metric::KvWrites, |_| true)[0].1, 10.0);
         assert_eq!(ledger.metrics(), vec![Metric::KvWrites]);
         let fullest = ledger.fullest(5);
-        assert_eq!(fullest[0].4, "today", "50 % of the daily limit before 15 % of the monthly");
+        assert_eq!(
+            fullest[0].4, "today",
+            "50 % of the daily limit before 15 % of the monthly"
+        );
     }
 }

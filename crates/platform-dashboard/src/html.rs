@@ -39,12 +39,22 @@ impl Html {
 
     /// `<tag>text</tag>` with the text escaped.
     pub fn el(&mut self, tag: &str, text: &str) -> &mut Self {
-        self.raw("<").raw(tag).raw(">").text(text).raw("</").raw(tag).raw(">")
+        self.raw("<")
+            .raw(tag)
+            .raw(">")
+            .text(text)
+            .raw("</")
+            .raw(tag)
+            .raw(">")
     }
 
     /// A link to `href` (a dashboard path or an https URL) with `label`.
     pub fn link(&mut self, href: &str, label: &str) -> &mut Self {
-        self.raw("<a href=\"").text(href).raw("\">").text(label).raw("</a>")
+        self.raw("<a href=\"")
+            .text(href)
+            .raw("\">")
+            .text(label)
+            .raw("</a>")
     }
 
     pub fn into_string(self) -> String {
@@ -66,7 +76,7 @@ pub fn figure(value: f64) -> String {
     let digits = whole.to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -96,8 +106,15 @@ mod tests {
     #[test]
     fn data_is_escaped_and_markup_is_not() {
         let mut html = Html::new();
-        html.raw("<p title=\"").text("a\"b").raw("\">").text("<script>&'").raw("</p>");
-        assert_eq!(html.as_str(), "<p title=\"a&quot;b\">&lt;script&gt;&amp;&#39;</p>");
+        html.raw("<p title=\"")
+            .text("a\"b")
+            .raw("\">")
+            .text("<script>&'")
+            .raw("</p>");
+        assert_eq!(
+            html.as_str(),
+            "<p title=\"a&quot;b\">&lt;script&gt;&amp;&#39;</p>"
+        );
     }
 
     #[test]

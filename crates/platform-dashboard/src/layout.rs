@@ -59,7 +59,9 @@ pub fn page(title: &str, active: &str, viewer: &Viewer, flash: Option<&str>, bod
         .text(title)
         .raw("</h1>");
     if let Some(flash) = flash {
-        html.raw("<p class=\"flash\" role=\"status\">").text(flash).raw("</p>");
+        html.raw("<p class=\"flash\" role=\"status\">")
+            .text(flash)
+            .raw("</p>");
     }
     html.raw(body)
         .raw("<p class=\"foot\">Times are UTC (ISO 8601). Usage counts are what the applications report (estimates); costs say whether they are estimates or billed.</p></main></body></html>");
@@ -79,13 +81,19 @@ pub fn refusal(message: &str) -> String {
 /// A short page saying what went wrong and what to do, for a signed-in person.
 pub fn problem(viewer: &Viewer, title: &str, message: &str) -> String {
     let mut body = Html::new();
-    body.raw("<p class=\"flash bad\" role=\"alert\">").text(message).raw("</p><p><a href=\"/dashboard/overview\">Back to the overview</a></p>");
+    body.raw("<p class=\"flash bad\" role=\"alert\">")
+        .text(message)
+        .raw("</p><p><a href=\"/dashboard/overview\">Back to the overview</a></p>");
     page(title, "", viewer, None, body.as_str())
 }
 
 /// Says where data is missing and why, in place of it.
 pub fn unavailable(html: &mut Html, what: &str, why: &str) {
-    html.raw("<p class=\"unavailable\">").text(what).raw(" could not be read: ").text(why).raw("</p>");
+    html.raw("<p class=\"unavailable\">")
+        .text(what)
+        .raw(" could not be read: ")
+        .text(why)
+        .raw("</p>");
 }
 
 /// An admin's button for `action`: it opens the confirmation step. Nothing for anyone else.
@@ -128,7 +136,12 @@ mod tests {
     use super::*;
 
     fn viewer(admin: bool) -> Viewer {
-        Viewer { id: "ann".into(), label: "Ann <A>".into(), admin, csrf: "c".repeat(64) }
+        Viewer {
+            id: "ann".into(),
+            label: "Ann <A>".into(),
+            admin,
+            csrf: "c".repeat(64),
+        }
     }
 
     #[test]
@@ -138,8 +151,13 @@ mod tests {
         button(&mut html, &viewer(false), &action, "Pause");
         assert!(html.as_str().is_empty());
         button(&mut html, &viewer(true), &action, "Pause");
-        assert!(html.as_str().contains("method=\"get\" action=\"/dashboard/confirm\""));
-        assert!(!html.as_str().contains("csrf"), "the button itself changes nothing");
+        assert!(html
+            .as_str()
+            .contains("method=\"get\" action=\"/dashboard/confirm\""));
+        assert!(
+            !html.as_str().contains("csrf"),
+            "the button itself changes nothing"
+        );
         let page = confirm(&viewer(true), &action);
         assert!(page.contains("name=\"csrf\" value=\"cccc"));
         assert!(page.contains("method=\"post\" action=\"/dashboard/actions\""));

@@ -40,7 +40,11 @@ fn global(html: &mut Html, viewer: &Viewer, status: &Value) {
     html.raw("<h2>Global stop</h2><p>");
     if global.get("stopped").and_then(Value::as_bool) == Some(true) {
         tag(html, "bad", "stopped");
-        html.raw(" since ").text(&at(global, "since")).raw(": ").text(field(global, "reason")).raw(" ");
+        html.raw(" since ")
+            .text(&at(global, "since"))
+            .raw(": ")
+            .text(field(global, "reason"))
+            .raw(" ");
         button(html, viewer, &Action::GlobalRelease, "Release the global stop");
     } else {
         tag(html, "ok", "running");
@@ -63,14 +67,26 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         html.raw("<p>No project has reported usage this month.</p>");
         return;
     }
-    table(html, "Projects", &["Project", "State", "Why", "Since", "Until", "Actions"]);
+    table(
+        html,
+        "Projects",
+        &["Project", "State", "Why", "Since", "Until", "Actions"],
+    );
     for name in names {
         let state = listed.iter().find(|p| field(p, "project") == name);
         html.raw("<tr>");
         cell(html, &name);
         html.raw("<td>");
         let level = state.map_or("running", |p| field(p, "level"));
-        tag(html, match level { "paused" => "bad", "warning" => "warn", _ => "ok" }, level);
+        tag(
+            html,
+            match level {
+                "paused" => "bad",
+                "warning" => "warn",
+                _ => "ok",
+            },
+            level,
+        );
         html.raw("</td>");
         let empty = Value::Null;
         let state_value = state.unwrap_or(&empty);
@@ -101,7 +117,20 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         html.raw("<p>No feature has reported usage or has a budget.</p>");
         return;
     }
-    table(html, "Features", &["Feature", "State", "Why", "Since", "Resets", "Today", "This month", "Actions"]);
+    table(
+        html,
+        "Features",
+        &[
+            "Feature",
+            "State",
+            "Why",
+            "Since",
+            "Resets",
+            "Today",
+            "This month",
+            "Actions",
+        ],
+    );
     let no_limits = Default::default();
     for name in names {
         let breaker = open.iter().find(|f| field(f, "feature") == name);
@@ -120,7 +149,14 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         cell(html, field(b, "reason"));
         cell(html, &at(b, "since"));
         let until = at(b, "until");
-        cell(html, if breaker.is_some() && until == "—" { "only when an admin enables it" } else { &until });
+        cell(
+            html,
+            if breaker.is_some() && until == "—" {
+                "only when an admin enables it"
+            } else {
+                &until
+            },
+        );
         for limits in [daily, monthly] {
             html.raw("<td>");
             if limits.is_empty() {
@@ -155,19 +191,37 @@ mod tests {
 
     #[test]
     fn every_feature_shows_its_bars_state_and_the_admins_actions() {
-        let mut ledger = Ledger { today: "2026-03-02".into(), days: vec!["2026-03-02".into()], ..Ledger::default() };
-        ledger.usage.insert(("shop:api:cart".into(), "2026-03-02".into(), Metric::KvWrites), 80.0);
-        ledger.limits.insert("shop:api:cart".into(), (BTreeMap::from([(Metric::KvWrites, 100.0)]), BTreeMap::new()));
+        let mut ledger = Ledger {
+            today: "2026-03-02".into(),
+            days: vec!["2026-03-02".into()],
+            ..Ledger::default()
+        };
+        ledger.usage.insert(
+            ("shop:api:cart".into(), "2026-03-02".into(), Metric::KvWrites),
+            80.0,
+        );
+        ledger.limits.insert(
+            "shop:api:cart".into(),
+            (BTreeMap::from([(Metric::KvWrites, 100.0)]), BTreeMap::new()),
+        );
         let status = Ok(json!({"global": {"stopped": false}, "projects": [], "features": [
             {"feature": "shop:api:checkout", "manual": true, "reason": "by ann from the dashboard", "since": 1_772_000_000_000_u64}]}));
-        let admin = Viewer { id: "ann".into(), label: "ann".into(), admin: true, csrf: String::new() };
+        let admin = Viewer {
+            id: "ann".into(),
+            label: "ann".into(),
+            admin: true,
+            csrf: String::new(),
+        };
         let page = render(&admin, &status, &Ok(ledger.clone()));
         assert!(page.contains("80 / 100 kv_writes (80 %)"));
         assert!(page.contains("disabled") && page.contains("by ann from the dashboard"));
         assert!(page.contains("only when an admin enables it"));
         assert!(page.contains("value=\"enable-feature\"") && page.contains("value=\"disable-feature\""));
         assert!(page.contains("value=\"pause-project\"") && page.contains("value=\"global-stop\""));
-        let reader = Viewer { admin: false, ..admin };
+        let reader = Viewer {
+            admin: false,
+            ..admin
+        };
         let page = render(&reader, &status, &Ok(ledger));
         assert!(!page.contains("<form"), "no action for a non-admin");
     }

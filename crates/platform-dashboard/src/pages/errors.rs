@@ -19,17 +19,38 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
         }
     };
     let mut rows: Vec<&Value> = list(answer, "errors").iter().collect();
-    rows.sort_by(|a, b| number(b, "occurrences").unwrap_or(0.0).total_cmp(&number(a, "occurrences").unwrap_or(0.0)));
+    rows.sort_by(|a, b| {
+        number(b, "occurrences")
+            .unwrap_or(0.0)
+            .total_cmp(&number(a, "occurrences").unwrap_or(0.0))
+    });
     if rows.is_empty() {
         html.raw("<p>No error has been recorded.</p>");
         return html.into_string();
     }
-    table(&mut html, "Errors", &["Priority", "Error", "Project", "#Occurrences", "Last seen", "State", "Issue", "Actions"]);
+    table(
+        &mut html,
+        "Errors",
+        &[
+            "Priority",
+            "Error",
+            "Project",
+            "#Occurrences",
+            "Last seen",
+            "State",
+            "Issue",
+            "Actions",
+        ],
+    );
     for error in rows.iter().take(100) {
         let fingerprint = field(error, "fingerprint");
         html.raw("<tr>");
         cell(&mut html, field(error, "priority"));
-        html.raw("<td>").text(field(error, "title")).raw("<br><code>").text(fingerprint).raw("</code></td>");
+        html.raw("<td>")
+            .text(field(error, "title"))
+            .raw("<br><code>")
+            .text(fingerprint)
+            .raw("</code></td>");
         cell(&mut html, field(error, "project"));
         number_cell(&mut html, &figure(number(error, "occurrences").unwrap_or(0.0)));
         cell(&mut html, &at(error, "last_seen"));
@@ -42,7 +63,10 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
             (false, other) => tag(&mut html, "bad", other),
         }
         html.raw("</td><td>");
-        match (error.get("repository").and_then(Value::as_str), number(error, "issue_number")) {
+        match (
+            error.get("repository").and_then(Value::as_str),
+            number(error, "issue_number"),
+        ) {
             (Some(repository), Some(number)) if is_repository(repository) => {
                 let href = format!("https://github.com/{repository}/issues/{number}");
                 html.link(&href, &format!("{repository}#{number}"));
@@ -52,7 +76,10 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
             }
         }
         html.raw("</td><td>");
-        if let (Ok(mute), Ok(resolve)) = (Action::parse("mute-error", fingerprint), Action::parse("resolve-error", fingerprint)) {
+        if let (Ok(mute), Ok(resolve)) = (
+            Action::parse("mute-error", fingerprint),
+            Action::parse("resolve-error", fingerprint),
+        ) {
             if !muted {
                 button(&mut html, viewer, &mute, "Mute");
             }
@@ -70,7 +97,11 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
 fn is_repository(raw: &str) -> bool {
     let mut parts = raw.split('/');
     let ok = |p: Option<&str>| {
-        p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+        p.is_some_and(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
     };
     ok(parts.next()) && ok(parts.next()) && parts.next().is_none()
 }
@@ -89,11 +120,23 @@ mod tests {
              "repository": "acme/shop", "issue_number": 42},
             {"fingerprint": "f", "title": "<b>", "status": "open", "repository": "evil.example/x/y", "issue_number": 1}
         ]}));
-        let admin = Viewer { id: "ann".into(), label: "ann".into(), admin: true, csrf: String::new() };
+        let admin = Viewer {
+            id: "ann".into(),
+            label: "ann".into(),
+            admin: true,
+            csrf: String::new(),
+        };
         let page = render(&admin, &errors);
         assert!(page.contains("href=\"https://github.com/acme/shop/issues/42\""));
         assert!(page.contains("value=\"mute-error\"") && page.contains("value=\"resolve-error\""));
         assert!(page.contains("&lt;b&gt;") && !page.contains("evil.example"));
-        assert!(!render(&Viewer { admin: false, ..admin }, &errors).contains("<form"));
+        assert!(!render(
+            &Viewer {
+                admin: false,
+                ..admin
+            },
+            &errors
+        )
+        .contains("<form"));
     }
 }

@@ -14,13 +14,19 @@ pub fn render(workers: &[(&str, Source)]) -> String {
         match health {
             Ok(report) => {
                 let ok = report.get("ok").and_then(Value::as_bool) == Some(true);
-                tag(&mut html, if ok { "ok" } else { "bad" }, if ok { "healthy" } else { "unhealthy" });
+                tag(
+                    &mut html,
+                    if ok { "ok" } else { "bad" },
+                    if ok { "healthy" } else { "unhealthy" },
+                );
                 html.raw("</h2>");
                 let warnings = list(report, "warnings");
                 if !warnings.is_empty() {
                     html.raw("<ul>");
                     for warning in warnings {
-                        html.raw("<li>").text(warning.as_str().unwrap_or("—")).raw("</li>");
+                        html.raw("<li>")
+                            .text(warning.as_str().unwrap_or("—"))
+                            .raw("</li>");
                     }
                     html.raw("</ul>");
                 }
@@ -41,14 +47,33 @@ fn handlers(html: &mut Html, worker: &str, handlers: &[Value]) {
         html.raw("<p>No handlers (routes only).</p>");
         return;
     }
-    table(html, &format!("Handlers of {worker}"), &["Handler", "Trigger", "Condition", "Last run", "Last success", "Last error"]);
+    table(
+        html,
+        &format!("Handlers of {worker}"),
+        &[
+            "Handler",
+            "Trigger",
+            "Condition",
+            "Last run",
+            "Last success",
+            "Last error",
+        ],
+    );
     for handler in handlers {
         let condition = field(handler, "condition");
         html.raw("<tr>");
         cell(html, field(handler, "name"));
         cell(html, &trigger(handler));
         html.raw("<td>");
-        tag(html, match condition { "healthy" => "ok", "never-run" => "warn", _ => "bad" }, condition);
+        tag(
+            html,
+            match condition {
+                "healthy" => "ok",
+                "never-run" => "warn",
+                _ => "bad",
+            },
+            condition,
+        );
         html.raw("</td>");
         cell(html, &at(handler, "last_run"));
         cell(html, &at(handler, "last_success"));
@@ -78,12 +103,24 @@ mod tests {
     #[test]
     fn each_worker_shows_its_handlers_and_an_unreachable_one_says_why() {
         let workers = [
-            ("platform-usage", Ok(json!({"ok": false, "warnings": ["handler sweep is stale"], "handlers": [
-                {"name": "sweep", "trigger": {"cron": "*/5 * * * *"}, "condition": "stale", "last_run": "2026-03-02T00:00:00.000Z", "last_error": null}]}))),
-            ("platform-sentinel", Err("the binding SENTINEL is not configured".to_owned())),
+            (
+                "platform-usage",
+                Ok(
+                    json!({"ok": false, "warnings": ["handler sweep is stale"], "handlers": [
+                {"name": "sweep", "trigger": {"cron": "*/5 * * * *"}, "condition": "stale", "last_run": "2026-03-02T00:00:00.000Z", "last_error": null}]}),
+                ),
+            ),
+            (
+                "platform-sentinel",
+                Err("the binding SENTINEL is not configured".to_owned()),
+            ),
         ];
         let page = render(&workers);
-        assert!(page.contains("handler sweep is stale") && page.contains("cron */5 * * * *") && page.contains("stale"));
+        assert!(
+            page.contains("handler sweep is stale")
+                && page.contains("cron */5 * * * *")
+                && page.contains("stale")
+        );
         assert!(page.contains("unreachable") && page.contains("SENTINEL is not configured"));
     }
 }

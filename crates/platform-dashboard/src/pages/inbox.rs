@@ -19,7 +19,11 @@ pub fn render(notifications: &Source) -> String {
         html.raw("<p>Nothing in your inbox.</p>");
         return html.into_string();
     }
-    table(&mut html, "Notifications", &["", "When", "Priority", "What", "From"]);
+    table(
+        &mut html,
+        "Notifications",
+        &["", "When", "Priority", "What", "From"],
+    );
     for item in items {
         html.raw("<tr><td>");
         if flag(item, "read") {
@@ -30,8 +34,15 @@ pub fn render(notifications: &Source) -> String {
         html.raw("</td>");
         cell(&mut html, &at(item, "created_at"));
         cell(&mut html, field(item, "priority"));
-        html.raw("<td><strong>").text(field(item, "title")).raw("</strong><br>").text(field(item, "body"));
-        if let Some(url) = item.get("action_url").and_then(|u| u.as_str()).filter(|u| u.starts_with("https://") || u.starts_with('/')) {
+        html.raw("<td><strong>")
+            .text(field(item, "title"))
+            .raw("</strong><br>")
+            .text(field(item, "body"));
+        if let Some(url) = item
+            .get("action_url")
+            .and_then(|u| u.as_str())
+            .filter(|u| u.starts_with("https://") || u.starts_with('/'))
+        {
             html.raw("<br>").link(url, "Open");
         }
         html.raw("</td>");

@@ -17,7 +17,11 @@ pub fn render(gaps: &Source, anomalies: &Source) -> String {
             if open.is_empty() {
                 html.raw("<p><span class=\"tag ok\">none</span> every feature was heard from within its learned cadence.</p>");
             } else {
-                table(&mut html, "Open gaps", &["Kind", "Subject", "Silent since", "Why"]);
+                table(
+                    &mut html,
+                    "Open gaps",
+                    &["Kind", "Subject", "Silent since", "Why"],
+                );
                 for incident in open {
                     incident_row(&mut html, incident);
                 }
@@ -31,9 +35,23 @@ pub fn render(gaps: &Source, anomalies: &Source) -> String {
         Ok(answer) => {
             let all = list(answer, "anomalies");
             if all.is_empty() {
-                html.raw("<p><span class=\"tag ok\">none</span> no day's cost stood out from its baseline.</p>");
+                html.raw(
+                    "<p><span class=\"tag ok\">none</span> no day's cost stood out from its baseline.</p>",
+                );
             } else {
-                table(&mut html, "Anomalies", &["State", "Subject", "Day", "#Observed (USD, estimate)", "#Excess (USD)", "Severity", "Why"]);
+                table(
+                    &mut html,
+                    "Anomalies",
+                    &[
+                        "State",
+                        "Subject",
+                        "Day",
+                        "#Observed (USD, estimate)",
+                        "#Excess (USD)",
+                        "Severity",
+                        "Why",
+                    ],
+                );
                 for incident in all {
                     anomaly_row(&mut html, incident);
                 }
@@ -52,7 +70,11 @@ fn anomaly_row(html: &mut Html, incident: &Value) {
         .unwrap_or(&Value::Null);
     let open = incident.get("closed_at").is_none_or(Value::is_null);
     html.raw("<tr><td>");
-    tag(html, if open { "warn" } else { "ok" }, if open { "open" } else { "closed" });
+    tag(
+        html,
+        if open { "warn" } else { "ok" },
+        if open { "open" } else { "closed" },
+    );
     html.raw("</td>");
     cell(html, field(incident, "subject"));
     cell(html, &at(incident, "since"));
@@ -71,9 +93,13 @@ mod tests {
 
     #[test]
     fn gaps_and_anomalies_are_listed_with_their_figures() {
-        let gaps = Ok(json!({"result": null, "open": [{"kind": "gap", "subject": "shop:cron:sync", "since": "2026-03-02T01:00:00.000Z", "why": "no telemetry for 3 h"}]}));
-        let anomalies = Ok(json!({"open": 1, "anomalies": [{"kind": "anomaly", "subject": "shop", "since": "2026-03-02T00:00:00.000Z",
-            "closed_at": null, "why": "cost 5x the baseline", "detail": {"judgement": {"observed_usd": 12.5, "excess_usd": 10, "severity": "high"}}}]}));
+        let gaps = Ok(
+            json!({"result": null, "open": [{"kind": "gap", "subject": "shop:cron:sync", "since": "2026-03-02T01:00:00.000Z", "why": "no telemetry for 3 h"}]}),
+        );
+        let anomalies = Ok(
+            json!({"open": 1, "anomalies": [{"kind": "anomaly", "subject": "shop", "since": "2026-03-02T00:00:00.000Z",
+            "closed_at": null, "why": "cost 5x the baseline", "detail": {"judgement": {"observed_usd": 12.5, "excess_usd": 10, "severity": "high"}}}]}),
+        );
         let page = render(&gaps, &anomalies);
         assert!(page.contains("shop:cron:sync") && page.contains("no telemetry for 3 h"));
         assert!(page.contains("$12.50") && page.contains("$10.00") && page.contains("high"));

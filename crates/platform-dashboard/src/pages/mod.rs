@@ -16,7 +16,11 @@ use crate::html::Html;
 
 /// `<span class="tag {class}">label</span>`.
 fn tag(html: &mut Html, class: &str, label: &str) {
-    html.raw("<span class=\"tag ").raw(class).raw("\">").text(label).raw("</span>");
+    html.raw("<span class=\"tag ")
+        .raw(class)
+        .raw("\">")
+        .text(label)
+        .raw("</span>");
 }
 
 /// A table's opening with its header cells; a header starting with `#` is numeric.

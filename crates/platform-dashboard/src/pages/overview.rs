@@ -37,7 +37,11 @@ pub fn render(data: &Overview<'_>) -> String {
             if fullest.is_empty() {
                 html.raw("<p>No feature has used any of a limited metric this month.</p>");
             } else {
-                table(&mut html, "Fullest budgets", &["Feature", "Metric", "Period", "Used of limit"]);
+                table(
+                    &mut html,
+                    "Fullest budgets",
+                    &["Feature", "Metric", "Period", "Used of limit"],
+                );
                 for (feature, metric, used, limit, period) in fullest {
                     html.raw("<tr>");
                     cell(&mut html, &feature);
@@ -63,16 +67,34 @@ fn render_cost(html: &mut Html, cost: &Value) {
     let so_far = actual.or(estimate).unwrap_or(0.0);
     let budget = number(cost, "budget_usd");
     let period = cost.get("period").unwrap_or(&Value::Null);
-    html.raw("<p>From ").text(field(period, "start")).raw(" to ").text(field(period, "end")).raw(", ");
-    html.raw(if billed { "as billed by Cloudflare." } else { "estimated from reported usage and list prices (not a bill)." });
+    html.raw("<p>From ")
+        .text(field(period, "start"))
+        .raw(" to ")
+        .text(field(period, "end"))
+        .raw(", ");
+    html.raw(if billed {
+        "as billed by Cloudflare."
+    } else {
+        "estimated from reported usage and list prices (not a bill)."
+    });
     html.raw("</p><div class=\"cards\">");
-    card(html, &usd(so_far), if actual.is_some() { "month to date, billed" } else { "month to date, estimate" });
+    card(
+        html,
+        &usd(so_far),
+        if actual.is_some() {
+            "month to date, billed"
+        } else {
+            "month to date, estimate"
+        },
+    );
     if let Some(forecast) = number(cost, "forecast_usd") {
         card(html, &usd(forecast), "forecast for the month, estimate");
     }
     match budget {
         Some(budget) => {
-            html.raw("<div class=\"card\"><div class=\"big\">").text(&usd(budget)).raw("</div><div class=\"label\">monthly budget</div>");
+            html.raw("<div class=\"card\"><div class=\"big\">")
+                .text(&usd(budget))
+                .raw("</div><div class=\"label\">monthly budget</div>");
             chart::meter(html, so_far, budget, "USD");
             html.raw("</div>");
         }
@@ -84,12 +106,19 @@ fn render_cost(html: &mut Html, cost: &Value) {
         .map(|d| (field(d, "date").to_owned(), number(d, "usd").unwrap_or(0.0)))
         .collect();
     if !days.is_empty() {
-        let title = if billed { "Cost per day (USD, billed)" } else { "Cost per day (USD, estimate)" };
+        let title = if billed {
+            "Cost per day (USD, billed)"
+        } else {
+            "Cost per day (USD, estimate)"
+        };
         html.raw("<h3>").text(title).raw("</h3>");
         chart::bars(html, title, &days, "USD", None);
     }
     let top = cost.get("top").unwrap_or(&Value::Null);
-    for (key, name, heading) in [("projects", "project", "Top projects"), ("features", "feature", "Top features")] {
+    for (key, name, heading) in [
+        ("projects", "project", "Top projects"),
+        ("features", "feature", "Top features"),
+    ] {
         let rows = list(top, key);
         if rows.is_empty() {
             continue;
@@ -107,7 +136,11 @@ fn render_cost(html: &mut Html, cost: &Value) {
 }
 
 fn card(html: &mut Html, big: &str, label: &str) {
-    html.raw("<div class=\"card\"><div class=\"big\">").text(big).raw("</div><div class=\"label\">").text(label).raw("</div></div>");
+    html.raw("<div class=\"card\"><div class=\"big\">")
+        .text(big)
+        .raw("</div><div class=\"label\">")
+        .text(label)
+        .raw("</div></div>");
 }
 
 fn right_now(html: &mut Html, data: &Overview<'_>) {
@@ -118,35 +151,71 @@ fn right_now(html: &mut Html, data: &Overview<'_>) {
             let global = status.get("global").unwrap_or(&Value::Null);
             if global.get("stopped").and_then(Value::as_bool) == Some(true) {
                 count += 1;
-                row(&mut rows, "bad", "global stop", "every application", field(global, "reason"));
+                row(
+                    &mut rows,
+                    "bad",
+                    "global stop",
+                    "every application",
+                    field(global, "reason"),
+                );
             }
             for project in list(status, "projects") {
                 count += 1;
                 let level = field(project, "level");
                 let class = if level == "paused" { "bad" } else { "warn" };
-                row(&mut rows, class, level, field(project, "project"), field(project, "reason"));
+                row(
+                    &mut rows,
+                    class,
+                    level,
+                    field(project, "project"),
+                    field(project, "reason"),
+                );
             }
             for feature in list(status, "features") {
                 count += 1;
-                let what = if feature.get("manual").and_then(Value::as_bool) == Some(true) { "disabled" } else { "tripped" };
-                row(&mut rows, "bad", what, field(feature, "feature"), field(feature, "reason"));
+                let what = if feature.get("manual").and_then(Value::as_bool) == Some(true) {
+                    "disabled"
+                } else {
+                    "tripped"
+                };
+                row(
+                    &mut rows,
+                    "bad",
+                    what,
+                    field(feature, "feature"),
+                    field(feature, "reason"),
+                );
             }
         }
         Err(why) => unavailable(html, "Breakers", why),
     }
-    for (source, key, what, class) in [(data.gaps, "open", "silent", "warn"), (data.anomalies, "anomalies", "spiking", "warn")] {
+    for (source, key, what, class) in [
+        (data.gaps, "open", "silent", "warn"),
+        (data.anomalies, "anomalies", "spiking", "warn"),
+    ] {
         match source {
             Ok(answer) => {
-                for incident in list(answer, key).iter().filter(|i| i.get("closed_at").is_none_or(Value::is_null)) {
+                for incident in list(answer, key)
+                    .iter()
+                    .filter(|i| i.get("closed_at").is_none_or(Value::is_null))
+                {
                     count += 1;
-                    row(&mut rows, class, what, field(incident, "subject"), field(incident, "why"));
+                    row(
+                        &mut rows,
+                        class,
+                        what,
+                        field(incident, "subject"),
+                        field(incident, "why"),
+                    );
                 }
             }
             Err(why) => unavailable(html, what, why),
         }
     }
     if count == 0 {
-        html.raw("<p>").raw("<span class=\"tag ok\">all clear</span> nothing is stopped, warning, silent or spiking.</p>");
+        html.raw("<p>").raw(
+            "<span class=\"tag ok\">all clear</span> nothing is stopped, warning, silent or spiking.</p>",
+        );
         return;
     }
     table(html, "What needs attention", &["State", "Subject", "Why"]);
@@ -171,10 +240,17 @@ mod tests {
     fn render_with(cost: Source) -> String {
         let status = Ok(json!({"global": {"stopped": false}, "projects": [], "features": [
             {"feature": "shop:api:checkout", "manual": false, "reason": "d1_writes over the daily budget"}]}));
-        let gaps = Ok(json!({"open": [{"kind": "gap", "subject": "shop:cron:sync", "why": "silent for 3 h"}]}));
+        let gaps =
+            Ok(json!({"open": [{"kind": "gap", "subject": "shop:cron:sync", "why": "silent for 3 h"}]}));
         let anomalies = Ok(json!({"open": 0, "anomalies": []}));
         let ledger = Ok(Ledger::default());
-        render(&Overview { cost: &cost, status: &status, gaps: &gaps, anomalies: &anomalies, ledger: &ledger })
+        render(&Overview {
+            cost: &cost,
+            status: &status,
+            gaps: &gaps,
+            anomalies: &anomalies,
+            ledger: &ledger,
+        })
     }
 
     #[test]

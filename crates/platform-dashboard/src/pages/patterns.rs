@@ -23,11 +23,36 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
         html.raw("<p>No pattern has been suggested yet: discovery proposes one when an error recurs in a cluster.</p>");
         return html.into_string();
     }
-    table(&mut html, "Patterns", &["Pattern", "State", "Evidence", "#Live matches", "Decided by", "Actions"]);
+    table(
+        &mut html,
+        "Patterns",
+        &[
+            "Pattern",
+            "State",
+            "Evidence",
+            "#Live matches",
+            "Decided by",
+            "Actions",
+        ],
+    );
     for pattern in all {
         let status = field(pattern, "status");
-        html.raw("<tr><td><code>").text(field(pattern, "value")).raw("</code><br>").text(field(pattern, "type")).raw(", ").text(field(pattern, "category")).raw("</td><td>");
-        tag(&mut html, match status { "approved" => "ok", "rejected" | "disabled" => "bad", _ => "warn" }, status);
+        html.raw("<tr><td><code>")
+            .text(field(pattern, "value"))
+            .raw("</code><br>")
+            .text(field(pattern, "type"))
+            .raw(", ")
+            .text(field(pattern, "category"))
+            .raw("</td><td>");
+        tag(
+            &mut html,
+            match status {
+                "approved" => "ok",
+                "rejected" | "disabled" => "bad",
+                _ => "warn",
+            },
+            status,
+        );
         html.raw("</td><td>");
         evidence(&mut html, pattern);
         html.raw("</td>");
@@ -47,7 +72,9 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
 }
 
 fn evidence(html: &mut Html, pattern: &Value) {
-    html.raw("cluster <code>").text(field(pattern, "cluster")).raw("</code>");
+    html.raw("cluster <code>")
+        .text(field(pattern, "cluster"))
+        .raw("</code>");
     if let Some(backtest) = pattern.get("backtest").filter(|b| b.is_object()) {
         let n = |key| figure(number(backtest, key).unwrap_or(0.0));
         html.raw("<br>backtest: matched ")
@@ -62,9 +89,13 @@ fn evidence(html: &mut Html, pattern: &Value) {
     }
     let samples = list(pattern, "samples");
     if !samples.is_empty() {
-        html.raw("<details><summary>").show(samples.len()).raw(" samples</summary><ul>");
+        html.raw("<details><summary>")
+            .show(samples.len())
+            .raw(" samples</summary><ul>");
         for sample in samples {
-            html.raw("<li><code>").text(sample.as_str().unwrap_or("—")).raw("</code></li>");
+            html.raw("<li><code>")
+                .text(sample.as_str().unwrap_or("—"))
+                .raw("</code></li>");
         }
         html.raw("</ul></details>");
     }
@@ -81,10 +112,26 @@ mod tests {
             {"id": 3, "type": "contains", "value": "ETIMEDOUT", "category": "network", "status": "shadow", "cluster": "connect ETIMEDOUT <ip>",
              "samples": ["connect ETIMEDOUT 10.0.0.1"], "backtest": {"cluster": 9, "cluster_matched": 9, "others": 40, "others_matched": 0}, "matches": 4},
             {"id": 4, "value": "x", "status": "approved", "decided_by": "ann"}]}));
-        let admin = Viewer { id: "ann".into(), label: "ann".into(), admin: true, csrf: String::new() };
+        let admin = Viewer {
+            id: "ann".into(),
+            label: "ann".into(),
+            admin: true,
+            csrf: String::new(),
+        };
         let page = render(&admin, &patterns);
         assert!(page.contains("matched 9 of 9 in its cluster, 0 of 40 others"));
-        assert_eq!(page.matches("value=\"approve-pattern\"").count(), 1, "only the undecided one");
-        assert!(!render(&Viewer { admin: false, ..admin }, &patterns).contains("<form"));
+        assert_eq!(
+            page.matches("value=\"approve-pattern\"").count(),
+            1,
+            "only the undecided one"
+        );
+        assert!(!render(
+            &Viewer {
+                admin: false,
+                ..admin
+            },
+            &patterns
+        )
+        .contains("<form"));
     }
 }

@@ -22,7 +22,12 @@ pub fn render(ledger: &Result<Ledger, String>) -> String {
     let metrics: Vec<_> = ledger
         .metrics()
         .into_iter()
-        .filter(|m| ledger.usage.iter().any(|((_, _, metric), v)| metric == m && *v > 0.0))
+        .filter(|m| {
+            ledger
+                .usage
+                .iter()
+                .any(|((_, _, metric), v)| metric == m && *v > 0.0)
+        })
         .collect();
     if metrics.is_empty() {
         html.raw("<p>No usage has been reported this month.</p>");
@@ -70,13 +75,28 @@ mod tests {
 
     #[test]
     fn usage_is_grouped_by_product_and_labelled_an_estimate() {
-        let mut ledger = Ledger { today: "2026-03-02".into(), days: vec!["2026-03-01".into(), "2026-03-02".into()], ..Ledger::default() };
-        ledger.usage.insert(("shop:api:cart".into(), "2026-03-01".into(), Metric::D1Writes), 1500.0);
-        ledger.usage.insert(("blog:web:feed".into(), "2026-03-02".into(), Metric::D1Writes), 20.0);
+        let mut ledger = Ledger {
+            today: "2026-03-02".into(),
+            days: vec!["2026-03-01".into(), "2026-03-02".into()],
+            ..Ledger::default()
+        };
+        ledger.usage.insert(
+            ("shop:api:cart".into(), "2026-03-01".into(), Metric::D1Writes),
+            1500.0,
+        );
+        ledger.usage.insert(
+            ("blog:web:feed".into(), "2026-03-02".into(), Metric::D1Writes),
+            20.0,
+        );
         let page = render(&Ok(ledger));
         assert!(page.contains("<h2>D1</h2>"));
         assert!(page.contains("d1_writes per day (estimate)"));
-        assert!(page.contains("<td>shop</td><td class=\"n\">0 d1_writes</td><td class=\"n\">1,500 d1_writes</td>"), "{page}");
+        assert!(
+            page.contains(
+                "<td>shop</td><td class=\"n\">0 d1_writes</td><td class=\"n\">1,500 d1_writes</td>"
+            ),
+            "{page}"
+        );
         assert!(render(&Err("D1 is down".into())).contains("could not be read: D1 is down"));
     }
 }
