@@ -208,6 +208,33 @@ mod wiring {
     }
 
     #[test]
+    fn the_dashboards_bindings_are_configured_in_every_environment() {
+        use super::{CONFIG, ERRORS, PATTERNS, SENTINEL, USAGE};
+        use platform_worker::bindings::Binding;
+        use platform_worker::skeleton::WorkerSpec;
+        use platform_worker::WorkerInfo;
+        // Optional at run time (the inbox works without them), required of the config.
+        static SERVICES: [Binding; 5] = [
+            Binding::Service(USAGE),
+            Binding::Service(ERRORS),
+            Binding::Service(SENTINEL),
+            Binding::Service(PATTERNS),
+            Binding::Service(CONFIG),
+        ];
+        let spec = WorkerSpec {
+            info: WorkerInfo {
+                bindings: &SERVICES,
+                ..super::INFO
+            },
+            routes: &[],
+            handlers: super::WORKER.handlers,
+            unexpected_queue: None,
+        };
+        let mismatches = platform_worker::skeleton::wiring::against_wrangler(&spec);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+
+    #[test]
     fn read_keys_live_as_long_as_the_notifications_they_mark() {
         use platform_kv::{families::NotificationRead, Family, Ttl};
         use platform_notifications::inbox::READ_KEY_TTL_SECONDS;
