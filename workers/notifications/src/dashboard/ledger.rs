@@ -48,6 +48,11 @@ pub async fn month(context: &Context, now: u64) -> Result<Ledger, ApiError> {
     let mut values = context.store.get_bulk(&flat).await?.into_iter();
     let mut next = || match values.next() {
         Some(Ok(Some(Json(limits)))) => limits.0.iter().map(|(m, l)| (*m, l.0 as f64)).collect(),
+        Some(Err(error)) => {
+            // Shown as "no limit"; platform-usage does not enforce it either, and says so too.
+            worker::console_error!("dashboard: a budget is unreadable: {error}");
+            Default::default()
+        }
         _ => Default::default(),
     };
     for feature in features {
