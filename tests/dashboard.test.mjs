@@ -21,6 +21,8 @@ const DAY = 24 * HOUR;
 const TRIPPED = "shop:api:checkout";
 const CART = "shop:api:cart";
 const SILENT = "shop:jobs:sync";
+const PATTERNS = "platform-pattern-discovery";
+const VENDORS = ["acme", "globex", "initech", "umbrella", "hooli", "stark"];
 
 let sequence = 0;
 const message = (feature, timestamp, metrics) => {
@@ -51,15 +53,14 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
       tokens[id] = (await (await admin(`/users/${id}/tokens`, { label: "browser tests" })).json()).token;
     }
 
-    // This month's usage: the cart every day so far, the checkout over its daily d1_writes budget today.
+    // A month of usage: the cart every day of the last 30, the checkout over its daily d1_writes budget today.
     const now = Date.now();
-    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
     await platform.kv.put(featureBudgetKey(CART), JSON.stringify({ kv_writes: 5000, d1_writes: 10000 }));
     await platform.kv.put(featureBudgetKey(TRIPPED), JSON.stringify({ d1_writes: 1000 }));
     const history = [];
-    for (let day = monthStart; day <= now; day += DAY) {
-      const at = Math.min(day + 10 * HOUR, now - 60_000);
-      history.push(message(CART, at, { kvWrites: 1200 + (day / DAY) % 7 * 150, d1Writes: 800, requests: 4000 }));
+    for (let back = 29; back >= 0; back -= 1) {
+      const at = now - back * DAY - 60_000;
+      history.push(message(CART, at, { kvWrites: 1200 + (back % 7) * 150, d1Writes: 800 + (back % 5) * 90, requests: 4000 + (back % 3) * 700 }));
     }
     // A feature heard every hour for five days, then silent for a day and a half.
     for (let t = now - 6 * DAY; t < now - 36 * HOUR; t += HOUR) history.push(message(SILENT, t, { requests: 10 }));
@@ -73,12 +74,17 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
 
     // An error, filed on the fake GitHub.
     await platform.kv.put("SCRIPT_MAP:shop-api", JSON.stringify({ project: "shop", repository: "acme/shop", tier: 1, displayName: "Shop" }));
-    await platform.tail(COLLECTOR, [{
+    const exception = (message, name = "Error") => ({
       scriptName: "shop-api", outcome: "exception", eventTimestamp: now,
       event: { request: { url: "https://shop.example/api/orders", method: "POST", headers: {} } },
-      exceptions: [{ name: "TypeError", message: "Cannot read properties of undefined (reading 'total')", timestamp: now }],
+      exceptions: [{ name, message, timestamp: now }],
       logs: [], diagnosticsChannelEvents: [],
-    }]);
+    });
+    await platform.tail(COLLECTOR, [exception("Cannot read properties of undefined (reading 'total')", "TypeError")]);
+    // A transient family, one fingerprint per request id, that discovery suggests as a pattern.
+    await platform.tail(COLLECTOR, VENDORS.map((vendor, i) => exception(`Payments API throttled request req_${i}f3a${i}c9 for ${vendor}, slow down`)));
+    const discovered = await platform.adminFetch(PATTERNS, "/discover", { method: "POST" });
+    assert.equal(discovered.status, 200, await discovered.clone().text());
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     mkdirSync(SHOTS, { recursive: true });
@@ -159,20 +165,26 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     assert.match(usage, /estimate/);
     assert.match(usage, /kv_writes per day \(estimate\)/);
     assert.equal(await page.locator("svg[role=img]").count() >= 3, true);
+    const bars = page.locator("figure", { has: page.locator("title", { hasText: "kv_writes per day (estimate)" }) }).locator("rect.bar");
+    assert.equal(await bars.count(), 30, "a bar for each of the last 30 days");
     await shoot(page, "usage");
 
     await page.goto(`${origin}/dashboard/errors`);
     assert.match(await text(page), /Cannot read properties of undefined/);
-    const issue = await page.locator("a", { hasText: "acme/shop#" }).getAttribute("href");
+    const issue = await page.locator("tr", { hasText: "Cannot read properties" }).locator("a", { hasText: "acme/shop#" }).getAttribute("href");
     assert.match(issue, /^https:\/\/github\.com\/acme\/shop\/issues\/\d+$/);
     await shoot(page, "errors");
 
     await page.goto(`${origin}/dashboard/anomalies`);
-    assert.match(await text(page), new RegExp(SILENT));
+    assert.match(await text(page), new RegExp(`gap\\s+${SILENT}`));
+    assert.match(await text(page), /Every feature's rhythm/);
     await shoot(page, "anomalies");
 
     await page.goto(`${origin}/dashboard/patterns`);
-    assert.match(await text(page), /No pattern has been suggested yet|Pattern/);
+    const patterns = await text(page);
+    assert.match(patterns, /payments api throttled request slow down/i);
+    assert.match(patterns, /backtest: matched 6 of 6 in its cluster/);
+    assert.match(patterns, /pending/);
     await shoot(page, "patterns");
 
     await page.goto(`${origin}/dashboard/inbox`);
@@ -185,6 +197,7 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
       assert.match(health, new RegExp(worker));
     }
     assert.match(health, /sweep/);
+    assert.match(health, /detect\s+1\s+failing/, "the sentinel's failed detection, with its error");
     await shoot(page, "health");
 
     const css = await page.request.get(`${origin}${await page.locator("link[rel=stylesheet]").getAttribute("href")}`);
@@ -209,6 +222,21 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     const refused = await platform.fetch("test-consumer", `/work?feature=${CART}&kv=1`);
     assert.equal(refused.status, 503);
     assert.equal((await refused.json()).code, "CIRCUIT_BREAKER");
+    await page.context().close();
+  });
+
+  it("lets an admin approve a suggested pattern, recorded as theirs", async () => {
+    const page = await signedIn("ann");
+    await page.goto(`${origin}/dashboard/patterns`);
+    await page.locator("tr", { hasText: "throttled" }).locator("button", { hasText: "Approve" }).click();
+    assert.match(await text(page), /Approve pattern pat-[0-9a-f]{16}\?/);
+    await Promise.all([page.waitForURL(/\/dashboard\/patterns\?done=approve-pattern/), page.click("button.danger")]);
+    const after = await text(page);
+    assert.match(after, /Done: Approve pattern pat-/);
+    assert.match(after, /approved/);
+    const listed = await (await platform.adminFetch(PATTERNS, "/patterns?status=approved")).json();
+    assert.equal(listed.patterns.length, 1);
+    assert.equal(listed.patterns[0].decided_by, "ann");
     await page.context().close();
   });
 

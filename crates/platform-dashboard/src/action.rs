@@ -23,8 +23,8 @@ pub enum Action {
     GlobalRelease,
     MuteError(String),
     ResolveError(String),
-    ApprovePattern(u64),
-    RejectPattern(u64),
+    ApprovePattern(String),
+    RejectPattern(String),
 }
 
 /// A call to a bound worker's admin route.
@@ -61,9 +61,12 @@ impl Action {
             }
         };
         let pattern = || {
-            target
-                .parse::<u64>()
-                .map_err(|_| "target: a pattern id is a whole number".to_owned())
+            let hex = target.strip_prefix("pat-").unwrap_or_default();
+            if hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                Ok(target.to_owned())
+            } else {
+                Err("target: a pattern id is pat- and 16 hexadecimal characters".to_owned())
+            }
         };
         Ok(match name {
             "disable-feature" => Self::DisableFeature(feature()?),
@@ -102,7 +105,7 @@ impl Action {
             Self::PauseProject(p) | Self::ResumeProject(p) => p.as_str().to_owned(),
             Self::GlobalStop | Self::GlobalRelease => String::new(),
             Self::MuteError(f) | Self::ResolveError(f) => f.clone(),
-            Self::ApprovePattern(id) | Self::RejectPattern(id) => id.to_string(),
+            Self::ApprovePattern(id) | Self::RejectPattern(id) => id.clone(),
         }
     }
 
@@ -242,7 +245,8 @@ mod tests {
             ("disable-feature", "shop:api", "target"),
             ("pause-project", "a:b", "target"),
             ("mute-error", "ABC", "target"),
-            ("approve-pattern", "x", "target"),
+            ("approve-pattern", "7", "target"),
+            ("reject-pattern", "pat-../../x", "target"),
             ("drop-tables", "", "action"),
         ] {
             let error = Action::parse(name, target).err().unwrap_or_default();
@@ -250,8 +254,8 @@ mod tests {
         }
         assert_eq!(segment("a b/c:d"), "a%20b%2Fc:d");
         assert_eq!(
-            Action::parse("approve-pattern", "7").map(|a| a.call("bob").path),
-            Ok("/patterns/7/approve".to_owned())
+            Action::parse("approve-pattern", "pat-0123456789abcdef").map(|a| a.call("bob").path),
+            Ok("/patterns/pat-0123456789abcdef/approve".to_owned())
         );
     }
 }

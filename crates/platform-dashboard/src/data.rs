@@ -57,13 +57,15 @@ pub fn product(metric: Metric) -> &'static str {
 /// A feature's limit per metric.
 pub type Limits = BTreeMap<Metric, f64>;
 
-/// Usage as the ledger counted it from the applications' telemetry, for the days of the
-/// current UTC month, with each feature's limits.
+/// Usage as the ledger counted it from the applications' telemetry, for the last 30 UTC days
+/// (which hold the current month), with each feature's limits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ledger {
     /// Today, `YYYY-MM-DD`.
     pub today: String,
-    /// The month's days so far, oldest first.
+    /// The current UTC month, `YYYY-MM`.
+    pub month: String,
+    /// The days read, oldest first, today last.
     pub days: Vec<String>,
     /// (feature key, day, metric) → amount.
     pub usage: BTreeMap<(String, String, Metric), f64>,
@@ -85,13 +87,20 @@ impl Ledger {
         features
     }
 
+    /// Whether `day` (`YYYY-MM-DD`) is in the current month.
+    pub fn in_month(&self, day: &str) -> bool {
+        !self.month.is_empty() && day.starts_with(&self.month)
+    }
+
     /// A feature's amount of `metric` today and this month.
     pub fn used(&self, feature: &str, metric: Metric) -> (f64, f64) {
         let mut today = 0.0;
         let mut month = 0.0;
         for ((f, day, m), value) in &self.usage {
             if f == feature && *m == metric {
-                month += value;
+                if self.in_month(day) {
+                    month += value;
+                }
                 if *day == self.today {
                     today += value;
                 }
@@ -181,10 +190,11 @@ mod tests {
     fn the_ledger_sums_today_and_the_month() {
         let mut ledger = Ledger {
             today: "2026-03-02".into(),
-            days: vec!["2026-03-01".into(), "2026-03-02".into()],
+            month: "2026-03".into(),
+            days: vec!["2026-02-28".into(), "2026-03-01".into(), "2026-03-02".into()],
             ..Ledger::default()
         };
-        for (day, value) in [("2026-03-01", 10.0), ("2026-03-02", 5.0)] {
+        for (day, value) in [("2026-02-28", 100.0), ("2026-03-01", 10.0), ("2026-03-02", 5.0)] {
             ledger
                 .usage
                 .insert(("a:b:c".into(), day.into(), Metric::KvWrites), value);
@@ -197,7 +207,11 @@ mod tests {
             ),
         );
         assert_eq!(ledger.used("a:b:c", Metric::KvWrites), (5.0, 15.0));
-        assert_eq!(ledger.per_day(Metric::KvWrites, |_| true)[0].1, 10.0);
+        assert_eq!(
+            ledger.per_day(Metric::KvWrites, |_| true)[0].1,
+            100.0,
+            "last month's day is drawn"
+        );
         assert_eq!(ledger.metrics(), vec![Metric::KvWrites]);
         let fullest = ledger.fullest(5);
         assert_eq!(

@@ -193,6 +193,7 @@ mod tests {
     fn every_feature_shows_its_bars_state_and_the_admins_actions() {
         let mut ledger = Ledger {
             today: "2026-03-02".into(),
+            month: "2026-03".into(),
             days: vec!["2026-03-02".into()],
             ..Ledger::default()
         };

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::{at, cell, end_table, field, table, tag};
-use crate::data::{list, Source};
-use crate::html::Html;
+use super::{at, cell, end_table, field, number_cell, table, tag};
+use crate::data::{list, number, text, Source};
+use crate::html::{figure, Html};
 use crate::layout::unavailable;
 
 pub fn render(workers: &[(&str, Source)]) -> String {
@@ -52,7 +52,7 @@ fn handlers(html: &mut Html, worker: &str, handlers: &[Value]) {
         &format!("Handlers of {worker}"),
         &[
             "Handler",
-            "Trigger",
+            "#Failures in a row",
             "Condition",
             "Last run",
             "Last success",
@@ -63,7 +63,10 @@ fn handlers(html: &mut Html, worker: &str, handlers: &[Value]) {
         let condition = field(handler, "condition");
         html.raw("<tr>");
         cell(html, field(handler, "name"));
-        cell(html, &trigger(handler));
+        number_cell(
+            html,
+            &figure(number(handler, "consecutive_failures").unwrap_or(0.0)),
+        );
         html.raw("<td>");
         tag(
             html,
@@ -75,24 +78,13 @@ fn handlers(html: &mut Html, worker: &str, handlers: &[Value]) {
             condition,
         );
         html.raw("</td>");
-        cell(html, &at(handler, "last_run"));
-        cell(html, &at(handler, "last_success"));
-        cell(html, field(handler, "last_error"));
+        cell(html, &at(handler, "last_run_at"));
+        cell(html, &at(handler, "last_ok_at"));
+        let problem = text(handler, "problem").or_else(|| text(handler, "last_error"));
+        cell(html, problem.unwrap_or("—"));
         html.raw("</tr>");
     }
     end_table(html);
-}
-
-fn trigger(handler: &Value) -> String {
-    match handler.get("trigger") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Object(o)) => o
-            .iter()
-            .map(|(k, v)| format!("{k} {}", v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ => field(handler, "cron").to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -107,7 +99,8 @@ mod tests {
                 "platform-usage",
                 Ok(
                     json!({"ok": false, "warnings": ["handler sweep is stale"], "handlers": [
-                {"name": "sweep", "trigger": {"cron": "*/5 * * * *"}, "condition": "stale", "last_run": "2026-03-02T00:00:00.000Z", "last_error": null}]}),
+                {"name": "sweep", "condition": "failing", "last_run_at": "2026-03-02T00:00:00.000Z", "last_ok_at": null,
+                 "last_error": "D1 is down", "consecutive_failures": 3}]}),
                 ),
             ),
             (
@@ -118,8 +111,9 @@ mod tests {
         let page = render(&workers);
         assert!(
             page.contains("handler sweep is stale")
-                && page.contains("cron */5 * * * *")
-                && page.contains("stale")
+                && page.contains("<td class=\"n\">3</td>")
+                && page.contains("2026-03-02T00:00:00.000Z")
+                && page.contains("D1 is down")
         );
         assert!(page.contains("unreachable") && page.contains("SENTINEL is not configured"));
     }

@@ -30,6 +30,9 @@ pub fn render(gaps: &Source, anomalies: &Source) -> String {
         }
         Err(why) => unavailable(&mut html, "Gaps", why),
     }
+    if let Ok(answer) = gaps {
+        cadences(&mut html, answer);
+    }
     html.raw("<h2>Cost anomalies</h2>");
     match anomalies {
         Ok(answer) => {
@@ -63,6 +66,62 @@ pub fn render(gaps: &Source, anomalies: &Source) -> String {
     html.into_string()
 }
 
+/// Every feature's state at the last detection: its learned rhythm, how long it has been
+/// silent and how long it may be.
+fn cadences(html: &mut Html, answer: &Value) {
+    let Some(features) = answer
+        .get("result")
+        .and_then(|r| r.get("features"))
+        .and_then(Value::as_object)
+        .filter(|f| !f.is_empty())
+    else {
+        return;
+    };
+    html.raw("<h2>Every feature's rhythm</h2>");
+    table(
+        html,
+        "Feature cadences",
+        &[
+            "Feature",
+            "State",
+            "#Heard about every",
+            "#Silent for",
+            "#Allowed",
+        ],
+    );
+    for (feature, state) in features {
+        let name = field(state, "state");
+        html.raw("<tr>");
+        cell(html, feature);
+        html.raw("<td>");
+        tag(
+            html,
+            match name {
+                "gap" => "bad",
+                "ok" => "ok",
+                _ => "warn",
+            },
+            name,
+        );
+        html.raw("</td>");
+        let every = state.get("cadence").and_then(|c| number(c, "every_ms"));
+        number_cell(html, &duration(every));
+        number_cell(html, &duration(number(state, "silent_ms")));
+        number_cell(html, &duration(number(state, "allowed_ms")));
+        html.raw("</tr>");
+    }
+    end_table(html);
+}
+
+/// Milliseconds for people: `36 h`, `45 min`, `—`.
+fn duration(ms: Option<f64>) -> String {
+    match ms {
+        Some(ms) if ms >= 7_200_000.0 => format!("{} h", (ms / 3_600_000.0).round()),
+        Some(ms) => format!("{} min", (ms / 60_000.0).round()),
+        None => "—".to_owned(),
+    }
+}
+
 fn anomaly_row(html: &mut Html, incident: &Value) {
     let judgement = incident
         .get("detail")
@@ -94,7 +153,7 @@ mod tests {
     #[test]
     fn gaps_and_anomalies_are_listed_with_their_figures() {
         let gaps = Ok(
-            json!({"result": null, "open": [{"kind": "gap", "subject": "shop:cron:sync", "since": "2026-03-02T01:00:00.000Z", "why": "no telemetry for 3 h"}]}),
+            json!({"result": {"features": {"shop:cron:sync": {"state": "gap", "cadence": {"every_ms": 3_600_000}, "silent_ms": 129_600_000_u64, "allowed_ms": 10_800_000}}}, "open": [{"kind": "gap", "subject": "shop:cron:sync", "since": "2026-03-02T01:00:00.000Z", "why": "no telemetry for 3 h"}]}),
         );
         let anomalies = Ok(
             json!({"open": 1, "anomalies": [{"kind": "anomaly", "subject": "shop", "since": "2026-03-02T00:00:00.000Z",
@@ -102,6 +161,11 @@ mod tests {
         );
         let page = render(&gaps, &anomalies);
         assert!(page.contains("shop:cron:sync") && page.contains("no telemetry for 3 h"));
+        assert!(
+            page.contains("<td class=\"n\">36 h</td><td class=\"n\">3 h</td>"),
+            "{page}"
+        );
+        assert!(page.contains("60 min"));
         assert!(page.contains("$12.50") && page.contains("$10.00") && page.contains("high"));
     }
 }

@@ -59,10 +59,14 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
         number_cell(&mut html, &figure(number(pattern, "matches").unwrap_or(0.0)));
         cell(&mut html, field(pattern, "decided_by"));
         html.raw("<td>");
-        if let Some(id) = pattern.get("id").and_then(Value::as_u64) {
+        let id = field(pattern, "id");
+        if let (Ok(approve), Ok(reject)) = (
+            Action::parse("approve-pattern", id),
+            Action::parse("reject-pattern", id),
+        ) {
             if !matches!(status, "approved" | "rejected") {
-                button(&mut html, viewer, &Action::ApprovePattern(id), "Approve");
-                button(&mut html, viewer, &Action::RejectPattern(id), "Reject");
+                button(&mut html, viewer, &approve, "Approve");
+                button(&mut html, viewer, &reject, "Reject");
             }
         }
         html.raw("</td></tr>");
@@ -109,9 +113,9 @@ mod tests {
     #[test]
     fn suggestions_show_evidence_and_decisions_for_admins() {
         let patterns = Ok(json!({"patterns": [
-            {"id": 3, "type": "contains", "value": "ETIMEDOUT", "category": "network", "status": "shadow", "cluster": "connect ETIMEDOUT <ip>",
+            {"id": "pat-0123456789abcdef", "type": "contains", "value": "ETIMEDOUT", "category": "network", "status": "shadow", "cluster": "connect ETIMEDOUT <ip>",
              "samples": ["connect ETIMEDOUT 10.0.0.1"], "backtest": {"cluster": 9, "cluster_matched": 9, "others": 40, "others_matched": 0}, "matches": 4},
-            {"id": 4, "value": "x", "status": "approved", "decided_by": "ann"}]}));
+            {"id": "pat-00000000000000ff", "value": "x", "status": "approved", "decided_by": "ann"}]}));
         let admin = Viewer {
             id: "ann".into(),
             label: "ann".into(),

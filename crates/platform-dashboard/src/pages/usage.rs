@@ -18,7 +18,7 @@ pub fn render(ledger: &Result<Ledger, String>) -> String {
             return html.into_string();
         }
     };
-    html.raw("<p>Usage counted from the applications' telemetry, per UTC day of this month: an <strong>estimate</strong> of what Cloudflare bills, not the bill.</p>");
+    html.raw("<p>Usage counted from the applications' telemetry, per UTC day of the last 30 days: an <strong>estimate</strong> of what Cloudflare bills, not the bill.</p>");
     let metrics: Vec<_> = ledger
         .metrics()
         .into_iter()
@@ -49,7 +49,9 @@ pub fn render(ledger: &Result<Ledger, String>) -> String {
             if *m == metric {
                 let project = feature.split(':').next().unwrap_or(feature);
                 let slot = by_project.entry(project).or_default();
-                slot.1 += value;
+                if ledger.in_month(day) {
+                    slot.1 += value;
+                }
                 if *day == ledger.today {
                     slot.0 += value;
                 }
@@ -77,6 +79,7 @@ mod tests {
     fn usage_is_grouped_by_product_and_labelled_an_estimate() {
         let mut ledger = Ledger {
             today: "2026-03-02".into(),
+            month: "2026-03".into(),
             days: vec!["2026-03-01".into(), "2026-03-02".into()],
             ..Ledger::default()
         };

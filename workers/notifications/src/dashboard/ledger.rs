@@ -1,6 +1,6 @@
-//! The month's usage as the ledger counted it (read-only, as the sentinel reads it) and each
+//! The last 30 days' usage as the ledger counted it (read-only, as the sentinel reads it) and each
 //! feature's limits from the keys sync-config writes: the data of the budgets and usage pages.
-//! One D1 statement over the month's day rows, summed in SQLite (bounded by the month, not by
+//! One D1 statement over the month's day rows, summed in SQLite (bounded by the 30 days, not by
 //! history), and one bulk KV read of the limits.
 
 use platform_core::{FeatureKey, MetricLimits, UtcDay, UtcMonth};
@@ -12,18 +12,21 @@ use platform_worker::ApiError;
 
 use crate::context::Context;
 
+/// Days of usage the pages draw: the last 30, today included.
+const DAYS: u64 = 30;
+const DAY_MS: u64 = 86_400_000;
+
 pub async fn month(context: &Context, now: u64) -> Result<Ledger, ApiError> {
     let today = UtcDay::containing(now);
-    let mut days = Vec::new();
-    let mut day = UtcMonth::containing(now).first_day();
-    while day.start_ms() <= today.start_ms() {
-        days.push(day.to_string());
-        day = UtcDay::containing(day.next_start_ms());
-    }
+    let days: Vec<String> = (0..DAYS)
+        .rev()
+        .map(|back| UtcDay::containing(now.saturating_sub(back * DAY_MS)).to_string())
+        .collect();
     let first = days.first().cloned().unwrap_or_else(|| today.to_string());
     let rows = activity::day_totals(&context.db, &first, &today.to_string()).await?;
     let mut ledger = Ledger {
         today: today.to_string(),
+        month: UtcMonth::containing(now).to_string(),
         days,
         ..Ledger::default()
     };
