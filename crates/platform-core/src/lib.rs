@@ -3,6 +3,7 @@
 //! Nothing here touches the Workers runtime: time is passed in as milliseconds since the Unix epoch,
 //! so everything is testable natively with `cargo test`.
 
+pub mod account;
 pub mod alert;
 pub mod breaker;
 pub mod budget;

@@ -3,6 +3,7 @@
 //! trait with a D1 backend (`d1` feature) and an in-memory SQLite twin (`sqlite` feature) that
 //! applies the real migrations, so the ledgers and claims are tested natively.
 
+pub mod account;
 pub mod alerts;
 pub mod config;
 pub mod db;

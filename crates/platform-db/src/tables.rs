@@ -330,6 +330,13 @@ tables! {
         columns: [id, project, feature, kind, reason, created_at, expires_at],
         purpose: "Operator silences: a matcher (project, feature, kind) and an expiry; matching alerts are recorded but not sent.",
     }
+    ACCOUNT_USAGE = "account_usage" {
+        owner: PlatformUsage,
+        writers: Writers::Only(&[PlatformUsage]),
+        retention: Retention::Days { column: "hour_at", days: 400 },
+        columns: [hour_at, dataset, lines, sample_interval, collected_at],
+        purpose: "The account's own usage from Cloudflare's analytics, one row per collected UTC hour and dataset: each resource's amount per metric and the project it belongs to. Collecting an hour again replaces its row. A year and a month of history, for cost, cost budgets and reports.",
+    }
 }
 
 /// The table named `name`.
