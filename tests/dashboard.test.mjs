@@ -206,6 +206,19 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     await page.context().close();
   });
 
+  it("fits a phone: only wide tables scroll, inside their own box", async () => {
+    const page = await signedIn("bob");
+    await page.setViewportSize({ width: 390, height: 844 });
+    for (const path of ["overview", "budgets", "usage", "health"]) {
+      await page.goto(`${origin}/dashboard/${path}`);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 390, `${path} is ${width} px wide on a 390 px screen`);
+    }
+    await page.goto(`${origin}/dashboard/budgets`);
+    await shoot(page, "budgets-phone");
+    await page.context().close();
+  });
+
   it("lets an admin disable a feature after confirming, and the consumer is refused", async () => {
     const before = await platform.fetch("test-consumer", `/work?feature=${CART}&kv=1`);
     assert.equal(before.status, 200);

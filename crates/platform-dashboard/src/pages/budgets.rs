@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use platform_core::{FeatureKey, ProjectId};
 use serde_json::Value;
 
-use super::{at, cell, end_table, field, table, tag};
+use super::{actions, at, cell, end_actions, end_table, field, headers, table, tag};
 use crate::action::Action;
 use crate::chart;
 use crate::data::{list, Ledger, Source};
@@ -70,7 +70,7 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
     table(
         html,
         "Projects",
-        &["Project", "State", "Why", "Since", "Until", "Actions"],
+        headers(&["Project", "State", "Why", "Since", "Until", "Actions"], viewer),
     );
     for name in names {
         let state = listed.iter().find(|p| field(p, "project") == name);
@@ -93,7 +93,7 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         cell(html, field(state_value, "reason"));
         cell(html, &at(state_value, "since"));
         cell(html, &at(state_value, "until"));
-        html.raw("<td>");
+        actions(html, viewer);
         if let Ok(project) = ProjectId::parse(&name) {
             if level == "paused" {
                 button(html, viewer, &Action::ResumeProject(project), "Resume");
@@ -101,7 +101,7 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
                 button(html, viewer, &Action::PauseProject(project), "Pause");
             }
         }
-        html.raw("</td></tr>");
+        end_actions(html, viewer);
     }
     end_table(html);
 }
@@ -120,16 +120,19 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
     table(
         html,
         "Features",
-        &[
-            "Feature",
-            "State",
-            "Why",
-            "Since",
-            "Resets",
-            "Today",
-            "This month",
-            "Actions",
-        ],
+        headers(
+            &[
+                "Feature",
+                "State",
+                "Why",
+                "Since",
+                "Resets",
+                "Today",
+                "This month",
+                "Actions",
+            ],
+            viewer,
+        ),
     );
     let no_limits = Default::default();
     for name in names {
@@ -169,7 +172,7 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
             }
             html.raw("</td>");
         }
-        html.raw("<td>");
+        actions(html, viewer);
         if let Ok(key) = FeatureKey::parse(&name) {
             if breaker.is_some() {
                 button(html, viewer, &Action::EnableFeature(key), "Enable");
@@ -177,7 +180,7 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
                 button(html, viewer, &Action::DisableFeature(key), "Disable");
             }
         }
-        html.raw("</td></tr>");
+        end_actions(html, viewer);
     }
     end_table(html);
 }
@@ -225,5 +228,6 @@ mod tests {
         };
         let page = render(&reader, &status, &Ok(ledger));
         assert!(!page.contains("<form"), "no action for a non-admin");
+        assert!(!page.contains("Actions"), "nor an empty column for them");
     }
 }

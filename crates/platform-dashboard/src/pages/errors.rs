@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{at, cell, end_table, field, number_cell, table, tag};
+use super::{actions, at, cell, end_actions, end_table, field, headers, number_cell, table, tag};
 use crate::action::Action;
 use crate::data::{flag, list, number, Source};
 use crate::html::{figure, Html};
@@ -31,16 +31,19 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
     table(
         &mut html,
         "Errors",
-        &[
-            "Priority",
-            "Error",
-            "Project",
-            "#Occurrences",
-            "Last seen",
-            "State",
-            "Issue",
-            "Actions",
-        ],
+        headers(
+            &[
+                "Priority",
+                "Error",
+                "Project",
+                "#Occurrences",
+                "Last seen",
+                "State",
+                "Issue",
+                "Actions",
+            ],
+            viewer,
+        ),
     );
     for error in rows.iter().take(100) {
         let fingerprint = field(error, "fingerprint");
@@ -75,7 +78,8 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
                 html.raw("none yet");
             }
         }
-        html.raw("</td><td>");
+        html.raw("</td>");
+        actions(&mut html, viewer);
         if let (Ok(mute), Ok(resolve)) = (
             Action::parse("mute-error", fingerprint),
             Action::parse("resolve-error", fingerprint),
@@ -87,7 +91,7 @@ pub fn render(viewer: &Viewer, errors: &Source) -> String {
                 button(&mut html, viewer, &resolve, "Resolve");
             }
         }
-        html.raw("</td></tr>");
+        end_actions(&mut html, viewer);
     }
     end_table(&mut html);
     html.into_string()

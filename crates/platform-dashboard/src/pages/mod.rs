@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::data::{text, when};
 use crate::html::Html;
+use crate::layout::Viewer;
 
 /// `<span class="tag {class}">label</span>`.
 fn tag(html: &mut Html, class: &str, label: &str) {
@@ -36,6 +37,30 @@ fn table(html: &mut Html, caption: &str, headers: &[&str]) {
         html.raw("</th>");
     }
     html.raw("</tr></thead><tbody>");
+}
+
+/// The headers, the last ("Actions") only for an admin: nobody else has buttons.
+fn headers<'a>(all: &'a [&'a str], viewer: &Viewer) -> &'a [&'a str] {
+    if viewer.admin {
+        all
+    } else {
+        &all[..all.len().saturating_sub(1)]
+    }
+}
+
+/// Opens the row's actions cell (an admin's only).
+fn actions(html: &mut Html, viewer: &Viewer) {
+    if viewer.admin {
+        html.raw("<td>");
+    }
+}
+
+/// Closes the actions cell and the row.
+fn end_actions(html: &mut Html, viewer: &Viewer) {
+    if viewer.admin {
+        html.raw("</td>");
+    }
+    html.raw("</tr>");
 }
 
 fn end_table(html: &mut Html) {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{cell, end_table, field, number_cell, table, tag};
+use super::{actions, cell, end_actions, end_table, field, headers, number_cell, table, tag};
 use crate::action::Action;
 use crate::data::{list, number, Source};
 use crate::html::{figure, Html};
@@ -26,14 +26,17 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
     table(
         &mut html,
         "Patterns",
-        &[
-            "Pattern",
-            "State",
-            "Evidence",
-            "#Live matches",
-            "Decided by",
-            "Actions",
-        ],
+        headers(
+            &[
+                "Pattern",
+                "State",
+                "Evidence",
+                "#Live matches",
+                "Decided by",
+                "Actions",
+            ],
+            viewer,
+        ),
     );
     for pattern in all {
         let status = field(pattern, "status");
@@ -58,7 +61,7 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
         html.raw("</td>");
         number_cell(&mut html, &figure(number(pattern, "matches").unwrap_or(0.0)));
         cell(&mut html, field(pattern, "decided_by"));
-        html.raw("<td>");
+        actions(&mut html, viewer);
         let id = field(pattern, "id");
         if let (Ok(approve), Ok(reject)) = (
             Action::parse("approve-pattern", id),
@@ -69,7 +72,7 @@ pub fn render(viewer: &Viewer, patterns: &Source) -> String {
                 button(&mut html, viewer, &reject, "Reject");
             }
         }
-        html.raw("</td></tr>");
+        end_actions(&mut html, viewer);
     }
     end_table(&mut html);
     html.into_string()
