@@ -273,6 +273,15 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
       assert.equal(response.status(), 403, csrf);
       assert.match(await response.text(), /token is missing, expired or not yours/);
     }
+    // A cross-site post is refused even with the admin's own valid token.
+    await admin.goto(`${origin}/dashboard/confirm?action=global-stop&target=`);
+    const csrf = await admin.locator("input[name=csrf]").getAttribute("value");
+    const crossSite = await admin.request.post(`${origin}/dashboard/actions`, {
+      form: { action: "global-stop", target: "", csrf },
+      headers: { "sec-fetch-site": "cross-site" },
+    });
+    assert.equal(crossSite.status(), 403);
+    assert.match(await crossSite.text(), /posted from another site/);
     const status = await (await platform.adminFetch(USAGE, "/status")).json();
     assert.equal(status.global.stopped, false);
     await admin.context().close();

@@ -9,6 +9,7 @@
 mod access;
 mod admin;
 mod context;
+mod cookie;
 mod crypto;
 mod dashboard;
 mod deliver;

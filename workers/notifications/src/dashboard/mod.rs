@@ -21,8 +21,6 @@ use platform_worker::ApiError;
 use crate::context::Context;
 use crate::{identity, inbox};
 
-pub use respond::cookie;
-
 /// The role that may act from the dashboard.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -180,6 +178,13 @@ pub async fn confirm(cx: Cx) -> Reply {
     }
 }
 
+/// A post a browser says comes from another site (`Sec-Fetch-Site: cross-site`): refused before
+/// anything else, whatever it carries (the token and the SameSite cookie refuse it too).
+fn cross_site(cx: &Cx) -> bool {
+    let site = cx.req.headers().get("Sec-Fetch-Site").ok().flatten();
+    site.as_deref() == Some("cross-site")
+}
+
 async fn form(cx: &mut Cx) -> Vec<(String, String)> {
     let body = cx.req.text().await.unwrap_or_default();
     form_urlencoded::parse(body.as_bytes()).into_owned().collect()
@@ -189,6 +194,10 @@ async fn form(cx: &mut Cx) -> Vec<(String, String)> {
 /// the page it came from.
 pub async fn act(mut cx: Cx) -> Reply {
     let viewer = signed_in!(cx);
+    if cross_site(&cx) {
+        let message = "this form was posted from another site: act from the dashboard's own pages";
+        return respond::html(403, layout::problem(&viewer, "Not allowed", message));
+    }
     if let Err(refusal) = only_admins(&viewer) {
         return refusal;
     }
@@ -238,6 +247,9 @@ pub async fn asset(cx: Cx) -> Reply {
 /// `POST /dashboard/login`: a personal token from the sign-in form, kept in the dashboard's
 /// cookie once it is known to be a live token of a registered person.
 pub async fn login(mut cx: Cx) -> Reply {
+    if cross_site(&cx) {
+        return respond::html(403, layout::refusal("sign in from the dashboard's own page"));
+    }
     let pairs = form(&mut cx).await;
     let presented = pairs
         .iter()

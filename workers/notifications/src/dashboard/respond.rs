@@ -6,10 +6,9 @@ use platform_worker::skeleton::Reply;
 use platform_worker::ApiError;
 use worker::Response;
 
+use crate::cookie::COOKIE;
+
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-/// The cookie a personal-token sign-in sets: sent only to the dashboard's paths, never to another
-/// site, unreadable by scripts.
-pub const COOKIE: &str = "platform_dashboard";
 
 fn failed(e: worker::Error) -> ApiError {
     ApiError::internal("writing the page", e)
@@ -67,14 +66,4 @@ pub fn redirect(location: &str, cookie: Option<&str>) -> Reply {
             .map_err(failed)?;
     }
     secured(response)
-}
-
-/// The token in the request's dashboard cookie, if any.
-pub fn cookie(header: Option<String>) -> Option<String> {
-    header?
-        .split(';')
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|value| !value.is_empty())
 }
