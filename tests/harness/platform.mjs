@@ -38,7 +38,8 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  * @param {Record<string, string>} [options.secrets] other secrets every platform worker gets (e.g. SLACK_WEBHOOK_URL)
  * @param {number} [options.queueBatchTimeout] seconds a queue waits to fill a batch, instead of the
  *   configs' (tests deliver at once; production batches wait to fill)
- * @param {boolean} [options.consumer] also run the test consumer (and a telemetry capture, see capturedTelemetry)
+ * @param {boolean | {tails?: string[]}} [options.consumer] also run the test consumer (and a telemetry capture, see
+ *   capturedTelemetry); `{tails}` names the workers that receive its tail events, as an application's `tail_consumers`
  * @param {object[]} [options.extraWorkers] more Miniflare worker options
  * @param {Record<string, {serviceBindings?: object}>} [options.bindingsOf] extra bindings of a platform worker, by
  *   deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake model in extraWorkers)
@@ -90,7 +91,7 @@ export async function startPlatform({
       ),
       harnessStateOptions(shared, compatibilityDate),
       fakeApisOptions(compatibilityDate),
-      ...(consumer ? [testConsumerOptions(shared, compatibilityDate)] : []),
+      ...(consumer ? [testConsumerOptions(shared, compatibilityDate, consumer.tails)] : []),
       ...(capturesTelemetry ? [telemetryCaptureOptions(compatibilityDate)] : []),
       ...extraWorkers,
     ],

@@ -91,8 +91,9 @@ export function fakeApisOptions(compatibilityDate) {
   };
 }
 
-export function testConsumerOptions(shared, compatibilityDate) {
+export function testConsumerOptions(shared, compatibilityDate, tails) {
   return {
+    ...(tails === undefined ? {} : { tails }),
     name: TEST_CONSUMER,
     modules: true,
     scriptPath: join(TESTS_DIR, "consumer/consumer.mjs"),

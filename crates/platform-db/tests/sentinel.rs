@@ -120,6 +120,20 @@ fn activity_and_daily_usage_read_the_ledger_by_day() -> Result<(), DbError> {
     let daily = block_on(activity::daily_usage(&db, &days))?;
     assert_eq!(daily.len(), 1);
     assert_eq!(daily[0].usage[&Metric::KvWrites], 40.0);
+    // The dashboard's read: the same amounts, summed over the shards inside SQLite.
+    let totals = block_on(activity::day_totals(&db, "2026-03-01", "2026-03-31"))?;
+    assert_eq!(totals.len(), 1);
+    assert_eq!(
+        (
+            totals[0].feature.as_str(),
+            totals[0].day.as_str(),
+            totals[0].metric,
+            totals[0].value
+        ),
+        ("app:api:search", "2026-03-02", Metric::KvWrites, 40.0)
+    );
+    assert!(block_on(activity::day_totals(&db, "2026-04-01", "2026-04-30"))?.is_empty());
+    assert!(block_on(activity::day_totals(&db, "March", "2026-03-31")).is_err());
     assert!(block_on(activity::recent(&db, &["March".to_owned()])).is_err());
     Ok(())
 }

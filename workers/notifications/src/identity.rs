@@ -10,6 +10,7 @@ use platform_worker::ApiError;
 
 use crate::access::{self, Refusal};
 use crate::context::Context;
+use crate::cookie;
 
 /// The person making the request: 401 without credentials, 403 with ones that are not a
 /// registered person's.
@@ -32,7 +33,16 @@ pub async fn person(cx: &Cx, context: &Context) -> Result<Member, ApiError> {
             .await?
             .ok_or_else(|| ApiError::forbidden(format!("{email} is not a registered person")));
     }
-    let Some(presented) = auth::bearer(&cx.req) else {
+    // The dashboard's sign-in cookie counts on the dashboard's own paths only, so no JSON route
+    // can be driven by a browser's ambient credentials.
+    let from_cookie = || {
+        cx.req
+            .path()
+            .starts_with("/dashboard")
+            .then(|| cookie::token(cx.req.headers().get("Cookie").ok().flatten()))
+            .flatten()
+    };
+    let Some(presented) = auth::bearer(&cx.req).or_else(from_cookie) else {
         return Err(ApiError::unauthorized(
             "sign in through Cloudflare Access or present a personal token (Authorization: Bearer ntk_...)",
         ));

@@ -1,19 +1,23 @@
 //! The people's inbox: every platform worker creates notifications through the `NOTIFICATIONS`
 //! service binding; each person, identified by Cloudflare Access or a personal token, reads,
-//! counts and marks their own, and gets them on Slack as their preferences say.
+//! counts and marks their own, and gets them on Slack as their preferences say. The same people
+//! see the operator's dashboard (`/dashboard`), and those with the `admin` role act from it.
 //!
 //! Routes, crons, bindings, identity setup and the producer contract:
-//! docs/workers/notifications.md.
+//! docs/workers/notifications.md; the dashboard: docs/dashboard.md.
 
 mod access;
 mod admin;
 mod context;
+mod cookie;
 mod crypto;
+mod dashboard;
 mod deliver;
 mod identity;
 mod inbox;
 mod produce;
 
+use platform_dashboard::action::{CONFIG, ERRORS, PATTERNS, SENTINEL, USAGE};
 use platform_kv::PlatformWorker;
 use platform_worker::bindings::{Binding, ADMIN_TOKEN, PLATFORM_CACHE, PLATFORM_DB};
 use platform_worker::notify::NOTIFY_TOKEN;
@@ -50,6 +54,26 @@ const INFO: WorkerInfo = WorkerInfo {
         (
             Binding::Secret(alerts::SLACK_WEBHOOK_URL),
             "Slack messages and digests wait in the outbox",
+        ),
+        (
+            Binding::Service(USAGE),
+            "the dashboard cannot show budgets, breakers or cost, nor act on them",
+        ),
+        (
+            Binding::Service(ERRORS),
+            "the dashboard cannot show errors, nor mute or resolve them",
+        ),
+        (
+            Binding::Service(SENTINEL),
+            "the dashboard cannot show gaps or anomalies",
+        ),
+        (
+            Binding::Service(PATTERNS),
+            "the dashboard cannot show patterns, nor approve or reject them",
+        ),
+        (
+            Binding::Service(CONFIG),
+            "the dashboard cannot show sync-config's health",
         ),
     ],
 };
@@ -123,6 +147,27 @@ const ROUTES: &[Route] = &[
     Route::new(Method::Delete, "/users/:id/tokens/:token", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::revoke(&cx.env, cx.param("id"), cx.param("token"), cx.now).await?) })
     }),
+    Route::new(Method::Get, "/dashboard/assets/:file", Auth::None, |cx| {
+        Box::pin(dashboard::asset(cx))
+    }),
+    Route::new(Method::Post, "/dashboard/login", Auth::None, |cx| {
+        Box::pin(dashboard::login(cx))
+    }),
+    Route::new(Method::Post, "/dashboard/logout", Auth::None, |cx| {
+        Box::pin(dashboard::logout(cx))
+    }),
+    Route::new(Method::Get, "/dashboard/confirm", Auth::Person, |cx| {
+        Box::pin(dashboard::confirm(cx))
+    }),
+    Route::new(Method::Post, "/dashboard/actions", Auth::Person, |cx| {
+        Box::pin(dashboard::act(cx))
+    }),
+    Route::new(Method::Get, "/dashboard", Auth::Person, |cx| {
+        Box::pin(dashboard::page(cx))
+    }),
+    Route::new(Method::Get, "/dashboard/:page", Auth::Person, |cx| {
+        Box::pin(dashboard::page(cx))
+    }),
 ];
 
 const DIGEST: Handler = Handler::cron("digest", DIGEST_CRON, |env, at| {
@@ -160,6 +205,33 @@ mod wiring {
     #[test]
     fn the_declaration_matches_the_wrangler_config() {
         let mismatches = platform_worker::skeleton::wiring::against_wrangler(&super::WORKER);
+        assert!(mismatches.is_empty(), "{mismatches:#?}");
+    }
+
+    #[test]
+    fn the_dashboards_bindings_are_configured_in_every_environment() {
+        use super::{CONFIG, ERRORS, PATTERNS, SENTINEL, USAGE};
+        use platform_worker::bindings::Binding;
+        use platform_worker::skeleton::WorkerSpec;
+        use platform_worker::WorkerInfo;
+        // Optional at run time (the inbox works without them), required of the config.
+        static SERVICES: [Binding; 5] = [
+            Binding::Service(USAGE),
+            Binding::Service(ERRORS),
+            Binding::Service(SENTINEL),
+            Binding::Service(PATTERNS),
+            Binding::Service(CONFIG),
+        ];
+        let spec = WorkerSpec {
+            info: WorkerInfo {
+                bindings: &SERVICES,
+                ..super::INFO
+            },
+            routes: &[],
+            handlers: super::WORKER.handlers,
+            unexpected_queue: None,
+        };
+        let mismatches = platform_worker::skeleton::wiring::against_wrangler(&spec);
         assert!(mismatches.is_empty(), "{mismatches:#?}");
     }
 

@@ -134,3 +134,58 @@ pub async fn daily_usage<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<Feat
         .map(|((feature, day), usage)| FeatureDayUsage { feature, day, usage })
         .collect())
 }
+
+/// One feature's amount of one metric on one UTC day.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DayTotal {
+    pub feature: FeatureKey,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    pub metric: Metric,
+    pub value: f64,
+}
+
+struct EntryRow {
+    day: String,
+    entry: String,
+    value: f64,
+}
+
+impl FromRow for EntryRow {
+    fn from_row(row: &Row) -> Result<Self, String> {
+        Ok(Self {
+            day: row.get("period")?,
+            entry: row.get("entry")?,
+            value: row.get("value")?,
+        })
+    }
+}
+
+/// Every feature's usage per UTC day from `first` to `last` (`YYYY-MM-DD`, inclusive), summed
+/// over the shards inside SQLite: one statement whose rows are the days' entries, not every
+/// row's JSON (what the dashboard draws; a row that cannot be read is left out).
+pub async fn day_totals<S: Sql>(db: &Db<S>, first: &str, last: &str) -> Result<Vec<DayTotal>, DbError> {
+    let days = checked(&[first.to_owned(), last.to_owned()])?;
+    let statement = Statement::read(
+        "SELECT u.period AS period, entry.key AS entry, total(entry.value) AS value \
+         FROM usage_rollups AS u, json_each(u.totals) AS entry \
+         WHERE u.period >= ?1 AND u.period <= ?2 AND length(u.period) = 10 \
+         GROUP BY u.period, entry.key",
+        days,
+    );
+    let outcome = db.run("reading daily totals", statement).await?;
+    let mut skipped = Vec::new();
+    let rows: Vec<EntryRow> = lenient(&[outcome], &mut skipped);
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let (feature, metric) = rollup::split_entry(&row.entry)?;
+            Some(DayTotal {
+                feature,
+                day: row.day,
+                metric,
+                value: row.value,
+            })
+        })
+        .collect())
+}

@@ -49,7 +49,7 @@ fn entry(feature: &FeatureKey, metric: Metric) -> String {
     format!("{} {}", entry_name(feature), metric.budget_name())
 }
 
-fn split_entry(entry: &str) -> Option<(FeatureKey, Metric)> {
+pub(crate) fn split_entry(entry: &str) -> Option<(FeatureKey, Metric)> {
     let (feature, metric) = entry.rsplit_once(' ')?;
     Some((feature_of(feature)?, Metric::from_budget_name(metric)?))
 }
