@@ -15,9 +15,9 @@ pub mod json;
 pub mod limits;
 pub mod metric;
 pub mod outbound_url;
+pub mod pricing;
 #[cfg(test)]
 mod properties;
-pub mod pricing;
 pub mod services;
 pub mod settings;
 pub mod sorted;
