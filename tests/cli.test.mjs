@@ -271,11 +271,11 @@ describe("platform CLI", () => {
       const first = await cli(["init", "--wrangler-dir", wrangler], { env: initEnv() });
       assert.equal(first.status, 0, first.stderr);
       assert.match(first.stdout, /account 0123456789abcdef0123456789abcdef \(Free plan\), environment default/);
-      for (const name of ["platform-cache", "platform", "platform-telemetry", "platform-telemetry-dlq", "platform-sync"]) {
+      for (const name of ["platform-cache", "platform", "platform-telemetry", "platform-telemetry-dlq", "platform-sync", "platform-error-events"]) {
         assert.match(first.stdout, new RegExp(`\\s${name}\\s+[0-9a-f]{32}\\s+created`), name);
       }
       assert.deepEqual((await creates()).map((b) => b.title ?? b.name ?? b.queue_name).sort(),
-        ["platform", "platform-cache", "platform-sync", "platform-telemetry", "platform-telemetry-dlq"]);
+        ["platform", "platform-cache", "platform-error-events", "platform-sync", "platform-telemetry", "platform-telemetry-dlq"]);
       const [, kvId] = /platform-cache\s+([0-9a-f]{32})/.exec(first.stdout);
       const usage = readFileSync(join(wrangler, "platform-usage.toml"), "utf8");
       assert.match(usage, new RegExp(`binding = "PLATFORM_CACHE"\\nid = "${kvId}"`));
@@ -291,7 +291,7 @@ describe("platform CLI", () => {
       assert.equal(second.status, 0, second.stderr);
       assert.doesNotMatch(second.stdout, /created/);
       assert.match(second.stdout, /the wrangler configs already hold these ids/);
-      assert.equal((await creates()).length, 5, "nothing created twice");
+      assert.equal((await creates()).length, 6, "nothing created twice");
       assert.equal(readFileSync(join(home, "init.toml"), "utf8"), saved, "the admin token is kept");
 
       const staging = await cli(["--env", "staging", "init", "--wrangler-dir", wrangler], { env: initEnv() });

@@ -146,7 +146,9 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     assert.match(csp, /form-action 'self'/);
     assert.doesNotMatch(csp, /script-src/);
     const overview = await text(page);
-    assert.match(overview, /Cost not collected yet/);
+    assert.match(overview, /estimated from reported usage and list prices \(not a bill\)/);
+    assert.match(overview, /\$\d+\.\d\d\nmonth to date, estimate/);
+    assert.match(overview, new RegExp(`Top features by cost[\\s\\S]*${CART}\\s+\\$\\d+\\.\\d\\d`));
     assert.match(overview, new RegExp(`tripped\\s+${TRIPPED}`));
     assert.match(overview, new RegExp(`silent\\s+${SILENT}`));
     assert.match(overview, /Fullest budgets/);

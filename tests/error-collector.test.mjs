@@ -423,7 +423,7 @@ describe("error-collector", () => {
     const found = await issues("warny");
     assert.equal(found.length, 1);
     assert.match(found[0].title, /^Warning digest: warny \(\d{4}-\d{2}-\d{2}, 2 warnings\)$/);
-    assert.match(found[0].body, /slow query took \d+ ms \| 2 \|/);
+    assert.match(found[0].body, /`slow query took \d+ ms` \| 2 \|/, "a message is shown as code");
     assert.ok(found[0].labels.some((l) => l.name === "cf:digest"));
   });
 
@@ -565,7 +565,7 @@ describe("error-collector watching itself", () => {
     assert.equal((await collectorAlerts(platform, "%:handler:retry")).length, 0);
     assert.equal((await collectorAlerts(platform, "%:handler:upkeep")).length, 0);
     const health = await healthOf(platform);
-    assert.deepEqual(health.handlers.map((h) => h.name), ["tail", "retry", "upkeep", "digest"]);
+    assert.deepEqual(health.handlers.map((h) => h.name), ["tail", "requeued", "retry", "upkeep", "digest"]);
     assert.equal(health.handlers.find((h) => h.name === "upkeep").condition, "healthy");
   });
 });

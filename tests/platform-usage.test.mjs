@@ -192,7 +192,7 @@ describe("platform-usage", () => {
       await sweep(Date.now());
       await platform.cron(USAGE, "17 * * * *", Date.now());
       const health = await (await platform.fetch(USAGE, "/health")).json();
-      assert.deepEqual(health.handlers.map((h) => h.name), ["telemetry", "dead-letters", "sweep", "reconcile", "cost"]);
+      assert.deepEqual(health.handlers.map((h) => h.name), ["telemetry", "dead-letters", "sweep", "collect", "reconcile", "cost"]);
       const byName = Object.fromEntries(health.handlers.map((h) => [h.name, h]));
       for (const cron of ["sweep", "reconcile", "cost"]) {
         assert.equal(byName[cron].condition, "healthy");

@@ -163,6 +163,9 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
     });
 
     it("refuses a project that differs only in case from a known one (409)", async () => {
+      await platform.d1.exec(
+        "INSERT INTO project_registry (project_id, display_name, repository, tier, scripts, updated_at) VALUES ('casey', 'Casey', 'o/casey', 2, '[]', 0)",
+      );
       assert.equal((await admin(USAGE, "POST", "/projects/casey/pause", "{}")).status, 200);
       const other = await admin(USAGE, "POST", "/projects/CASEY/resume");
       assert.equal(other.status, 409);

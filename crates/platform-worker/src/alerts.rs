@@ -13,7 +13,7 @@ use platform_kv::{Kv, Store, Timestamp};
 use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method, Request, RequestInit};
 
 use crate::notify::Inbox;
 use crate::response::ApiError;
@@ -285,15 +285,13 @@ async fn post(url: &OutboundUrl, text: &str) -> Result<Option<&'static str>, Ref
         .with_headers(headers)
         .with_body(Some(json!({ "text": text }).to_string().into()));
     let request = Request::new_with_init(url.as_str(), &init).map_err(|e| failed(e.to_string()))?;
-    crate::footprint::subrequest();
-    let timeout = worker::AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(POST_TIMEOUT_MS));
-    let mut response = match Fetch::Request(request).send_with_signal(&timeout).await {
+    let mut response = match crate::outbound::send(request, POST_TIMEOUT_MS).await {
         Ok(response) => response,
-        Err(_) if timeout.aborted() => {
+        Err(unanswered) if unanswered.timed_out => {
             worker::console_warn!("alert post {UNCONFIRMED}");
             return Ok(Some(UNCONFIRMED));
         }
-        Err(error) => return Err(failed(error.to_string())),
+        Err(unanswered) => return Err(failed(unanswered.reason)),
     };
     if (200..300).contains(&response.status_code()) {
         Ok(None)

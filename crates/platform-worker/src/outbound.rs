@@ -17,18 +17,34 @@ pub fn headers() -> Result<Headers, String> {
     Ok(headers)
 }
 
-/// Sends `request`, aborted after `timeout_ms` (reading the answer's body too: the signal stays
-/// armed until it is read). The error says when the time ran out.
-pub async fn send(request: Request, timeout_ms: u32) -> Result<Response, String> {
+/// A call that got no answer: the time ran out, or the runtime refused the fetch.
+#[derive(Debug)]
+pub struct Unanswered {
+    pub timed_out: bool,
+    pub reason: String,
+}
+
+impl From<Unanswered> for String {
+    fn from(unanswered: Unanswered) -> Self {
+        unanswered.reason
+    }
+}
+
+/// Sends `request`, counted as a subrequest and aborted after `timeout_ms` (reading the answer's
+/// body too: the signal stays armed until it is read).
+pub async fn send(request: Request, timeout_ms: u32) -> Result<Response, Unanswered> {
+    crate::footprint::subrequest();
     let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(timeout_ms));
     Fetch::Request(request)
         .send_with_signal(&signal)
         .await
         .map_err(|e| {
-            if signal.aborted() {
+            let timed_out = signal.aborted();
+            let reason = if timed_out {
                 format!("no answer within {} s", timeout_ms / 1000)
             } else {
                 e.to_string()
-            }
+            };
+            Unanswered { timed_out, reason }
         })
 }

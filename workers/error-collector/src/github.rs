@@ -110,10 +110,9 @@ impl Github {
         }
         let request =
             Request::new_with_init(&format!("{API}{path}"), &init).map_err(|e| failed(e.to_string()))?;
-        platform_worker::footprint::subrequest();
         let mut response = platform_worker::outbound::send(request, CALL_TIMEOUT_MS)
             .await
-            .map_err(failed)?;
+            .map_err(|unanswered| failed(unanswered.reason))?;
         let status = response.status_code();
         let header = |name: &str| response.headers().get(name).ok().flatten();
         let retry_after = header("retry-after");

@@ -4,6 +4,7 @@
 
 mod admin;
 mod broadcast;
+mod cloudflare;
 mod collect;
 mod context;
 mod cost;
@@ -37,13 +38,10 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::Queue(admin::TELEMETRY_BINDING),
         Binding::Var(TELEMETRY_QUEUE_VAR),
         Binding::Var(TELEMETRY_DLQ_VAR),
-        Binding::Var(collect::ACCOUNT),
+        Binding::Var(cloudflare::ACCOUNT),
     ],
     optional: &[
-        (
-            Binding::Secret(collect::TOKEN),
-            "the account's own usage is not collected",
-        ),
+        (Binding::Secret(cloudflare::TOKEN), cloudflare::WITHOUT_TOKEN),
         (
             Binding::Var(collect::PLATFORM_DB_ID),
             "the platform's own D1 writes are not counted, so collection never slows down",
@@ -55,10 +53,6 @@ const INFO: WorkerInfo = WorkerInfo {
         (
             Binding::Service(platform_worker::notify::NOTIFICATIONS),
             "alerts reach Slack, not the inboxes",
-        ),
-        (
-            Binding::Secret(cost::API_TOKEN),
-            "the plan comes from budgets.yaml and /cost shows no billed actual",
         ),
     ],
 };

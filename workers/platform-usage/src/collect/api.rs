@@ -2,7 +2,7 @@
 //! or a failure that says what to do.
 
 use serde_json::Value;
-use worker::{AbortSignal, Fetch, Method, Request, RequestInit};
+use worker::{Method, Request, RequestInit};
 
 const ENDPOINT: &str = "https://api.cloudflare.com/client/v4/graphql";
 const TIMEOUT_MS: u32 = 15_000;
@@ -38,16 +38,9 @@ pub async fn post(token: &str, body: String) -> Result<Value, Failure> {
         .with_headers(headers)
         .with_body(Some(body.into()));
     let request = Request::new_with_init(ENDPOINT, &init).map_err(|e| failed(e.to_string()))?;
-    platform_worker::footprint::subrequest();
-    let signal = AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
-    let mut response = Fetch::Request(request)
-        .send_with_signal(&signal)
+    let mut response = platform_worker::outbound::send(request, TIMEOUT_MS)
         .await
-        .map_err(|e| {
-            failed(format!(
-                "the GraphQL API did not answer within {TIMEOUT_MS} ms: {e}"
-            ))
-        })?;
+        .map_err(|e| failed(format!("the GraphQL API gave no answer: {}", e.reason)))?;
     let status = response.status_code();
     let retry_after = response.headers().get("retry-after").ok().flatten();
     let text = response.text().await.unwrap_or_default();

@@ -21,37 +21,13 @@ use platform_worker::{ApiError, PlatformDb, PlatformStore};
 use serde_json::{json, Value};
 use worker::Env;
 
-pub const TOKEN: &str = "CLOUDFLARE_API_TOKEN";
-pub const ACCOUNT: &str = "CLOUDFLARE_ACCOUNT_ID";
+use crate::cloudflare::Credentials;
+
 /// The id of the platform's own D1 database, whose rows written are the platform's D1 footprint.
 pub const PLATFORM_DB_ID: &str = "PLATFORM_DB_ID";
 
 /// Usage lines per statement: keeps each bound JSON value far under D1's size limits.
 const LINES_PER_STATEMENT: usize = 4_000;
-
-struct Credentials {
-    token: String,
-    account: String,
-}
-
-/// The token and account id, or what is missing and how to set it.
-fn credentials(env: &Env) -> Result<Credentials, String> {
-    let token = env.secret(TOKEN).map(|s| s.to_string()).unwrap_or_default();
-    let account = env.var(ACCOUNT).map(|v| v.to_string()).unwrap_or_default();
-    if token.trim().is_empty() {
-        return Err(format!(
-            "{TOKEN} is not set: the account's own usage is not collected (wrangler secret put {TOKEN} \
-             with a token that has Account Analytics: Read)"
-        ));
-    }
-    if account.len() != 32 || !account.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{ACCOUNT} is {account:?}, not a 32-hex-digit account id: the account's own usage is not \
-             collected (set it in wrangler/platform-usage.toml)"
-        ));
-    }
-    Ok(Credentials { token, account })
-}
 
 /// Where collection stands.
 struct Cursor {
@@ -204,7 +180,7 @@ fn store_hours(
 /// The hourly cron: collects the hours the plan names, stores them in one D1 batch, then moves
 /// the cursor. KV is written only where something changed: the cursor once an hour.
 pub async fn hourly(env: &Env, at: EpochMs) -> Result<Value, ApiError> {
-    let credentials = match credentials(env) {
+    let credentials = match Credentials::required(env) {
         Ok(credentials) => credentials,
         Err(reason) => return Ok(json!({ "skipped": reason })),
     };

@@ -83,7 +83,7 @@ pub async fn account(
 /// cursor is left where it is.
 pub async fn backfill(env: &Env, from: &str, to: &str, now: EpochMs) -> Result<Value, ApiError> {
     let jobs = collect::backfill(now, from, to).map_err(ApiError::bad_request)?;
-    let credentials = super::credentials(env).map_err(ApiError::unavailable)?;
+    let credentials = crate::cloudflare::Credentials::required(env).map_err(ApiError::unavailable)?;
     let db = crate::ingest::database(env)?;
     let owners = super::attribution(&db).await;
     let ran = super::run(&credentials, &jobs, &owners, now).await;
@@ -151,12 +151,11 @@ async fn status_of(env: &Env) -> Result<Value, ApiError> {
 /// What `/health` says about collection: missing credentials, failing datasets, a wait the API
 /// asked for, a cursor that fell behind.
 pub async fn health_warnings(env: &Env, store: &PlatformStore, now: EpochMs) -> Vec<String> {
-    if env.secret(super::TOKEN).is_err() {
+    match crate::cloudflare::Credentials::from_env(env) {
         // The skeleton's warning for the missing secret says it.
-        return Vec::new();
-    }
-    if let Err(reason) = super::credentials(env) {
-        return vec![reason];
+        Ok(None) => return Vec::new(),
+        Err(reason) => return vec![reason],
+        Ok(Some(_)) => {}
     }
     let cursor = match super::load(store).await {
         Ok(cursor) => cursor,

@@ -6,53 +6,33 @@
 use platform_core::pricing::Plan;
 use platform_core::UtcDay;
 use serde_json::Value;
-use worker::{Env, Fetch, Method, Request, RequestInit};
+use worker::{Env, Method, Request, RequestInit};
 
-pub const API_TOKEN: &str = "CLOUDFLARE_API_TOKEN";
-pub const ACCOUNT_ID: &str = "CLOUDFLARE_ACCOUNT_ID";
+use crate::cloudflare::Credentials;
+
 const API: &str = "https://api.cloudflare.com/client/v4";
 
 /// The account the token reads.
-pub struct Account {
-    token: String,
-    id: String,
-}
+pub struct Account(Credentials);
 
 impl Account {
-    /// The account from the token secret and the account id var; `None` without a token (which
-    /// `/health` reports). An id that is missing, or not an account id, is refused before it
-    /// becomes part of a URL.
+    /// The account from the shared credentials; `None` without a token (which `/health` reports).
     pub fn from_env(env: &Env) -> Result<Option<Self>, String> {
-        let token = env.secret(API_TOKEN).map(|t| t.to_string()).unwrap_or_default();
-        if token.is_empty() {
-            return Ok(None);
-        }
-        let id = env.var(ACCOUNT_ID).map(|v| v.to_string()).unwrap_or_default();
-        if id.is_empty() {
-            return Err(format!(
-                "{API_TOKEN} is set but {ACCOUNT_ID} is not: set the account's id"
-            ));
-        }
-        if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(format!(
-                "{ACCOUNT_ID} {id:?} is not an account id (letters and digits)"
-            ));
-        }
-        Ok(Some(Self { token, id }))
+        Ok(Credentials::from_env(env)?.map(Self))
     }
 
     /// The `result` of a GET under the account, or why there is none.
     async fn get(&self, path: &str) -> Result<Value, String> {
         let headers = platform_worker::outbound::headers()?;
         headers
-            .set("Authorization", &format!("Bearer {}", self.token))
+            .set("Authorization", &format!("Bearer {}", self.0.token))
             .map_err(|e| e.to_string())?;
         let mut init = RequestInit::new();
         init.with_method(Method::Get).with_headers(headers);
-        let url = format!("{API}/accounts/{}{path}", self.id);
+        let url = format!("{API}/accounts/{}{path}", self.0.account);
         let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
-        platform_worker::footprint::subrequest();
-        let mut response = Fetch::Request(request).send().await.map_err(|e| e.to_string())?;
+        let mut response =
+            platform_worker::outbound::send(request, platform_worker::outbound::TIMEOUT_MS).await?;
         let status = response.status_code();
         let text = response.text().await.unwrap_or_default();
         envelope(status, &text).map_err(|reason| format!("GET /accounts/…{path}: {reason}"))

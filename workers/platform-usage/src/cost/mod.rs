@@ -15,7 +15,6 @@ use platform_kv::families::PricingCache;
 use platform_kv::Json;
 use platform_worker::{ApiError, PlatformDb, PlatformStore};
 
-pub use billing::API_TOKEN;
 pub use guard::guard;
 pub use report::report;
 

@@ -146,7 +146,7 @@ async fn actual(env: &Env, start: EpochMs, through: EpochMs) -> (Option<f64>, Op
     let account = match Account::from_env(env) {
         Ok(Some(account)) => account,
         Ok(None) => {
-            let note = format!("{} is not set", super::API_TOKEN);
+            let note = format!("{} is not set", crate::cloudflare::TOKEN);
             return (None, Some(note));
         }
         Err(reason) => return (None, Some(reason)),
