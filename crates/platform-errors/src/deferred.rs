@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use platform_core::sorted::CollectSorted;
 use serde_json::{json, Value};
 
 use crate::capture::Occurrence;
@@ -54,7 +55,7 @@ pub fn trace_item(event: &TailEvent) -> Value {
         .take(FIRST_ERROR_LOGS)
         .map(|(i, _)| i);
     let last = event.logs.len().saturating_sub(LAST_LOGS)..event.logs.len();
-    let kept: BTreeSet<usize> = errors.chain(last).collect();
+    let kept: BTreeSet<usize> = errors.chain(last).collect_set();
     let logs: Vec<Value> = kept
         .into_iter()
         .filter_map(|i| event.logs.get(i))

@@ -190,7 +190,7 @@ pub fn digest_issue(project: &str, day: &str, entries: &[DigestEntry]) -> (Strin
         MAX_TITLE,
     );
     let mut sorted: Vec<&DigestEntry> = entries.iter().collect();
-    sorted.sort_by(|a, b| {
+    platform_core::sorted::sort_by(&mut sorted, |a, b| {
         b.occurrences
             .cmp(&a.occurrences)
             .then(a.fingerprint.cmp(&b.fingerprint))

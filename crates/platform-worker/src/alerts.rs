@@ -13,7 +13,7 @@ use platform_kv::{Kv, Store, Timestamp};
 use platform_notifications::NotificationInput;
 use serde::Serialize;
 use serde_json::json;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Method};
 
 use crate::notify::Inbox;
 use crate::response::ApiError;
@@ -280,11 +280,9 @@ async fn post(url: &OutboundUrl, text: &str) -> Result<Option<&'static str>, Ref
     headers
         .set("Content-Type", "application/json")
         .map_err(|e| failed(e.to_string()))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(json!({ "text": text }).to_string().into()));
-    let request = Request::new_with_init(url.as_str(), &init).map_err(|e| failed(e.to_string()))?;
+    let body = json!({ "text": text }).to_string();
+    let request =
+        crate::outbound::request(Method::Post, url.as_str(), headers, Some(body)).map_err(failed)?;
     let mut response = match crate::outbound::send(request, POST_TIMEOUT_MS).await {
         Ok(response) => response,
         Err(unanswered) if unanswered.timed_out => {

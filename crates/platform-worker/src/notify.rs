@@ -5,7 +5,7 @@
 
 use platform_notifications::NotificationInput;
 use serde_json::Value;
-use worker::{Env, Fetcher, Headers, Method, RequestInit};
+use worker::{Env, Fetcher, Headers, Method};
 
 /// The service binding to the notifications worker.
 pub const NOTIFICATIONS: &str = "NOTIFICATIONS";
@@ -45,14 +45,16 @@ impl Inbox {
         let set = |name: &str, value: &str| headers.set(name, value).map_err(|e| e.to_string());
         set("Content-Type", "application/json")?;
         set("Authorization", &format!("Bearer {}", self.token))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(input.to_json().to_string().into()));
         // The host is ignored by a service binding; the path is the route.
+        let request = crate::outbound::request(
+            Method::Post,
+            "https://notifications.internal/notifications",
+            headers,
+            Some(input.to_json().to_string()),
+        )?;
         let mut response = self
             .service
-            .fetch("https://notifications.internal/notifications", Some(init))
+            .fetch_request(request)
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status_code();

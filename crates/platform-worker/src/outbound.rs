@@ -2,7 +2,7 @@
 //! certs): each says who sends it, as those services ask, and each is given a time limit, so a
 //! service that hangs cannot hold a handler until the runtime's own limit.
 
-use worker::{AbortSignal, Fetch, Headers, Request, Response};
+use worker::{AbortSignal, Fetch, Headers, Method, Request, Response};
 
 /// The platform's User-Agent.
 pub const USER_AGENT: &str = concat!("workers-cost-guard/", env!("CARGO_PKG_VERSION"));
@@ -15,6 +15,24 @@ pub fn headers() -> Result<Headers, String> {
     let headers = Headers::new();
     headers.set("User-Agent", USER_AGENT).map_err(|e| e.to_string())?;
     Ok(headers)
+}
+
+/// A request with these headers and body, built on the runtime's own `RequestInit`: worker's
+/// `RequestInit` conversion carries every `cf` option (image resizing among them), several KB of
+/// each worker's wasm for options the platform never sets.
+pub fn request(method: Method, url: &str, headers: Headers, body: Option<String>) -> Result<Request, String> {
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method(method.as_ref());
+    init.set_headers(&headers.0);
+    if let Some(body) = body {
+        init.set_body(&body.into());
+    }
+    worker::web_sys::Request::new_with_str_and_init(url, &init)
+        .map(Request::from)
+        .map_err(|e| {
+            e.as_string()
+                .unwrap_or_else(|| format!("{url} is not a valid request URL"))
+        })
 }
 
 /// A call that got no answer: the time ran out, or the runtime refused the fetch.

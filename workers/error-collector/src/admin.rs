@@ -5,9 +5,10 @@ use platform_db::errors::{Filter, Listed};
 use platform_errors::fingerprint::is_fingerprint;
 use platform_errors::Priority;
 use platform_kv::PlatformWorker;
+use platform_worker::skeleton::Cx;
 use platform_worker::ApiError;
 use serde_json::Value;
-use worker::{Env, Request};
+use worker::Env;
 
 use crate::context::Ctx;
 use crate::issues;
@@ -23,14 +24,9 @@ const TIME_FIELDS: &[&str] = &[
 ];
 
 /// `GET /errors?project=&script=&status=&priority=&limit=`.
-pub async fn list(req: &Request, env: &Env) -> Result<Value, ApiError> {
-    let url = req.url().map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .filter(|v| !v.is_empty())
-    };
+pub async fn list(cx: &Cx) -> Result<Value, ApiError> {
+    let env = &cx.env;
+    let param = |name: &str| cx.query(name).ok().flatten().filter(|v| !v.is_empty());
     let priority = param("priority")
         .map(|p| Priority::parse(&p).ok_or_else(|| ApiError::bad_request("priority must be P0..P4")))
         .transpose()?;

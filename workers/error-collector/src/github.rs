@@ -3,7 +3,7 @@
 //! must not keep an error from ever being filed).
 
 use serde_json::Value;
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method};
 
 pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
 const API: &str = "https://api.github.com";
@@ -103,13 +103,13 @@ impl Github {
         ] {
             headers.set(name, &value).map_err(|e| failed(e.to_string()))?;
         }
-        let mut init = RequestInit::new();
-        init.with_method(method).with_headers(headers);
-        if let Some(body) = body {
-            init.with_body(Some(body.to_string().into()));
-        }
-        let request =
-            Request::new_with_init(&format!("{API}{path}"), &init).map_err(|e| failed(e.to_string()))?;
+        let request = platform_worker::outbound::request(
+            method,
+            &format!("{API}{path}"),
+            headers,
+            body.map(|b| b.to_string()),
+        )
+        .map_err(failed)?;
         let mut response = platform_worker::outbound::send(request, CALL_TIMEOUT_MS)
             .await
             .map_err(|unanswered| failed(unanswered.reason))?;

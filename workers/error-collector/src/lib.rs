@@ -77,7 +77,7 @@ const ROUTES: &[Route] = &[
         Box::pin(async move { ok(&webhook::receive(&mut cx.req, &cx.env, cx.now).await?) })
     }),
     Route::new(Method::Get, "/errors", Auth::Admin, |cx| {
-        Box::pin(async move { ok(&admin::list(&cx.req, &cx.env).await?) })
+        Box::pin(async move { ok(&admin::list(&cx).await?) })
     }),
     Route::new(Method::Get, "/errors/:fingerprint", Auth::Admin, |cx| {
         Box::pin(async move { ok(&admin::show(&cx.env, cx.param("fingerprint")).await?) })

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use platform_core::sorted::CollectSorted;
 use platform_errors::deferred::{self, MAX_GROUPS_PER_RUN};
 use platform_errors::patterns::Patterns;
 use platform_errors::sightings::sightings;
@@ -183,7 +184,7 @@ async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) 
     let names: BTreeSet<String> = events
         .iter()
         .map(|e| e.script.clone().unwrap_or_else(|| UNKNOWN_SCRIPT.to_owned()))
-        .collect();
+        .collect_set();
     let default_repository = ctx.default_repository();
     let mut scripts = BTreeMap::new();
     for name in names {

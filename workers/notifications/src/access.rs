@@ -4,7 +4,7 @@
 
 use platform_kv::IsolateCache;
 use platform_notifications::jwt::{self, Jwk, JwtError};
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Method};
 
 use crate::crypto;
 
@@ -67,9 +67,7 @@ async fn key(team: &str, kid: &str, now_ms: u64) -> Result<Jwk, Refusal> {
 async fn fetch_keys(team: &str) -> Result<Vec<Jwk>, String> {
     let url = jwt::certs_url(team);
     let headers = platform_worker::outbound::headers()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
+    let request = platform_worker::outbound::request(Method::Get, &url, headers, None)?;
     let mut response =
         platform_worker::outbound::send(request, platform_worker::outbound::TIMEOUT_MS).await?;
     let body = response.text().await.map_err(|e| e.to_string())?;

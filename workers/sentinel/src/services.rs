@@ -3,7 +3,7 @@
 
 use platform_sentinel::watch::{Answer, HealthReport};
 use platform_worker::bindings::ADMIN_TOKEN;
-use worker::{Env, Headers, Method, RequestInit};
+use worker::{Env, Headers, Method};
 
 /// The error collector, which files the day's gap issue of a project.
 pub const ERROR_COLLECTOR: &str = "ERROR_COLLECTOR";
@@ -51,14 +51,13 @@ pub async fn gap_alert(env: &Env, body: &serde_json::Value) -> Result<serde_json
         .set("Content-Type", "application/json")
         .and_then(|()| headers.set("Authorization", &format!("Bearer {token}")))
         .map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.to_string().into()));
-    let mut response = service
-        .fetch("https://platform.internal/gap-alerts", Some(init))
-        .await
-        .map_err(|e| e.to_string())?;
+    let request = platform_worker::outbound::request(
+        Method::Post,
+        "https://platform.internal/gap-alerts",
+        headers,
+        Some(body.to_string()),
+    )?;
+    let mut response = service.fetch_request(request).await.map_err(|e| e.to_string())?;
     let status = response.status_code();
     let text = response.text().await.unwrap_or_default();
     let answer = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));

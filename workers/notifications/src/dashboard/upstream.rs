@@ -7,7 +7,7 @@ use platform_dashboard::data::Source;
 use platform_worker::auth;
 use platform_worker::bindings::ADMIN_TOKEN;
 use serde_json::Value;
-use worker::{Env, Headers, Method, RequestInit};
+use worker::{Env, Headers, Method};
 
 /// `GET path` of the worker bound as `binding`. With `absent_ok`, a 404 is `Ok(Value::Null)`: a
 /// route that this deployment of the worker does not have yet.
@@ -78,19 +78,16 @@ async fn send(
     headers
         .set("Authorization", &format!("Bearer {token}"))
         .map_err(unreachable)?;
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(headers);
-    if let Some(body) = body {
-        init.headers
+    if body.is_some() {
+        headers
             .set("Content-Type", "application/json")
             .map_err(unreachable)?;
-        init.with_body(Some(body.to_string().into()));
     }
     // The host is ignored by a service binding; the path is the route.
-    let mut response = service
-        .fetch(format!("https://platform.internal{path}"), Some(init))
-        .await
-        .map_err(unreachable)?;
+    let url = format!("https://platform.internal{path}");
+    let request = platform_worker::outbound::request(method, &url, headers, body.map(|b| b.to_string()))
+        .map_err(|e| Answer::Unreachable(format!("{binding}: {e}")))?;
+    let mut response = service.fetch_request(request).await.map_err(unreachable)?;
     let status = response.status_code();
     let text = response.text().await.unwrap_or_default();
     let parsed = serde_json::from_str::<Value>(&text);

@@ -2,7 +2,7 @@
 //! or a failure that says what to do.
 
 use serde_json::Value;
-use worker::{Method, Request, RequestInit};
+use worker::Method;
 
 const ENDPOINT: &str = "https://api.cloudflare.com/client/v4/graphql";
 const TIMEOUT_MS: u32 = 15_000;
@@ -33,11 +33,8 @@ pub async fn post(token: &str, body: String) -> Result<Value, Failure> {
     ] {
         headers.set(name, &value).map_err(|e| failed(e.to_string()))?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(body.into()));
-    let request = Request::new_with_init(ENDPOINT, &init).map_err(|e| failed(e.to_string()))?;
+    let request =
+        platform_worker::outbound::request(Method::Post, ENDPOINT, headers, Some(body)).map_err(failed)?;
     let mut response = platform_worker::outbound::send(request, TIMEOUT_MS)
         .await
         .map_err(|e| failed(format!("the GraphQL API gave no answer: {}", e.reason)))?;

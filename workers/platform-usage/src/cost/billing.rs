@@ -6,7 +6,7 @@
 use platform_core::pricing::Plan;
 use platform_core::UtcDay;
 use serde_json::Value;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Method};
 
 use crate::cloudflare::Credentials;
 
@@ -27,10 +27,8 @@ impl Account {
         headers
             .set("Authorization", &format!("Bearer {}", self.0.token))
             .map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Get).with_headers(headers);
         let url = format!("{API}/accounts/{}{path}", self.0.account);
-        let request = Request::new_with_init(&url, &init).map_err(|e| e.to_string())?;
+        let request = platform_worker::outbound::request(Method::Get, &url, headers, None)?;
         let mut response =
             platform_worker::outbound::send(request, platform_worker::outbound::TIMEOUT_MS).await?;
         let status = response.status_code();
