@@ -283,8 +283,26 @@ describe("error-collector", () => {
     const health = await (await platform.fetch(COLLECTOR, "/health")).json();
     assert.ok(health.unmapped_scripts.includes("nobody-mapped-me"));
     assert.ok(health.unmapped_scripts.includes("unknown-script"));
-    assert.deepEqual(health.github, { configured: true, authorised: true, login: "platform-bot" });
+    assert.deepEqual({ ...health.github, checked_at: undefined }, { configured: true, authorised: true, login: "platform-bot", checked_at: undefined });
+    assert.match(health.github.checked_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     assert.ok(health.warnings.some((w) => w.includes("nobody-mapped-me")));
+  });
+
+  it("asks GitHub who the token is at most once an hour, however often /health is read", async () => {
+    const userCalls = async () =>
+      (await platform.fakes.requests({ service: "github" })).filter((r) => r.method === "GET" && r.url.endsWith("/user")).length;
+    await platform.d1.exec("DELETE FROM error_collector_state WHERE key = 'github_check'");
+    const before = await userCalls();
+    for (let i = 0; i < 5; i++) {
+      const health = await (await platform.fetch(COLLECTOR, "/health")).json();
+      assert.equal(health.github.authorised, true);
+    }
+    assert.equal(await userCalls(), before + 1, "one check stands for the hour");
+    const [recorded] = await platform.d1.all("SELECT value FROM error_collector_state WHERE key = 'github_check'");
+    assert.match(recorded.value, /^[0-9a-f]{16} ok:platform-bot$/, "the token is named by a tag, never stored");
+    await platform.d1.exec("UPDATE error_collector_state SET at = at - 3600001 WHERE key = 'github_check'");
+    await platform.fetch(COLLECTOR, "/health");
+    assert.equal(await userCalls(), before + 2, "an hour later it is checked again");
   });
 
   it("does not let a malformed tail event break its batch", async () => {

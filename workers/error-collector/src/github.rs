@@ -72,6 +72,11 @@ pub struct Github {
 }
 
 impl Github {
+    /// Which token this is, without revealing it (platform_errors::fingerprint::secret_tag).
+    pub fn tag(&self) -> String {
+        platform_errors::fingerprint::secret_tag(&self.token)
+    }
+
     /// `None` when the `GITHUB_TOKEN` secret is not set.
     pub fn from_env(env: &Env) -> Option<Self> {
         env.secret(GITHUB_TOKEN)

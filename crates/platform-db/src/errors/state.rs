@@ -14,6 +14,8 @@ pub enum FactKey {
     LastIssueWrite,
     /// The last refusal or failure of a GitHub call.
     LastGithubError,
+    /// The last check of the token (`GET /user`): `ok:{login}` or `refused:{reason}`.
+    GithubCheck,
 }
 
 impl FactKey {
@@ -21,11 +23,12 @@ impl FactKey {
         match self {
             Self::LastIssueWrite => "last_issue_write",
             Self::LastGithubError => "last_github_error",
+            Self::GithubCheck => "github_check",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Self::LastIssueWrite, Self::LastGithubError]
+        [Self::LastIssueWrite, Self::LastGithubError, Self::GithubCheck]
             .into_iter()
             .find(|k| k.as_str() == raw)
     }
@@ -43,6 +46,7 @@ pub struct Fact {
 pub struct CollectorState {
     pub last_issue_write: Option<Fact>,
     pub last_github_error: Option<Fact>,
+    pub github_check: Option<Fact>,
 }
 
 /// The statement recording `key` (replacing what it said before); run it in the batch of the
@@ -90,6 +94,7 @@ pub async fn read<S: Sql>(db: &Db<S>) -> Result<CollectorState, DbError> {
         match key {
             Some(FactKey::LastIssueWrite) => state.last_issue_write = Some(fact),
             Some(FactKey::LastGithubError) => state.last_github_error = Some(fact),
+            Some(FactKey::GithubCheck) => state.github_check = Some(fact),
             None => {}
         }
     }
