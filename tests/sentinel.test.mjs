@@ -67,12 +67,18 @@ describe("sentinel", () => {
     assert.equal((await slackTexts(platform, "sentinel gap")).length, 1);
     assert.equal((await slackTexts(platform, busy)).length, 1);
 
-    // A day's run missed: each cron is a gap of its own, alerted once, however many runs see it.
+    // A day's run missed: each cron is a gap of its own, alerted once however many runs see it,
+    // and the five of a project that went quiet together are one alert naming each.
     await platform.cron(SENTINEL, DETECT, at(8, 14));
     await platform.cron(SENTINEL, DETECT, at(8, 15));
     const gaps = await slackTexts(platform, "sentinel gap:");
-    assert.equal(gaps.length, 21, gaps.join("\n"));
-    for (const cron of crons) assert.equal(gaps.filter((t) => t.includes(`${cron} has sent`)).length, 1, cron);
+    assert.equal(gaps.length, 1 + 4, gaps.join("\n"));
+    for (let p = 0; p < 4; p += 1) {
+      const grouped = gaps.filter((t) => t.includes(`5 in project gaps${p} at once`));
+      assert.equal(grouped.length, 1, `gaps${p}`);
+      assert.match(grouped[0], new RegExp(`The first: gaps${p}:jobs:nightly0 has sent no telemetry since`));
+    }
+    for (const cron of crons) assert.equal(gaps.filter((t) => t.includes(cron)).length, 1, cron);
 
     // The error collector filed one gap issue per project and day.
     const issues = (await platform.fakes.requests({ service: "github" })).filter((r) => r.method === "POST" && r.url.endsWith("/issues"));
@@ -90,8 +96,9 @@ describe("sentinel", () => {
     await platform.cron(SENTINEL, DETECT, at(8, 16));
     await platform.cron(SENTINEL, DETECT, at(8, 17));
     const recovered = await slackTexts(platform, "sentinel gap over");
-    assert.equal(recovered.length, 21, recovered.join("\n"));
-    assert.match(recovered.find((t) => t.includes(busy)), /after \d+ d \d+ h/);
+    assert.equal(recovered.length, 4, recovered.join("\n"));
+    assert.match(recovered.find((t) => t.includes(busy)), new RegExp(`6 in project gaps0 recovered at .*${busy} \\(after \\d+ d \\d+ h\\)`));
+    for (const cron of crons) assert.equal(recovered.filter((t) => t.includes(cron)).length, 1, cron);
   });
 
   it("alerts once on a cost spike over a flat week, naming the feature, and not on a gradual rise", async () => {

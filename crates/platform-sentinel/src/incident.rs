@@ -123,6 +123,121 @@ pub fn recovery_text(open: &Open, ended_at: EpochMs) -> String {
     )
 }
 
+/// Alerts of one kind about one project in one run past which they go as one: a deployment that
+/// stops takes all its features quiet at once, and twenty alerts would bury the one that matters.
+pub const GROUPED_PAST: usize = 3;
+/// Subjects a grouped alert names before "and N more" (`GET /gaps` and `/anomalies` list all).
+const NAMED_IN_GROUP: usize = 10;
+
+/// An alert a run sends: about one incident, or about a project's incidents of one kind together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: IncidentKind,
+    /// The incident's subject, or `project:{id}` for a group.
+    pub subject: String,
+    pub opened_at: EpochMs,
+    pub recovered: bool,
+    pub text: String,
+}
+
+/// Items grouped by kind and project, in the order they first appear; those without a project
+/// stand alone.
+fn grouped<'a, T>(
+    items: &[&'a T],
+    key: impl Fn(&T) -> (IncidentKind, Option<&ProjectId>),
+) -> Vec<Vec<&'a T>> {
+    let mut groups: Vec<Vec<&T>> = Vec::new();
+    for item in items {
+        let found = match key(item) {
+            (_, None) => None,
+            wanted => groups.iter_mut().find(|g| key(g[0]) == wanted),
+        };
+        match found {
+            Some(group) => group.push(item),
+            None => groups.push(vec![item]),
+        }
+    }
+    groups
+}
+
+/// `a, b, c` or `a, b, … and 12 more`.
+fn named(subjects: impl ExactSizeIterator<Item = String>) -> String {
+    let total = subjects.len();
+    let mut list: Vec<String> = subjects.take(NAMED_IN_GROUP).collect();
+    if total > NAMED_IN_GROUP {
+        list.push(format!("and {} more", total - NAMED_IN_GROUP));
+    }
+    list.join(", ")
+}
+
+/// The alerts for the incidents a run opens.
+pub fn opened_notices(opened: &[&Finding], now: EpochMs) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    for group in grouped(opened, |f| (f.kind, f.project.as_ref())) {
+        let first = group[0];
+        let notice = match (&first.project, group.len() > GROUPED_PAST) {
+            (Some(project), true) => Notice {
+                kind: first.kind,
+                subject: format!("project:{project}"),
+                opened_at: now,
+                recovered: false,
+                text: format!(
+                    ":rotating_light: sentinel {}: {} in project {project} at once: {}. The first: {}",
+                    first.kind,
+                    group.len(),
+                    named(group.iter().map(|f| f.subject.clone())),
+                    first.summary
+                ),
+            },
+            _ => {
+                notices.extend(group.iter().map(|f| Notice {
+                    kind: f.kind,
+                    subject: f.subject.clone(),
+                    opened_at: now,
+                    recovered: false,
+                    text: alert_text(f),
+                }));
+                continue;
+            }
+        };
+        notices.push(notice);
+    }
+    notices
+}
+
+/// The recovery notices for the incidents a run closes.
+pub fn recovery_notices(closed: &[&Open], now: EpochMs) -> Vec<Notice> {
+    let mut notices = Vec::new();
+    for group in grouped(closed, |o| (o.kind, o.project.as_ref())) {
+        let first = group[0];
+        match (&first.project, group.len() > GROUPED_PAST) {
+            (Some(project), true) => notices.push(Notice {
+                kind: first.kind,
+                subject: format!("project:{project}"),
+                opened_at: now,
+                recovered: true,
+                text: format!(
+                    ":white_check_mark: sentinel {} over: {} in project {project} recovered at {}: {}",
+                    first.kind,
+                    group.len(),
+                    iso8601(now),
+                    named(group.iter().map(|o| {
+                        format!("{} (after {})", o.subject, duration(now.saturating_sub(o.since)))
+                    }))
+                ),
+            }),
+            _ => notices.extend(group.iter().map(|o| Notice {
+                kind: o.kind,
+                subject: o.subject.clone(),
+                opened_at: o.opened_at,
+                recovered: true,
+                text: recovery_text(o, now),
+            })),
+        }
+    }
+    notices
+}
+
 /// `2 d 3 h`, `5 h 10 min`, `12 min`.
 pub fn duration(ms: u64) -> String {
     let minutes = ms / 60_000;
@@ -188,6 +303,60 @@ mod tests {
         let still = [open(IncidentKind::Gap, "a:b:c")];
         let changes = reconcile(&findings, &still, &IncidentKind::ALL);
         assert_eq!((changes.opened.len(), changes.closed.len()), (1, 1));
+    }
+
+    fn in_project(mut f: Finding, project: &str) -> Finding {
+        f.project = ProjectId::parse(project).ok();
+        f
+    }
+
+    #[test]
+    fn a_project_going_quiet_at_once_is_one_alert_naming_each_feature() {
+        let quiet: Vec<Finding> = (0..12)
+            .map(|i| in_project(finding(IncidentKind::Gap, &format!("shop:jobs:j{i}")), "shop"))
+            .chain([
+                in_project(finding(IncidentKind::Gap, "blog:api:a"), "blog"),
+                in_project(finding(IncidentKind::Anomaly, "shop:api:x"), "shop"),
+                finding(IncidentKind::Platform, "sentinel:watch"),
+            ])
+            .collect();
+        let refs: Vec<&Finding> = quiet.iter().collect();
+        let notices = opened_notices(&refs, 7);
+        let subjects: Vec<&str> = notices.iter().map(|n| n.subject.as_str()).collect();
+        assert_eq!(
+            subjects,
+            ["project:shop", "blog:api:a", "shop:api:x", "sentinel:watch"]
+        );
+        let group = &notices[0].text;
+        assert!(group.contains("12 in project shop"), "{group}");
+        assert!(
+            group.contains("shop:jobs:j0, ") && group.contains("j9, and 2 more"),
+            "{group}"
+        );
+        assert!(!group.contains("j10"), "{group}");
+        assert!(group.ends_with("shop:jobs:j0 is silent"), "{group}");
+        // Three or fewer go one by one.
+        let few: Vec<&Finding> = quiet[..GROUPED_PAST].iter().collect();
+        assert_eq!(opened_notices(&few, 7).len(), GROUPED_PAST);
+    }
+
+    #[test]
+    fn recoveries_of_a_project_together_are_one_notice_with_each_duration() {
+        let mut ended: Vec<Open> = (0..4)
+            .map(|i| open(IncidentKind::Gap, &format!("shop:jobs:j{i}")))
+            .collect();
+        for o in &mut ended {
+            o.project = ProjectId::parse("shop").ok();
+        }
+        let refs: Vec<&Open> = ended.iter().collect();
+        let notices = recovery_notices(&refs, 1 + 90 * 60_000);
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].recovered);
+        assert!(
+            notices[0].text.contains("shop:jobs:j3 (after 1 h 30 min)"),
+            "{}",
+            notices[0].text
+        );
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! Applies a run's findings: opens the incidents that are new and closes those that ended, each
 //! in the same D1 batch as its alert in the shared outbox; a silenced one is recorded, not sent.
+//! A project's incidents of one kind opened (or closed) in one run past a few go as one alert.
 
 use platform_core::alert::AlertSubject;
 use platform_db::sentinel::{self, Incident};
-use platform_sentinel::incident::{self, Finding, IncidentKind, Open};
+use platform_sentinel::incident::{self, Finding, IncidentKind, Notice, Open};
 use platform_sentinel::silences::{silencing, Silence};
 use platform_worker::alerts::{self, Alert};
 use platform_worker::{ApiError, PlatformDb};
@@ -18,24 +19,17 @@ pub struct Applied {
     pub silenced: Vec<String>,
 }
 
-fn subject(open: &Open, opened_at: u64, recovered: bool) -> AlertSubject {
-    AlertSubject::Sentinel {
-        kind: open.kind.name(),
-        subject: open.subject.clone(),
-        opened_at,
-        recovered,
-    }
-}
-
-fn as_open(finding: &Finding, now: u64) -> Open {
-    Open {
-        kind: finding.kind,
-        subject: finding.subject.clone(),
-        project: finding.project.clone(),
-        feature: finding.feature.clone(),
-        opened_at: now,
-        since: finding.since,
-    }
+fn enqueue(notice: &Notice, now: u64) -> platform_db::Statement {
+    let alert = Alert {
+        subject: AlertSubject::Sentinel {
+            kind: notice.kind.name(),
+            subject: notice.subject.clone(),
+            opened_at: notice.opened_at,
+            recovered: notice.recovered,
+        },
+        text: notice.text.clone(),
+    };
+    alerts::enqueue(&alert, now)
 }
 
 /// Reconciles `findings` of the `evaluated` kinds with the open incidents and writes the
@@ -53,6 +47,7 @@ pub async fn apply(
     let mut statements = Vec::new();
     let mut applied = Applied::default();
     let mut new_gaps = Vec::new();
+    let mut alerted = Vec::new();
     for finding in changes.opened {
         let label = format!("{}:{}", finding.kind, finding.subject);
         let silence = silencing(silences, finding.into(), now);
@@ -61,16 +56,18 @@ pub async fn apply(
             applied.silenced.push(label);
             continue;
         }
-        let alert = Alert {
-            subject: subject(&as_open(finding, now), now, false),
-            text: incident::alert_text(finding),
-        };
-        statements.push(alerts::enqueue(&alert, now));
+        alerted.push(finding);
         if finding.kind == IncidentKind::Gap {
             new_gaps.push(finding.clone());
         }
         applied.opened.push(label);
     }
+    statements.extend(
+        incident::opened_notices(&alerted, now)
+            .iter()
+            .map(|n| enqueue(n, now)),
+    );
+    let mut recovered = Vec::new();
     for ended in changes.closed {
         let Some(row) = open
             .iter()
@@ -84,13 +81,14 @@ pub async fn apply(
             applied.silenced.push(label);
             continue;
         }
-        let alert = Alert {
-            subject: subject(ended, ended.opened_at, true),
-            text: incident::recovery_text(ended, now),
-        };
-        statements.push(alerts::enqueue(&alert, now));
+        recovered.push(ended);
         applied.closed.push(label);
     }
+    statements.extend(
+        incident::recovery_notices(&recovered, now)
+            .iter()
+            .map(|n| enqueue(n, now)),
+    );
     db.batch("recording incidents", statements).await?;
     Ok((applied, new_gaps))
 }
