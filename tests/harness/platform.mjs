@@ -41,8 +41,9 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  * @param {boolean | {tails?: string[]}} [options.consumer] also run the test consumer (and a telemetry capture, see
  *   capturedTelemetry); `{tails}` names the workers that receive its tail events, as an application's `tail_consumers`
  * @param {object[]} [options.extraWorkers] more Miniflare worker options
- * @param {Record<string, {serviceBindings?: object}>} [options.bindingsOf] extra bindings of a platform worker, by
- *   deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake model in extraWorkers)
+ * @param {Record<string, {serviceBindings?: object, queueProducers?: Record<string, string>}>} [options.bindingsOf] extra
+ *   bindings of a platform worker, by deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake
+ *   model in extraWorkers), or a producer sent elsewhere than its config says (binding → queue, for a capture worker)
  * @param {{host?: string, port?: number}} [options.listen] serve each platform worker on its own port,
  *   `port`, `port + 1`, ... in config order (port 0: any free ports); see `handle.urls`
  * @param {import("miniflare").Log} [options.log] Miniflare's log (default: silent)

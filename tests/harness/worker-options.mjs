@@ -35,7 +35,9 @@ export function platformWorkerOptions(config, { secrets, queueBatchTimeout, sock
     compatibilityFlags: config.compatibilityFlags,
     kvNamespaces: config.kv,
     d1Databases: config.d1,
-    queueProducers: Object.fromEntries(Object.entries(config.queueProducers).map(([binding, queueName]) => [binding, { queueName }])),
+    queueProducers: Object.fromEntries(
+      Object.entries({ ...config.queueProducers, ...extraBindings.queueProducers }).map(([binding, queueName]) => [binding, { queueName }]),
+    ),
     queueConsumers: Object.fromEntries(
       config.queueConsumers.map(({ queue, ...options }) => [
         queue,
