@@ -13,12 +13,14 @@ import { settleBatch } from "./queue-settlement.mjs";
 import {
   FAKE_APIS,
   HARNESS_STATE,
+  TAIL_RELAY,
   TELEMETRY_CAPTURE,
   TELEMETRY_QUEUE,
   fakeApisOptions,
   harnessStateOptions,
   platformWorkerOptions,
   sharedBindings,
+  tailRelayOptions,
   telemetryCaptureOptions,
   testConsumerOptions,
 } from "./worker-options.mjs";
@@ -92,6 +94,7 @@ export async function startPlatform({
       ),
       harnessStateOptions(shared, compatibilityDate),
       fakeApisOptions(compatibilityDate),
+      tailRelayOptions(configs, compatibilityDate),
       ...(consumer ? [testConsumerOptions(shared, compatibilityDate, consumer.tails)] : []),
       ...(capturesTelemetry ? [telemetryCaptureOptions(compatibilityDate)] : []),
       ...extraWorkers,
@@ -207,7 +210,15 @@ function createHandle({ mf, configs, shared, migrations, adminToken, capturesTel
      * runtime does for a producer that lists it in `tail_consumers`.
      */
     async tail(workerName, events) {
-      await (await worker(workerName)).tail(events);
+      let body;
+      try {
+        body = JSON.stringify(events);
+      } catch {
+        // Events JSON cannot carry (a BigInt) go through Miniflare's proxy, for the few calls that need it.
+        return (await worker(workerName)).tail(events);
+      }
+      const response = await (await worker(TAIL_RELAY)).fetch(`http://relay/?to=${encodeURIComponent(workerName)}`, { method: "POST", body });
+      if (response.status !== 204) throw new Error(`tail batch to ${workerName}: ${response.status} ${await response.text()}`);
     },
 
     /** The shared PLATFORM_CACHE namespace. */
