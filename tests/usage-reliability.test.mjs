@@ -307,6 +307,9 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       const duplicate = await admin(SYNC, "POST", "/sync", '{"services": {}, "services": {}, "budgets": {}}');
       assert.equal(duplicate.status, 400);
       assert.match(duplicate.body.error, /duplicate key "services" at line 1/);
+      const latin1 = await admin(SYNC, "POST", "/sync", new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x7d]));
+      assert.equal(latin1.status, 400);
+      assert.match(latin1.body.error, /not UTF-8 text: byte 2 is not/);
       const huge = await admin(SYNC, "POST", "/sync", JSON.stringify({ services: { projects: {} }, budgets: { x: "y".repeat(2 << 20) } }));
       assert.equal(huge.status, 413);
       assert.match(huge.body.error, /at most 1048576 are accepted/);
