@@ -71,6 +71,24 @@ describe("error-collector under faults", () => {
     assert.equal(after.issue_number, (await issues("lost"))[0].number);
   });
 
+  it("files the errors of a script whose SCRIPT_MAP was written by hand without displayName or tier", async () => {
+    await platform.kv.put("SCRIPT_MAP:by-hand", JSON.stringify({ project: "by-hand", repository: "acme/by-hand" }));
+    await tail([exception("by-hand", "refund failed")]);
+    const [row] = await rows("by-hand");
+    assert.equal(row.project, "by-hand");
+    const filed = await issues("by-hand");
+    assert.equal(filed.length, 1);
+    assert.equal(row.issue_number, filed[0].number);
+  });
+
+  it("takes 250 tail batches in one Miniflare (through Miniflare's proxy, Node hung after 80 to 170)", async () => {
+    await mapScript("many");
+    for (let i = 0; i < 250; i++) await tail([exception("many", "the same failure")]);
+    const [row] = await rows("many");
+    assert.equal(row.occurrences, 250);
+    assert.equal((await issues("many")).length, 1);
+  });
+
   it("repairs a creation answered 201 with an unreadable body", async () => {
     await mapScript("garbled");
     await platform.fakes.githubFault("unreadable-create");

@@ -19,11 +19,31 @@ const TELEMETRY = "platform-telemetry";
 const DLQ = "platform-telemetry-dlq";
 const SWEEP = "*/5 * * * *";
 const RECONCILE = "17 * * * *";
+// Where platform-usage's dead-letter producer sends, here: a capture, so a copy sent again is seen
+// (and delivered by the test, once D1 is back) instead of reaching the consumer at once.
+const RESENT = "resent-dead-letters";
+const RESENT_CAPTURE = "resent-capture";
+const resentCapture = {
+  name: RESENT_CAPTURE,
+  modules: true,
+  script: `const held = [];
+export default {
+  queue(batch) { for (const message of batch.messages) { held.push(message.body); message.ack(); } },
+  fetch() { return Response.json(held.splice(0)); },
+};`,
+  compatibilityDate: "2026-04-01",
+  queueConsumers: { [RESENT]: { maxBatchTimeout: 0 } },
+};
 
 describe("reliability of platform-usage, sync-config and alerts", () => {
   let platform;
   before(async () => {
-    platform = await startPlatform({ secrets: { SLACK_WEBHOOK_URL: WEBHOOK, NOTIFY_TOKEN }, queueBatchTimeout: 0 });
+    platform = await startPlatform({
+      secrets: { SLACK_WEBHOOK_URL: WEBHOOK, NOTIFY_TOKEN },
+      queueBatchTimeout: 0,
+      bindingsOf: { [USAGE]: { queueProducers: { PLATFORM_TELEMETRY_DLQ: RESENT } } },
+      extraWorkers: [resentCapture],
+    });
   });
   after(() => platform?.dispose());
 
@@ -129,11 +149,47 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       assert.equal((await rejectsOf("held-")).length, 2);
 
       const config = parse(readFileSync(new URL("../wrangler/platform-usage.toml", import.meta.url), "utf8"));
-      for (const consumers of [config.queues.consumers, config.env.staging.queues.consumers]) {
+      for (const { consumers, producers } of [config.queues, config.env.staging.queues]) {
         const dlq = consumers.find((c) => c.queue.startsWith(DLQ));
         assert.equal(dlq.max_retries, 100, dlq.queue);
         assert.equal(dlq.retry_delay, 300, dlq.queue);
+        // Copies of old dead letters go back to the dead-letter queue itself.
+        assert.equal(producers.find((p) => p.binding === "PLATFORM_TELEMETRY_DLQ").queue, dlq.queue);
       }
+    });
+
+    it("sends a dead letter D1 still refuses after six hours to its queue again, keeping its id; recorded once D1 is back", async () => {
+      const hoursAgo = (hours) => new Date(Date.now() - hours * 3_600_000);
+      const body = message("rel:api:aged", { kvReads: 4 });
+      const letters = [
+        // Near its last retries (100, five minutes apart): retried once more, the runtime would drop it.
+        { id: "aged-old", body, timestamp: hoursAgo(7), attempts: 85 },
+        { id: "aged-young", body: message("rel:api:aged", { kvReads: 1 }), timestamp: hoursAgo(1), attempts: 12 },
+      ];
+      const heldCopies = async () => (await (await platform.mf.getWorker(RESENT_CAPTURE)).fetch("http://capture/")).json();
+      await heldCopies();
+      await platform.d1.exec("ALTER TABLE telemetry_rejects RENAME TO telemetry_rejects_away");
+      let copy;
+      try {
+        const refused = await platform.queue(USAGE, DLQ, letters);
+        assert.deepEqual(refused.acked, ["aged-old"]);
+        assert.deepEqual(refused.retried, [{ id: "aged-young", delaySeconds: 300 }]);
+        const copies = await pollUntil(async () => ((held) => (held.length > 0 ? held : undefined))(await heldCopies()), {
+          what: "the dead letter sent again",
+        });
+        assert.equal(copies.length, 1, JSON.stringify(copies));
+        copy = copies[0];
+        // The copy is a new message: while D1 still refuses, it is retried like any, not sent round again.
+        const again = await platform.queue(USAGE, DLQ, [{ id: "aged-copy-1", body: copy }]);
+        assert.deepEqual(again.retried, [{ id: "aged-copy-1", delaySeconds: 300 }]);
+      } finally {
+        await platform.d1.exec("ALTER TABLE telemetry_rejects_away RENAME TO telemetry_rejects");
+      }
+      for (const id of ["aged-copy-1", "aged-copy-2"]) assert.deepEqual((await platform.queue(USAGE, DLQ, [{ id, body: copy }])).acked, [id]);
+      const rows = await platform.d1.all("SELECT message_id, queue, payload FROM telemetry_rejects WHERE message_id LIKE 'aged-%'");
+      assert.deepEqual(rows.map((row) => [row.message_id, row.queue]), [["aged-old", DLQ]], "recorded once, under its first id");
+      assert.deepEqual(JSON.parse(rows[0].payload), body, "the payload as first received, for replay");
+      assert.deepEqual(await heldCopies(), [], "nothing else was sent again");
     });
   });
 
@@ -173,6 +229,57 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       assert.equal((await admin(USAGE, "POST", "/projects/casey/resume")).status, 200);
     });
 
+    it("refuses a project id that is not ASCII with 400 saying why, at the admin routes, in telemetry and in the config", async () => {
+      // Unicode upper-cases "café" and "CAFé" alike, SQLite's upper() does not: ids are ASCII, so equal but for case is found.
+      for (const [method, path, body] of [
+        ["POST", "/projects/café/pause", "{}"],
+        ["POST", "/projects/CAFé/resume", undefined],
+        ["POST", "/features/café:api:main/disable", "{}"],
+      ]) {
+        const answer = await admin(USAGE, method, path, body);
+        assert.equal(answer.status, 400, `${method} ${path}: ${JSON.stringify(answer.body)}`);
+        assert.match(answer.body.error, /\(U\+00E9\) in its project; a project is ASCII/, path);
+      }
+      const batch = await platform.queue(USAGE, TELEMETRY, [{ id: "ascii-1", body: message("café:api:main", { kvReads: 1 }) }]);
+      assert.deepEqual(batch.acked, ["ascii-1"]);
+      assert.match((await rejectsOf("ascii-"))[0][1], /^feature_key: .*a project is ASCII/);
+      const services = { projects: { "straße": { repository: "acme/strasse" } } };
+      const refused = await admin(SYNC, "POST", "/sync", JSON.stringify({ services, budgets: {} }));
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      const problems = refused.body.problems.map((p) => `${p.path}: ${p.reason}`);
+      assert.ok(problems.some((p) => /straße.*'ß' \(U\+00DF\) in its project; a project is ASCII/.test(p)), JSON.stringify(problems));
+    });
+
+    it("refuses an unknown field in every admin JSON body with 400 naming it", async () => {
+      const colour = (fields) => JSON.stringify({ ...fields, colour: "red" });
+      const cases = [
+        [USAGE, "POST", "/global-stop", colour({ enabled: false }), /unknown field `colour`/],
+        [USAGE, "POST", "/features/rel:api:main/disable", colour({}), /unknown field `colour`/],
+        [USAGE, "POST", "/projects/rel/pause", colour({}), /unknown field `colour`/],
+        [USAGE, "PUT", "/settings", colour({}), /colour.*unknown setting|unknown setting.*colour/],
+        ["platform-error-collector", "POST", "/gap-alerts", colour({ project: "rel" }), /unknown field `colour`/],
+        ["platform-sentinel", "POST", "/silences", colour({ project: "rel", expires_at: Date.now() + 60_000 }), /unknown field `colour`/],
+        ["platform-pattern-discovery", "POST", "/patterns/1/approve", colour({ by: "ops" }), /unknown field `colour`/],
+        ["platform-notifications", "POST", "/users", colour({ id: "ana", role: "member", email: "ana@example.com" }), /colour: is not a known field/],
+        ["platform-notifications", "POST", "/users/ana/tokens", colour({}), /colour: is not a known field/],
+        [SYNC, "POST", "/sync", colour({ services: { projects: {} }, budgets: {} }), /unknown field "colour"/],
+      ];
+      for (const [worker, method, path, body, error] of cases) {
+        const answer = await admin(worker, method, path, body);
+        assert.equal(answer.status, 400, `${worker} ${method} ${path}: ${JSON.stringify(answer.body)}`);
+        assert.match(answer.body.error, error, `${worker} ${method} ${path}`);
+      }
+      // The producers' route takes NOTIFY_TOKEN, not the admin token.
+      const notification = await platform.fetch("platform-notifications", "/notifications", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${NOTIFY_TOKEN}` },
+        body: colour({ source: "platform-usage", title: "t", audience: { kind: "everyone" } }),
+      });
+      assert.equal(notification.status, 400);
+      assert.match((await notification.json()).error, /colour: is not a known field/);
+      assert.equal((await platform.d1.all("SELECT 1 FROM global_stop WHERE enabled = 1")).length, 0, "nothing was stopped");
+    });
+
     it("refuses duplicate keys, invalid UTF-8 and numbers out of range with 400, and bodies past 64 KiB with 413", async () => {
       const cases = [
         ["PUT", "/settings", '{"cb_cooldown_seconds": 60, "cb_cooldown_seconds": 6000}', 400, /duplicate key "cb_cooldown_seconds" at line 1 column/],
@@ -200,6 +307,9 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       const duplicate = await admin(SYNC, "POST", "/sync", '{"services": {}, "services": {}, "budgets": {}}');
       assert.equal(duplicate.status, 400);
       assert.match(duplicate.body.error, /duplicate key "services" at line 1/);
+      const latin1 = await admin(SYNC, "POST", "/sync", new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x7d]));
+      assert.equal(latin1.status, 400);
+      assert.match(latin1.body.error, /not UTF-8 text: byte 2 is not/);
       const huge = await admin(SYNC, "POST", "/sync", JSON.stringify({ services: { projects: {} }, budgets: { x: "y".repeat(2 << 20) } }));
       assert.equal(huge.status, 413);
       assert.match(huge.body.error, /at most 1048576 are accepted/);

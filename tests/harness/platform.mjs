@@ -13,12 +13,14 @@ import { settleBatch } from "./queue-settlement.mjs";
 import {
   FAKE_APIS,
   HARNESS_STATE,
+  TAIL_RELAY,
   TELEMETRY_CAPTURE,
   TELEMETRY_QUEUE,
   fakeApisOptions,
   harnessStateOptions,
   platformWorkerOptions,
   sharedBindings,
+  tailRelayOptions,
   telemetryCaptureOptions,
   testConsumerOptions,
 } from "./worker-options.mjs";
@@ -41,8 +43,9 @@ const SHARED_D1_BINDING = "PLATFORM_DB";
  * @param {boolean | {tails?: string[]}} [options.consumer] also run the test consumer (and a telemetry capture, see
  *   capturedTelemetry); `{tails}` names the workers that receive its tail events, as an application's `tail_consumers`
  * @param {object[]} [options.extraWorkers] more Miniflare worker options
- * @param {Record<string, {serviceBindings?: object}>} [options.bindingsOf] extra bindings of a platform worker, by
- *   deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake model in extraWorkers)
+ * @param {Record<string, {serviceBindings?: object, queueProducers?: Record<string, string>}>} [options.bindingsOf] extra
+ *   bindings of a platform worker, by deployed name, for bindings its config leaves optional (e.g. `AI` bound to a fake
+ *   model in extraWorkers), or a producer sent elsewhere than its config says (binding → queue, for a capture worker)
  * @param {{host?: string, port?: number}} [options.listen] serve each platform worker on its own port,
  *   `port`, `port + 1`, ... in config order (port 0: any free ports); see `handle.urls`
  * @param {import("miniflare").Log} [options.log] Miniflare's log (default: silent)
@@ -91,6 +94,7 @@ export async function startPlatform({
       ),
       harnessStateOptions(shared, compatibilityDate),
       fakeApisOptions(compatibilityDate),
+      tailRelayOptions(configs, compatibilityDate),
       ...(consumer ? [testConsumerOptions(shared, compatibilityDate, consumer.tails)] : []),
       ...(capturesTelemetry ? [telemetryCaptureOptions(compatibilityDate)] : []),
       ...extraWorkers,
@@ -206,7 +210,15 @@ function createHandle({ mf, configs, shared, migrations, adminToken, capturesTel
      * runtime does for a producer that lists it in `tail_consumers`.
      */
     async tail(workerName, events) {
-      await (await worker(workerName)).tail(events);
+      let body;
+      try {
+        body = JSON.stringify(events);
+      } catch {
+        // Events JSON cannot carry (a BigInt) go through Miniflare's proxy, for the few calls that need it.
+        return (await worker(workerName)).tail(events);
+      }
+      const response = await (await worker(TAIL_RELAY)).fetch(`http://relay/?to=${encodeURIComponent(workerName)}`, { method: "POST", body });
+      if (response.status !== 204) throw new Error(`tail batch to ${workerName}: ${response.status} ${await response.text()}`);
     },
 
     /** The shared PLATFORM_CACHE namespace. */

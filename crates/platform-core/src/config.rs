@@ -398,8 +398,8 @@ impl<'p> Check<'p> {
         // Which project claimed each script first, to report a script claimed twice.
         let mut claimed: BTreeMap<String, ProjectId> = BTreeMap::new();
         // Consumers read a project's stop key by its upper-case slug: two slugs that differ only
-        // in case would share one. (Compared in ASCII case: Unicode's case tables would cost this
-        // worker 8 KB of wasm, and slugs are ASCII in practice.)
+        // in case would share one. (Slugs are ASCII, ProjectId refuses any other: ASCII case is
+        // all there is.)
         let mut slugs: BTreeMap<String, ProjectId> = BTreeMap::new();
         for (slug, value) in self.mapping(top.get("projects").copied(), &projects_path) {
             let path = projects_path.field(slug);

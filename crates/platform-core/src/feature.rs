@@ -19,6 +19,8 @@ pub enum FeatureKeyError {
         part: &'static str,
         at: char,
     },
+    /// The project holds a character that is not ASCII.
+    NotAscii { key: String, at: char },
     /// Longer than [`MAX_FEATURE_KEY_BYTES`]: the KV keys derived from it would not fit.
     TooLong { bytes: usize },
 }
@@ -39,6 +41,13 @@ impl fmt::Display for FeatureKeyError {
                 f,
                 "feature key {key:?} has the invisible formatting character U+{:04X} in its {part}; \
                  identifiers must be printable",
+                u32::from(*at)
+            ),
+            Self::NotAscii { key, at } => write!(
+                f,
+                "feature key {key:?} has {at:?} (U+{:04X}) in its project; a project is ASCII, so its \
+                 upper-case slug (PROJECT:{{SLUG}}:STATUS) is the same in every language and two \
+                 projects that look alike are one",
                 u32::from(*at)
             ),
             Self::TooLong { bytes } => write!(
@@ -81,6 +90,7 @@ impl FeatureKey {
         for (part, name) in parts.iter().zip(PART_NAMES) {
             check_part(raw, part, name)?;
         }
+        check_ascii(raw, parts[0])?;
         let first = parts[0].len();
         let second = first + 1 + parts[1].len();
         Ok(Self {
@@ -154,6 +164,19 @@ fn check_part(key: &str, part: &str, name: &'static str) -> Result<(), FeatureKe
     Ok(())
 }
 
+/// Projects are ASCII: upper-cased, they name the consumers' `PROJECT:{SLUG}:STATUS`, and only
+/// ASCII upper-cases alike in Rust, JavaScript and SQLite (whose `upper()` is ASCII only), so
+/// two ids equal but for case are found wherever they are compared.
+fn check_ascii(key: &str, project: &str) -> Result<(), FeatureKeyError> {
+    match project.chars().find(|c| !c.is_ascii()) {
+        Some(at) => Err(FeatureKeyError::NotAscii {
+            key: key.to_owned(),
+            at,
+        }),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for FeatureKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.raw)
@@ -188,6 +211,7 @@ impl ProjectId {
             });
         }
         check_part(raw, raw, "project")?;
+        check_ascii(raw, raw)?;
         Ok(Self(raw.to_owned()))
     }
 
@@ -195,9 +219,10 @@ impl ProjectId {
         &self.0
     }
 
-    /// The upper-case slug of the middleware contract (`PROJECT:MY-APP:STATUS`).
+    /// The upper-case slug of the middleware contract (`PROJECT:MY-APP:STATUS`). The id is ASCII,
+    /// so this is the one spelling of every id equal to it but for case.
     pub fn upper_slug(&self) -> String {
-        self.0.to_uppercase()
+        self.0.to_ascii_uppercase()
     }
 }
 
@@ -310,8 +335,28 @@ mod tests {
             assert!(ProjectId::parse(&format!("a{invisible}")).is_err());
         }
         assert!(
-            FeatureKey::parse("café:api:naïve").is_ok(),
-            "printable non-ASCII is fine"
+            FeatureKey::parse("shop:café:naïve").is_ok(),
+            "printable non-ASCII is fine in a category and a feature"
         );
+    }
+
+    #[test]
+    fn a_project_is_ascii_so_equal_but_for_case_means_equal_upper_slugs() {
+        // Unicode would upper-case both spellings to STRASSE or CAFÉ; SQLite's upper() would not.
+        for raw in ["café", "straße", "ǅemal", "shop\u{0430}"] {
+            let err = ProjectId::parse(raw).unwrap_err();
+            assert!(
+                matches!(err, FeatureKeyError::NotAscii { .. }),
+                "{raw:?}: {err:?}"
+            );
+            assert!(err.to_string().contains("a project is ASCII"), "{err}");
+            let key = FeatureKey::parse(&format!("{raw}:api:main")).unwrap_err();
+            assert!(key.to_string().contains("in its project"), "{key}");
+        }
+        let (lower, upper) = (
+            ProjectId::parse("casey").unwrap(),
+            ProjectId::parse("CASEY").unwrap(),
+        );
+        assert_eq!(lower.upper_slug(), upper.upper_slug());
     }
 }

@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod budget;
 pub mod budgets;
 pub mod config;
+pub mod dead_letter;
 pub mod feature;
 pub mod handlers;
 pub mod json;

@@ -116,6 +116,7 @@ proptest! {
                 let unclear = ['\u{202E}', '\u{200B}'];
                 let printable = !raw.chars().any(|c| c.is_control() || c.is_whitespace() || unclear.contains(&c));
                 prop_assert!(printable);
+                prop_assert!(key.project().as_str().is_ascii());
             }
             Err(error) => prop_assert!(!error.to_string().is_empty()),
         }
@@ -127,6 +128,7 @@ proptest! {
             Ok(config) => {
                 let mut slugs: Vec<String> = config.services.projects.keys().map(|p| p.as_str().to_ascii_uppercase()).collect();
                 let count = slugs.len();
+                slugs.sort();
                 slugs.dedup();
                 prop_assert_eq!(slugs.len(), count, "project slugs unique once upper-cased");
                 for (_, limits) in config.feature_budgets() {

@@ -14,6 +14,7 @@ use crate::context::Ctx;
 use crate::ledger::{listing, DailyIssue, DailyKind};
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GapRequest {
     project: String,
     /// `owner/name`; else a repository the project's errors go to, else DEFAULT_REPOSITORY.

@@ -5,6 +5,7 @@
 //! idempotent: a redelivered batch is refused whole, and only its new messages are counted.
 
 use platform_core::budget::Period;
+use platform_core::dead_letter::DeadLetter;
 use platform_core::telemetry::{Rejection, Telemetry};
 use platform_core::usage::{BatchUsage, MetricTotals, Subject};
 use platform_core::{EpochMs, FeatureKey, UtcDay};
@@ -17,7 +18,10 @@ use platform_worker::skeleton::Stamp;
 use platform_worker::{alerts, ApiError, PlatformDb};
 use serde::Serialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{Env, MessageExt, QueueRetryOptionsBuilder, RawMessage};
+use worker::{
+    BatchMessageBuilder, Env, MessageExt, QueueContentType, QueueRetryOptionsBuilder, RawMessage,
+    RawMessageBuilder,
+};
 
 use crate::decide::{decide, Inputs, Plan};
 use crate::{broadcast, context};
@@ -27,6 +31,8 @@ const RETRY_DELAY_SECONDS: u32 = 30;
 /// Seconds before dead letters D1 refused are delivered again: with the consumer's 100 retries
 /// (wrangler/platform-usage.toml), they outlast an outage of more than eight hours.
 const DEAD_LETTER_RETRY_SECONDS: u32 = 300;
+/// The producer of the dead-letter queue itself: a letter D1 has refused for hours is sent again.
+pub const DEAD_LETTER_BINDING: &str = "PLATFORM_TELEMETRY_DLQ";
 
 /// One delivered message, decoded.
 struct Incoming {
@@ -420,18 +426,23 @@ pub async fn dead_letters(
         messages: messages.len(),
         ..BatchReport::default()
     };
+    // A copy sent again is recorded as the letter it carries: under its first id and queue.
+    let letters: Vec<DeadLetter> = messages
+        .iter()
+        .map(|m| DeadLetter::received(&m.id(), queue, js_json(&m.body())))
+        .collect();
     let db = database(env);
     let result = async {
         let db = db.as_ref().map_err(Clone::clone)?;
         let mut tx = Transaction::new(worker::Date::now().as_millis());
         let reason = format!("exhausted its retries on {telemetry_queue}");
-        for message in &messages {
+        for letter in &letters {
             tx.reject(
                 RejectKind::DeadLetter,
-                &message.id(),
-                queue,
+                &letter.id,
+                &letter.queue,
                 &reason,
-                &js_json(&message.body()),
+                &letter.payload,
             );
         }
         tx.commit(db, "recording dead letters").await?;
@@ -452,8 +463,41 @@ pub async fn dead_letters(
             let delay = QueueRetryOptionsBuilder::new()
                 .with_delay_seconds(DEAD_LETTER_RETRY_SECONDS)
                 .build();
-            messages.iter().for_each(|m| m.retry_with_options(&delay));
+            // The runtime would drop a letter after its last retry: an old one is sent again,
+            // as a new message, and acknowledged only once the copy is on the queue.
+            let now = worker::Date::now().as_millis();
+            let (old, young): (Vec<_>, Vec<_>) = messages
+                .iter()
+                .zip(&letters)
+                .partition(|(m, _)| DeadLetter::due_for_resend(m.timestamp().as_millis(), now));
+            young.iter().for_each(|(m, _)| m.retry_with_options(&delay));
+            if !old.is_empty() {
+                match resend(env, old.iter().map(|(_, letter)| *letter)).await {
+                    Ok(()) => old.iter().for_each(|(m, _)| m.ack()),
+                    Err(error) => {
+                        worker::console_error!("dead letters not sent again, retried: {error}");
+                        old.iter().for_each(|(m, _)| m.retry_with_options(&delay));
+                    }
+                }
+            }
             (report, Some(error.message))
         }
     }
+}
+
+/// Sends copies of the letters to the dead-letter queue, in one call.
+async fn resend<'a>(env: &Env, letters: impl Iterator<Item = &'a DeadLetter>) -> Result<(), String> {
+    let queue = env
+        .queue(DEAD_LETTER_BINDING)
+        .map_err(|_| format!("binding {DEAD_LETTER_BINDING} is missing"))?;
+    let mut copies = Vec::new();
+    for letter in letters {
+        // Parsed by the runtime's JSON, so the copy is a plain object like the letter was.
+        let body = worker::js_sys::JSON::parse(&letter.resent()).map_err(|e| format!("{e:?}"))?;
+        copies.push(RawMessageBuilder::new(body).build_with_content_type(QueueContentType::Json));
+    }
+    queue
+        .send_raw_batch(BatchMessageBuilder::new().messages(copies).build())
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -36,6 +36,7 @@ const INFO: WorkerInfo = WorkerInfo {
         Binding::D1(PLATFORM_DB),
         Binding::Secret(ADMIN_TOKEN),
         Binding::Queue(admin::TELEMETRY_BINDING),
+        Binding::Queue(ingest::DEAD_LETTER_BINDING),
         Binding::Var(TELEMETRY_QUEUE_VAR),
         Binding::Var(TELEMETRY_DLQ_VAR),
         Binding::Var(cloudflare::ACCOUNT),

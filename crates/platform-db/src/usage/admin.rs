@@ -41,8 +41,9 @@ pub async fn project_breaker<S: Sql>(db: &Db<S>, project: &ProjectId) -> Result<
     Ok(row.map(|row| row.breaker).unwrap_or_default())
 }
 
-/// Another spelling of `project` that differs only in (ASCII) case, as a project breaker or as a
-/// project of the config: consumers read both through one `PROJECT:{SLUG}:STATUS`.
+/// Another spelling of `project` that differs only in case, as a project breaker or as a project
+/// of the config: consumers read both through one `PROJECT:{SLUG}:STATUS`. Project ids are ASCII
+/// (ProjectId), so SQLite's ASCII-only `upper()` finds every one.
 pub async fn project_in_another_case<S: Sql>(
     db: &Db<S>,
     project: &ProjectId,
