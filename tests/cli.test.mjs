@@ -191,6 +191,47 @@ describe("platform CLI", () => {
       assert.ok(Array.isArray((await json(["notifications", "users"])).users ?? (await json(["notifications", "users"])).people));
     });
 
+    it("drives the routes of settings, silences, anomalies, account usage, config history, discovery and people", async () => {
+      const settings = await json(["settings", "show"]);
+      assert.ok(settings.settings && typeof settings.settings === "object", JSON.stringify(settings));
+      const [key, value] = Object.entries(settings.settings).find(([, v]) => typeof v === "number");
+      assert.equal((await cli(["settings", "set", `${key}=${value}`])).status, 0);
+      const refused = await cli(["settings", "set", "no_such_setting=1"]);
+      assert.equal(refused.status, 3, refused.stderr);
+      assert.equal((await cli(["settings", "set", "=1"])).status, 2);
+
+      const added = await json(["silences", "add", "--project", "shop", "--hours", "2", "--reason", "migration"]);
+      const silence = added.silence ?? added;
+      assert.match(silence.expires_at, ISO);
+      assert.match((await cli(["silences", "list"])).stdout, new RegExp(`^${silence.id}\\s+shop\\s.*migration`, "m"));
+      assert.equal((await cli(["silences", "end", String(silence.id)])).status, 0);
+      assert.match((await cli(["silences", "list"])).stdout, /no silences in force/);
+      assert.equal((await cli(["silences", "add", "--hours", "1"])).status, 2, "a matcher is needed");
+
+      assert.equal((await json(["anomalies", "--limit", "5"])).open, 0);
+      assert.ok(Array.isArray((await json(["account", "usage", "--by", "project"])).rows ?? []));
+      const history = await json(["config", "history"]);
+      assert.ok(Array.isArray(history.history), JSON.stringify(history));
+      assert.match((await json(["config", "show"])).version, /^[0-9a-f]{16}$/);
+      assert.equal(typeof (await json(["patterns", "refresh-cache"])).approved, "number");
+      assert.equal(typeof (await json(["patterns", "discover"])).errors_read, "number");
+      const filed = await cli(["gaps", "file", "nobody"]);
+      assert.notEqual(filed.status, 0, "an unknown project is not filed");
+
+      assert.equal((await cli(["notifications", "add", "ops-cli", "--role", "admin", "--name", "Ops"])).status, 0);
+      const issued = await cli(["notifications", "issue-token", "ops-cli", "--label", "laptop"]);
+      assert.equal(issued.status, 0, issued.stderr);
+      const token = issued.stdout.trim();
+      const me = await fetch(new URL("/me", platform.urls["platform-notifications"]), { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 200, "the issued token signs in");
+      const tokens = (await json(["notifications", "tokens", "ops-cli"])).tokens;
+      assert.equal(tokens.length, 1);
+      assert.equal((await cli(["notifications", "revoke-token", "ops-cli", tokens[0].id])).status, 0);
+      assert.ok([401, 403].includes((await fetch(new URL("/me", platform.urls["platform-notifications"]), { headers: { Authorization: `Bearer ${token}` } })).status), "the revoked token is refused");
+      assert.equal((await cli(["notifications", "remove", "ops-cli"])).status, 0);
+      assert.equal((await cli(["notifications", "remove", "ops-cli"])).status, 3);
+    });
+
     it("checks every worker's /health", async () => {
       const health = await cli(["health"]);
       assert.ok([0, 1].includes(health.status), health.stderr);
