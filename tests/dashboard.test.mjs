@@ -76,6 +76,15 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     const trip = await platform.queue(USAGE, "platform-telemetry", [message(TRIPPED, now - 60_000, { d1Writes: 1500 })]);
     assert.equal(trip.retried.length, 0);
     await platform.cron(SENTINEL, "0 * * * *", now);
+    // The account's own usage this month, one collected hour a day, as the collector stores it
+    // ([metric, resource, project, amount]): the cost per day the overview charts.
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    for (let hour = monthStart + HOUR, day = 0; hour < now - HOUR; hour += DAY, day += 1) {
+      await platform.d1.exec(
+        "INSERT OR REPLACE INTO account_usage (hour_at, dataset, lines, sample_interval, collected_at) VALUES (?, ?, ?, 1, ?)",
+        hour, "workers", JSON.stringify([["workers.requests", "shop-api", "shop", 20e6 + day * 1e6]]), hour + HOUR,
+      );
+    }
 
     // An error, filed on the fake GitHub.
     await platform.kv.put("SCRIPT_MAP:shop-api", JSON.stringify({ project: "shop", repository: "acme/shop", tier: 1, displayName: "Shop" }));

@@ -137,11 +137,26 @@ mod tests {
     fn reference_lines_are_labelled_and_the_scale_makes_room_for_them() {
         let mut html = Html::new();
         let points = vec![("2026-03-01".to_owned(), 10.0)];
-        bars(&mut html, "Month", &points, "USD", &[("budget", 40.0), ("forecast", 20.0)]);
+        bars(
+            &mut html,
+            "Month",
+            &points,
+            "USD",
+            &[("budget", 40.0), ("forecast", 20.0)],
+        );
         let svg = html.into_string();
-        assert!(svg.contains("height=\"32.5\""), "the bar is scaled to the budget: {svg}");
-        assert!(svg.contains("y1=\"10.0\" y2=\"10.0\"><title>budget 40 USD</title>"), "{svg}");
-        assert!(svg.contains("y1=\"75.0\" y2=\"75.0\"><title>forecast 20 USD</title>"), "{svg}");
+        assert!(
+            svg.contains("height=\"32.5\""),
+            "the bar is scaled to the budget: {svg}"
+        );
+        assert!(
+            svg.contains("y1=\"10.0\" y2=\"10.0\"><title>budget 40 USD</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("y1=\"75.0\" y2=\"75.0\"><title>forecast 20 USD</title>"),
+            "{svg}"
+        );
         assert!(svg.contains(">forecast</text>"));
     }
 

@@ -101,10 +101,7 @@ impl Ledger {
 
     /// A project's usage of `metric` over all its features: today's and this month's.
     pub fn project_used(&self, project: &str, metric: Metric) -> (f64, f64) {
-        self.used_where(
-            |f| f.split(':').next() == Some(project),
-            metric,
-        )
+        self.used_where(|f| f.split(':').next() == Some(project), metric)
     }
 
     fn used_where(&self, feature: impl Fn(&str) -> bool, metric: Metric) -> (f64, f64) {

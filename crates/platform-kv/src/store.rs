@@ -125,13 +125,15 @@ impl<K: Kv, C: Clock> Store<K, C> {
     {
         match self.kv.get(key.as_str()).await? {
             None => Ok(None),
-            Some(raw) => serde_json::from_str(&raw).map(Some).map_err(|e| StoreError::Value {
-                key: key.to_string(),
-                error: ValueError {
-                    expected: format!("JSON {} ({e})", T::SHAPE),
-                    found: ValueError::new(F::Value::FORMAT, &raw).found,
-                },
-            }),
+            Some(raw) => serde_json::from_str(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Value {
+                    key: key.to_string(),
+                    error: ValueError {
+                        expected: format!("JSON {} ({e})", T::SHAPE),
+                        found: ValueError::new(F::Value::FORMAT, &raw).found,
+                    },
+                }),
         }
     }
 

@@ -72,7 +72,16 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         html,
         "Projects",
         headers(
-            &["Project", "State", "Why", "Since", "Until", "Today", "This month", "Actions"],
+            &[
+                "Project",
+                "State",
+                "Why",
+                "Since",
+                "Until",
+                "Today",
+                "This month",
+                "Actions",
+            ],
             viewer,
         ),
     );

@@ -298,8 +298,14 @@ mod tests {
         assert!(page.contains("$40.00") && page.contains("$50.00"));
         assert!(page.contains("Cost per day (USD, estimate)"));
         let month = &page[page.find("Month to date, day by day (USD, estimate)").unwrap()..];
-        assert!(month.contains("<title>2026-03-02: 5 USD</title>"), "running total: {month}");
-        assert!(month.contains("<title>budget 50 USD</title>") && month.contains("<title>forecast 40 USD</title>"));
+        assert!(
+            month.contains("<title>2026-03-02: 5 USD</title>"),
+            "running total: {month}"
+        );
+        assert!(
+            month.contains("<title>budget 50 USD</title>")
+                && month.contains("<title>forecast 40 USD</title>")
+        );
         assert!(page.contains("<td>shop</td>"));
         let sparse = render_with(Ok(json!({"basis": "billing", "actual_usd": 3})));
         assert!(sparse.contains("$3.00") && sparse.contains("billed"));

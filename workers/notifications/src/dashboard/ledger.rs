@@ -96,6 +96,11 @@ async fn project_limits(context: &Context) -> BTreeMap<String, (Limits, Limits)>
         .as_object()
         .into_iter()
         .flatten()
-        .map(|(project, period)| (project.clone(), (limits(&period["daily"]), limits(&period["monthly"]))))
+        .map(|(project, period)| {
+            (
+                project.clone(),
+                (limits(&period["daily"]), limits(&period["monthly"])),
+            )
+        })
         .collect()
 }
