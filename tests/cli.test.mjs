@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -191,6 +191,47 @@ describe("platform CLI", () => {
       assert.ok(Array.isArray((await json(["notifications", "users"])).users ?? (await json(["notifications", "users"])).people));
     });
 
+    it("drives the routes of settings, silences, anomalies, account usage, config history, discovery and people", async () => {
+      const settings = await json(["settings", "show"]);
+      assert.ok(settings.settings && typeof settings.settings === "object", JSON.stringify(settings));
+      const [key, value] = Object.entries(settings.settings).find(([, v]) => typeof v === "number");
+      assert.equal((await cli(["settings", "set", `${key}=${value}`])).status, 0);
+      const refused = await cli(["settings", "set", "no_such_setting=1"]);
+      assert.equal(refused.status, 3, refused.stderr);
+      assert.equal((await cli(["settings", "set", "=1"])).status, 2);
+
+      const added = await json(["silences", "add", "--project", "shop", "--hours", "2", "--reason", "migration"]);
+      const silence = added.silence ?? added;
+      assert.match(silence.expires_at, ISO);
+      assert.match((await cli(["silences", "list"])).stdout, new RegExp(`^${silence.id}\\s+shop\\s.*migration`, "m"));
+      assert.equal((await cli(["silences", "end", String(silence.id)])).status, 0);
+      assert.match((await cli(["silences", "list"])).stdout, /no silences in force/);
+      assert.equal((await cli(["silences", "add", "--hours", "1"])).status, 2, "a matcher is needed");
+
+      assert.equal((await json(["anomalies", "--limit", "5"])).open, 0);
+      assert.ok(Array.isArray((await json(["account", "usage", "--by", "project"])).rows ?? []));
+      const history = await json(["config", "history"]);
+      assert.ok(Array.isArray(history.history), JSON.stringify(history));
+      assert.match((await json(["config", "show"])).version, /^[0-9a-f]{16}$/);
+      assert.equal(typeof (await json(["patterns", "refresh-cache"])).approved, "number");
+      assert.equal(typeof (await json(["patterns", "discover"])).errors_read, "number");
+      const filed = await cli(["gaps", "file", "nobody"]);
+      assert.notEqual(filed.status, 0, "an unknown project is not filed");
+
+      assert.equal((await cli(["notifications", "add", "ops-cli", "--role", "admin", "--name", "Ops"])).status, 0);
+      const issued = await cli(["notifications", "issue-token", "ops-cli", "--label", "laptop"]);
+      assert.equal(issued.status, 0, issued.stderr);
+      const token = issued.stdout.trim();
+      const me = await fetch(new URL("/me", platform.urls["platform-notifications"]), { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(me.status, 200, "the issued token signs in");
+      const tokens = (await json(["notifications", "tokens", "ops-cli"])).tokens;
+      assert.equal(tokens.length, 1);
+      assert.equal((await cli(["notifications", "revoke-token", "ops-cli", tokens[0].id])).status, 0);
+      assert.ok([401, 403].includes((await fetch(new URL("/me", platform.urls["platform-notifications"]), { headers: { Authorization: `Bearer ${token}` } })).status), "the revoked token is refused");
+      assert.equal((await cli(["notifications", "remove", "ops-cli"])).status, 0);
+      assert.equal((await cli(["notifications", "remove", "ops-cli"])).status, 3);
+    });
+
     it("checks every worker's /health", async () => {
       const health = await cli(["health"]);
       assert.ok([0, 1].includes(health.status), health.stderr);
@@ -326,10 +367,13 @@ describe("platform CLI", () => {
     it("deploys in dependency order: a dry run checks every worker with wrangler and lists the other steps", async () => {
       const deploy = await cli(["deploy", "--dry-run"], {
         // wrangler runs each config's build command (scripts/build, cargo): the operator's own home.
-        env: { WRANGLER: join(REPO_ROOT, "node_modules", ".bin", "wrangler"), HOME: homedir() },
+        env: { WRANGLER: join(REPO_ROOT, "node_modules", ".bin", "wrangler"), HOME: homedir(), PLATFORM_WORKERS_SUBDOMAIN: "acme" },
       });
       assert.equal(deploy.status, 0, deploy.stderr);
-      const lines = deploy.stdout.split("\n");
+      for (const name of ["platform-usage", "platform-error-collector", "platform-sentinel", "platform-notifications", "platform-sync-config", "platform-pattern-discovery"]) {
+        assert.match(deploy.stdout, new RegExp(`^  ${name} will answer on https://${name}\\.acme\\.workers\\.dev$`, "m"), name);
+      }
+      const lines = deploy.stdout.split("\n").filter((line) => !line.startsWith("  "));
       const at = (text) => lines.findIndex((line) => line.includes(text));
       assert.match(lines[0], /^· apply the D1 migrations to platform: .*wrangler d1 migrations apply platform --remote -c wrangler\/.*\.toml$/);
       assert.ok(at("→ deploy platform-notifications") < at("→ deploy platform-usage"), deploy.stdout);
@@ -341,6 +385,53 @@ describe("platform CLI", () => {
         assert.ok(deploy.stdout.includes(`deploy -c wrangler/${crate}.toml --dry-run --outdir ${outdir}`), crate);
         assert.ok(readdirSync(outdir).some((file) => file.endsWith(".js")), `${crate}: the bundle wrangler made`);
       }
+    });
+
+    it("deploys with the recorded commands, saves a routed worker's URL and refuses a worker without one", async () => {
+      const dir = mkdtempSync(join(home, "deploy-"));
+      cpSync(join(REPO_ROOT, "wrangler"), join(dir, "wrangler"), { recursive: true });
+      const wrangler = join(dir, "wrangler");
+      const sentinelToml = join(wrangler, "sentinel.toml");
+      // The sentinel on a domain of the account: .invalid never resolves, so its health is "unreachable".
+      writeFileSync(sentinelToml, readFileSync(sentinelToml, "utf8").replace("workers_dev = true", 'workers_dev = false\nroutes = [{ pattern = "sentinel.invalid", custom_domain = true }]'));
+      // A wrangler that records each command and what it was given on standard input.
+      const log = join(dir, "wrangler.log");
+      const fake = join(dir, "wrangler.sh");
+      writeFileSync(fake, `#!/bin/sh\nprintf '%s|%s\\n' "$*" "$(cat)" >> ${log}\n`, { mode: 0o755 });
+      const settings = join(dir, "settings.toml");
+      const locals = Object.entries(platform.urls)
+        .filter(([name]) => name !== CLOUDFLARE_API_PORT.name && name !== "platform-sentinel")
+        .map(([name, url]) => `${name} = "${url.replace(/\/$/, "")}"`);
+      writeFileSync(settings, `[default]\nadmin_token = "cli-test-token"\nworkers_subdomain = "acme"\n\n[default.urls]\n${locals.join("\n")}\n`, { mode: 0o600 });
+      const env = { WRANGLER: fake, PLATFORM_CONFIG: settings, GITHUB_TOKEN: "ghp-recorded" };
+
+      const deploy = await cli(["deploy", "--wrangler-dir", wrangler], { env });
+      assert.equal(deploy.status, 1, `only the routed sentinel is unreachable: ${deploy.stdout}${deploy.stderr}`);
+      assert.match(deploy.stdout, /^  platform-sentinel will answer on https:\/\/sentinel\.invalid$/m);
+      assert.match(deploy.stdout, /^  platform-usage will answer on https:\/\/platform-usage\.acme\.workers\.dev$/m);
+      const commands = readFileSync(log, "utf8").trim().split("\n").map((line) => line.split("|"));
+      assert.match(commands[0][0], /^d1 migrations apply platform --remote -c /);
+      const deployed = commands.filter(([args]) => args.startsWith("deploy -c ")).map(([args]) => /wrangler\/([a-z-]+)\.toml/.exec(args)[1]);
+      assert.equal(deployed.length, 6, JSON.stringify(commands));
+      assert.ok(deployed.indexOf("platform-usage") < deployed.indexOf("sentinel"), deployed.join(" "));
+      const github = commands.find(([args]) => args.startsWith("secret put GITHUB_TOKEN"));
+      assert.match(github[0], /-c .*wrangler\/error-collector\.toml$/);
+      assert.equal(github[1], "ghp-recorded", "the secret went on standard input");
+      assert.ok(commands.every(([args]) => !args.includes("ghp-recorded") && !args.includes("cli-test-token")), "no secret on a command line");
+      assert.equal(commands.filter(([args]) => args.startsWith("secret put ADMIN_TOKEN")).length, 6);
+      assert.match(readFileSync(settings, "utf8"), /\[default\.urls\][^[]*platform-sentinel = "https:\/\/sentinel\.invalid"/);
+      assert.match(deploy.stdout, /^platform-usage\s+http:\/\/127\.0\.0\.1:\d+\s+healthy/m);
+      assert.match(deploy.stdout, /^platform-sentinel\s+https:\/\/sentinel\.invalid\s+unreachable/m);
+      assert.match(deploy.stderr, /deployed, but not healthy: .*platform-sentinel/);
+
+      // No URL at all: refused before any command runs.
+      writeFileSync(sentinelToml, readFileSync(sentinelToml, "utf8").replace(/routes = .*\n/, ""));
+      rmSync(log);
+      const refused = await cli(["deploy", "--wrangler-dir", wrangler], { env });
+      assert.equal(refused.status, 2);
+      assert.match(refused.stderr, /a worker would have no URL:\n.*sentinel\.toml: workers_dev = false and no routes/);
+      assert.match(refused.stderr, /hint: set workers_dev = true or a host-wide route/);
+      assert.ok(!existsSync(log), "nothing ran");
     });
 
     it("lists each finding of doctor with its fix", async () => {

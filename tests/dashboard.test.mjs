@@ -57,6 +57,11 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     const now = Date.now();
     await platform.kv.put(featureBudgetKey(CART), JSON.stringify({ kv_writes: 5000, d1_writes: 10000 }));
     await platform.kv.put(featureBudgetKey(TRIPPED), JSON.stringify({ d1_writes: 1000 }));
+    // The budgets document as sync-config writes it: the shop's limits on all its features, the account's dollars.
+    await platform.kv.put("CONFIG:BUDGETS", JSON.stringify({
+      projects: { shop: { daily: { kv_writes: 50000 }, monthly: { kv_writes: 2000000 } } },
+      account: { monthly: { cost_usd: 50 } },
+    }));
     const history = [];
     for (let back = 29; back >= 0; back -= 1) {
       const at = now - back * DAY - 60_000;
@@ -71,6 +76,15 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     const trip = await platform.queue(USAGE, "platform-telemetry", [message(TRIPPED, now - 60_000, { d1Writes: 1500 })]);
     assert.equal(trip.retried.length, 0);
     await platform.cron(SENTINEL, "0 * * * *", now);
+    // The account's own usage this month, one collected hour a day, as the collector stores it
+    // ([metric, resource, project, amount]): the cost per day the overview charts.
+    const monthStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
+    for (let hour = monthStart + HOUR, day = 0; hour < now - HOUR; hour += DAY, day += 1) {
+      await platform.d1.exec(
+        "INSERT OR REPLACE INTO account_usage (hour_at, dataset, lines, sample_interval, collected_at) VALUES (?, ?, ?, 1, ?)",
+        hour, "workers", JSON.stringify([["workers.requests", "shop-api", "shop", 20e6 + day * 1e6]]), hour + HOUR,
+      );
+    }
 
     // An error, filed on the fake GitHub.
     await platform.kv.put("SCRIPT_MAP:shop-api", JSON.stringify({ project: "shop", repository: "acme/shop", tier: 1, displayName: "Shop" }));
@@ -152,6 +166,16 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     assert.match(overview, new RegExp(`tripped\\s+${TRIPPED}`));
     assert.match(overview, new RegExp(`silent\\s+${SILENT}`));
     assert.match(overview, /Fullest budgets/);
+    assert.match(overview, /\$50\.00\nmonthly budget/);
+    // The month so far, day by day (a running total), against the budget and the forecast.
+    const month = page.locator("figure", { has: page.locator("svg > title", { hasText: "Month to date, day by day (USD, estimate)" }) });
+    const days = await month.locator("rect.bar > title").allTextContents();
+    const thisMonth = new Date().toISOString().slice(0, 8);
+    assert.ok(days.length >= 1 && days.every((d) => d.startsWith(thisMonth)), days.join(", "));
+    const totals = days.map((d) => Number(/: ([\d.,]+) USD/.exec(d)[1].replace(/,/g, "")));
+    assert.ok(totals.every((t, i) => i === 0 || t >= totals[i - 1]), `a running total: ${totals}`);
+    assert.equal(await month.locator("line.limit > title", { hasText: /^budget 50 USD$/ }).count(), 1);
+    assert.equal(await month.locator("line.limit > title", { hasText: /^forecast [\d.,]+ USD$/ }).count(), 1);
     await shoot(page, "overview");
 
     await page.goto(`${origin}/dashboard/budgets`);
@@ -159,6 +183,10 @@ describe("dashboard", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIU
     assert.match(budgets, /1,500 \/ 1,000 d1_writes \(150 %\)/);
     assert.match(budgets, new RegExp(`${CART}\\s+enabled`));
     assert.match(budgets, /daily budget exceeded: d1_writes = 1500 of 1000/);
+    // The shop's own limits, against the total of its features: today's cart (1,200) and the month's.
+    const shop = await page.locator("tr", { has: page.locator("td", { hasText: /^shop$/ }) }).innerText();
+    assert.match(shop, /1,200 \/ 50,000 kv_writes \(\d+ %\)/);
+    assert.match(shop, /[\d,]+ \/ 2,000,000 kv_writes \(\d+ %\)/);
     assert.equal(await page.locator("button", { hasText: "Disable" }).count() > 0, true);
     await shoot(page, "budgets");
 

@@ -10,6 +10,8 @@ mod failure;
 mod http;
 mod init;
 mod render;
+#[cfg(test)]
+mod routes;
 mod schema;
 mod target;
 mod wire;
@@ -82,8 +84,19 @@ enum Command {
     /// Transient-error patterns proposed by pattern discovery.
     #[command(subcommand)]
     Patterns(admin::PatternCommand),
-    /// Telemetry gaps the sentinel sees: features and scripts gone silent.
-    Gaps,
+    /// Telemetry gaps the sentinel sees: features and scripts gone silent; `gaps file` files one.
+    Gaps(admin::GapsArgs),
+    /// Cost anomalies the sentinel found, open first.
+    Anomalies(admin::AnomaliesArgs),
+    /// Silence the sentinel's alerts for a project, feature or kind for a while.
+    #[command(subcommand)]
+    Silences(admin::SilenceCommand),
+    /// The account's own usage from Cloudflare's analytics, and its backfill.
+    #[command(subcommand)]
+    Account(admin::AccountCommand),
+    /// platform-usage's operator settings.
+    #[command(subcommand)]
+    Settings(admin::SettingsCommand),
     /// Telemetry that was rejected or dead-lettered.
     #[command(subcommand)]
     Dlq(admin::DlqCommand),
@@ -154,7 +167,11 @@ fn admin_command(command: Command) -> Result<admin::Command, Failure> {
         Command::Resume => admin::Command::Resume,
         Command::Errors(c) => admin::Command::Errors(c),
         Command::Patterns(c) => admin::Command::Patterns(c),
-        Command::Gaps => admin::Command::Gaps,
+        Command::Gaps(args) => admin::Command::Gaps(args),
+        Command::Anomalies(args) => admin::Command::Anomalies(args),
+        Command::Silences(c) => admin::Command::Silences(c),
+        Command::Account(c) => admin::Command::Account(c),
+        Command::Settings(c) => admin::Command::Settings(c),
         Command::Dlq(c) => admin::Command::Dlq(c),
         Command::Notifications(c) => admin::Command::Notifications(c),
         Command::Config(_)

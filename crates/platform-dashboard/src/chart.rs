@@ -3,16 +3,17 @@
 
 use crate::html::{figure, Html};
 
-/// A bar per labelled value (a day's usage or cost), scaled to the largest, with an optional
-/// reference line (a daily budget). `unit` follows each value in the tooltips: "USD", "d1_writes".
-pub fn bars(html: &mut Html, title: &str, points: &[(String, f64)], unit: &str, line: Option<f64>) {
+/// A bar per labelled value (a day's usage or cost), scaled to the largest, with labelled
+/// reference lines (a budget, a forecast). `unit` follows each value in the tooltips: "USD",
+/// "d1_writes".
+pub fn bars(html: &mut Html, title: &str, points: &[(String, f64)], unit: &str, lines: &[(&str, f64)]) {
     const W: f64 = 600.0;
     const H: f64 = 160.0;
     const BASE: f64 = 140.0;
     let top = points
         .iter()
         .map(|(_, v)| *v)
-        .chain(line)
+        .chain(lines.iter().map(|(_, v)| *v))
         .fold(0.0_f64, f64::max)
         .max(f64::MIN_POSITIVE);
     let n = points.len().max(1) as f64;
@@ -45,17 +46,23 @@ pub fn bars(html: &mut Html, title: &str, points: &[(String, f64)], unit: &str, 
             .text(unit)
             .raw("</title></rect>");
     }
-    if let Some(line) = line {
-        let y = BASE - line / top * (BASE - 10.0);
+    for (label, line) in lines {
+        let y = fmt1(BASE - line / top * (BASE - 10.0));
         html.raw("<line class=\"limit\" x1=\"0\" x2=\"600\" y1=\"")
-            .show(fmt1(y))
+            .show(&y)
             .raw("\" y2=\"")
-            .show(fmt1(y))
-            .raw("\"><title>limit ")
-            .text(&figure(line))
+            .show(&y)
+            .raw("\"><title>")
+            .text(label)
+            .raw(" ")
+            .text(&figure(*line))
             .raw(" ")
             .text(unit)
-            .raw("</title></line>");
+            .raw("</title></line><text class=\"tick\" x=\"4\" y=\"")
+            .show(fmt1((BASE - line / top * (BASE - 10.0) - 3.0).max(10.0)))
+            .raw("\">")
+            .text(label)
+            .raw("</text>");
     }
     if let (Some((first, _)), Some((last, _))) = (points.first(), points.last()) {
         html.raw("<text class=\"tick\" x=\"0\" y=\"156\">")
@@ -110,7 +117,7 @@ mod tests {
     fn bars_scale_to_the_largest_and_say_their_figures() {
         let mut html = Html::new();
         let points = vec![("2026-03-01".to_owned(), 10.0), ("2026-03-02".to_owned(), 20.0)];
-        bars(&mut html, "Cost per day", &points, "USD", None);
+        bars(&mut html, "Cost per day", &points, "USD", &[]);
         let svg = html.into_string();
         assert!(
             svg.contains("aria-label=\"Cost per day: 30 USD in all\""),
@@ -123,6 +130,34 @@ mod tests {
         assert!(svg.contains("height=\"65.0\""), "{svg}");
         assert!(svg.contains("<title>2026-03-02: 20 USD</title>"));
         assert!(!svg.contains("style="), "the CSP allows no inline style");
+        assert!(!svg.contains("class=\"limit\""));
+    }
+
+    #[test]
+    fn reference_lines_are_labelled_and_the_scale_makes_room_for_them() {
+        let mut html = Html::new();
+        let points = vec![("2026-03-01".to_owned(), 10.0)];
+        bars(
+            &mut html,
+            "Month",
+            &points,
+            "USD",
+            &[("budget", 40.0), ("forecast", 20.0)],
+        );
+        let svg = html.into_string();
+        assert!(
+            svg.contains("height=\"32.5\""),
+            "the bar is scaled to the budget: {svg}"
+        );
+        assert!(
+            svg.contains("y1=\"10.0\" y2=\"10.0\"><title>budget 40 USD</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("y1=\"75.0\" y2=\"75.0\"><title>forecast 20 USD</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains(">forecast</text>"));
     }
 
     #[test]

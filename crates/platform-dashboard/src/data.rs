@@ -71,6 +71,8 @@ pub struct Ledger {
     pub usage: BTreeMap<(String, String, Metric), f64>,
     /// Feature key → its daily and its monthly limits.
     pub limits: BTreeMap<String, (Limits, Limits)>,
+    /// Project → the daily and monthly limits on the total of all its features.
+    pub project_limits: BTreeMap<String, (Limits, Limits)>,
 }
 
 impl Ledger {
@@ -94,10 +96,19 @@ impl Ledger {
 
     /// A feature's amount of `metric` today and this month.
     pub fn used(&self, feature: &str, metric: Metric) -> (f64, f64) {
+        self.used_where(|f| f == feature, metric)
+    }
+
+    /// A project's usage of `metric` over all its features: today's and this month's.
+    pub fn project_used(&self, project: &str, metric: Metric) -> (f64, f64) {
+        self.used_where(|f| f.split(':').next() == Some(project), metric)
+    }
+
+    fn used_where(&self, feature: impl Fn(&str) -> bool, metric: Metric) -> (f64, f64) {
         let mut today = 0.0;
         let mut month = 0.0;
         for ((f, day, m), value) in &self.usage {
-            if f == feature && *m == metric {
+            if *m == metric && feature(f) {
                 if self.in_month(day) {
                     month += value;
                 }

@@ -115,6 +115,28 @@ impl<K: Kv, C: Clock> Store<K, C> {
         }
     }
 
+    /// Reads part of a JSON family's value: only the fields `P` declares are decoded, so a reader
+    /// that needs one section of a large document does not carry the decoder of all of it.
+    pub async fn get_part<T, F, P>(&self, key: &Key<F>) -> Result<Option<P>, StoreError>
+    where
+        T: crate::value::JsonShape,
+        F: Family<Value = crate::value::Json<T>>,
+        P: serde::de::DeserializeOwned,
+    {
+        match self.kv.get(key.as_str()).await? {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str(&raw)
+                .map(Some)
+                .map_err(|e| StoreError::Value {
+                    key: key.to_string(),
+                    error: ValueError {
+                        expected: format!("JSON {} ({e})", T::SHAPE),
+                        found: ValueError::new(F::Value::FORMAT, &raw).found,
+                    },
+                }),
+        }
+    }
+
     pub async fn get_with_metadata<F: Family>(
         &self,
         key: &Key<F>,

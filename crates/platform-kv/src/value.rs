@@ -17,7 +17,7 @@ pub struct ValueError {
 }
 
 impl ValueError {
-    fn new(format: ValueFormat, found: &str) -> Self {
+    pub(crate) fn new(format: ValueFormat, found: &str) -> Self {
         let mut found = found.to_owned();
         if found.len() > 80 {
             let cut = (0..=80).rev().find(|i| found.is_char_boundary(*i)).unwrap_or(0);

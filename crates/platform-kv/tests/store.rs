@@ -436,3 +436,42 @@ mod primitives {
         assert_eq!(left, ["NOTIFICATION_READ:bob:n1"]);
     }
 }
+
+mod parts {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct ProjectsOnly {
+        #[serde(default)]
+        projects: BTreeMap<String, serde_json::Value>,
+    }
+
+    #[test]
+    fn a_part_of_a_json_value_is_read_alone_and_a_bad_one_names_its_key() {
+        let (clock, _, store) = setup(PlatformWorker::SyncConfig);
+        let key = BudgetsConfig::key().unwrap();
+        assert_eq!(
+            block_on(store.get_part::<_, _, ProjectsOnly>(&key)).unwrap(),
+            None
+        );
+        let raw = json!({"projects": {"shop": {"daily": {"kv_writes": 5}}}, "defaults": {}, "alerts": {}});
+        block_on(
+            store
+                .kv()
+                .put(key.as_str(), &raw.to_string(), &PutOptions::default()),
+        )
+        .unwrap();
+        let part: ProjectsOnly = block_on(store.get_part(&key)).unwrap().unwrap();
+        assert_eq!(part.projects["shop"], json!({"daily": {"kv_writes": 5}}));
+        clock.advance_secs(2);
+        block_on(
+            store
+                .kv()
+                .put(key.as_str(), "{\"projects\": 3}", &PutOptions::default()),
+        )
+        .unwrap();
+        let error = block_on(store.get_part::<_, _, ProjectsOnly>(&key)).unwrap_err();
+        assert!(error.to_string().contains("CONFIG:BUDGETS"), "{error}");
+    }
+}

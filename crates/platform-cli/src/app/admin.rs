@@ -31,7 +31,11 @@ pub enum Command {
     Resume,
     Errors(ErrorCommand),
     Patterns(PatternCommand),
-    Gaps,
+    Gaps(GapsArgs),
+    Anomalies(AnomaliesArgs),
+    Silences(SilenceCommand),
+    Account(AccountCommand),
+    Settings(SettingsCommand),
     Dlq(DlqCommand),
     Notifications(NotificationCommand),
 }
@@ -146,6 +150,96 @@ pub enum PatternCommand {
         #[command(flatten)]
         reason: ReasonArgs,
     },
+    /// Run discovery now (bounded as the daily run is) and show its report.
+    Discover,
+    /// Rewrite the approved and shadow pattern lists in KV from D1.
+    RefreshCache,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GapsArgs {
+    #[command(subcommand)]
+    pub command: Option<GapCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GapCommand {
+    /// File a coverage-gap issue for a project now (at most one per project per UTC day).
+    File {
+        project: String,
+        /// `owner/name`; default: the repository the project's errors go to.
+        #[arg(long)]
+        repository: Option<String>,
+        /// The share of the project's features sending telemetry, 0 to 1.
+        #[arg(long)]
+        coverage: Option<f64>,
+        /// What is missing, in a sentence: kept in the issue.
+        #[arg(long)]
+        details: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SilenceCommand {
+    /// The silences in force.
+    List,
+    /// Record matching alerts without sending them, for a while (at least one matcher).
+    Add {
+        #[arg(long)]
+        project: Option<String>,
+        #[arg(long)]
+        feature: Option<String>,
+        /// gap, heartbeat, anomaly or platform.
+        #[arg(long, value_parser = ["gap", "heartbeat", "anomaly", "platform"])]
+        kind: Option<String>,
+        /// How long, in hours (at most 30 days).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=720))]
+        hours: u32,
+        #[command(flatten)]
+        reason: ReasonArgs,
+    },
+    /// End a silence now (it stays on record).
+    End { id: u64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// The account's own usage collected from Cloudflare's analytics, per hour range.
+    Usage {
+        /// From (`YYYY-MM-DD` or ISO 8601, UTC); default: the last 24 settled hours.
+        #[arg(long)]
+        from: Option<String>,
+        /// To, exclusive (at most 31 days after `from`).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "product", value_parser = ["product", "project", "script"])]
+        by: String,
+    },
+    /// Collect settled hours again (at most 24), replacing what was collected.
+    Backfill {
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// The effective settings (stored over the defaults) and any problem with them.
+    Show,
+    /// Change settings: each `KEY=VALUE` (a number, true/false or text), all validated first.
+    Set {
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        pairs: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -165,6 +259,30 @@ pub enum DlqCommand {
 pub enum NotificationCommand {
     /// The people the notifications worker knows.
     Users,
+    /// Register a person: who may read the inbox and the dashboard.
+    Add {
+        id: String,
+        /// `admin` may act from the dashboard; any other role reads.
+        #[arg(long)]
+        role: String,
+        /// The Access email that signs in as them.
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long = "name")]
+        display_name: Option<String>,
+    },
+    /// Remove a person and revoke their tokens.
+    Remove { id: String },
+    /// A person's personal tokens (never the token itself).
+    Tokens { id: String },
+    /// Issue a personal token; it is shown once.
+    IssueToken {
+        id: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Revoke one of a person's tokens, by the id `tokens` lists.
+    RevokeToken { id: String, token: String },
 }
 
 /// A path segment: the platform's ids never need escaping, but a typo with `/` or `?` must not
@@ -278,8 +396,67 @@ pub fn run(command: Command, platform: &Platform, out: &Output) -> Result<(), Fa
         }
         Command::Errors(command) => errors(command, &client, out, now)?,
         Command::Patterns(command) => patterns(command, &client, out, now)?,
-        Command::Gaps => {
+        Command::Gaps(GapsArgs { command: None }) => {
             let body = client.get(SENTINEL, "/gaps")?;
+            out.emit(&body, || print_generic(&body, out, now));
+        }
+        Command::Gaps(GapsArgs {
+            command:
+                Some(GapCommand::File {
+                    project: raw,
+                    repository,
+                    coverage,
+                    details,
+                }),
+        }) => {
+            let mut request = json!({"project": project(&raw)?});
+            if let Some(repository) = repository {
+                request["repository"] = json!(repository);
+            }
+            if let Some(coverage) = coverage {
+                if !(0.0..=1.0).contains(&coverage) {
+                    return Err(Failure::usage(format!(
+                        "--coverage {coverage}: a share from 0 to 1"
+                    )));
+                }
+                request["coverage"] = json!(coverage);
+            }
+            if let Some(details) = details {
+                request["details"] = json!(details);
+            }
+            let body = client.post(COLLECTOR, "/gap-alerts", &request)?;
+            out.emit(&body, || print_record(&body, out, now));
+        }
+        Command::Anomalies(args) => {
+            let body = client.get(SENTINEL, &format!("/anomalies?limit={}", args.limit))?;
+            out.emit(&body, || print_generic(&body, out, now));
+        }
+        Command::Silences(command) => silences(command, &client, out, now)?,
+        Command::Account(AccountCommand::Usage { from, to, by }) => {
+            let mut query = format!("by={by}");
+            for (name, value) in [("from", from), ("to", to)] {
+                if let Some(value) = value {
+                    query.push_str(&format!("&{name}={}", segment(&value, name)?));
+                }
+            }
+            let body = client.get(USAGE, &format!("/usage/account?{query}"))?;
+            out.emit(&body, || print_generic(&body, out, now));
+        }
+        Command::Account(AccountCommand::Backfill { from, to }) => {
+            let path = format!(
+                "/usage/backfill?from={}&to={}",
+                segment(&from, "from")?,
+                segment(&to, "to")?
+            );
+            let body = client.post_empty(USAGE, &path)?;
+            out.emit(&body, || print_generic(&body, out, now));
+        }
+        Command::Settings(SettingsCommand::Show) => {
+            let body = client.get(USAGE, "/settings")?;
+            out.emit(&body, || print_generic(&body, out, now));
+        }
+        Command::Settings(SettingsCommand::Set { pairs }) => {
+            let body = client.put(USAGE, "/settings", &settings_body(&pairs)?)?;
             out.emit(&body, || print_generic(&body, out, now));
         }
         Command::Dlq(DlqCommand::List) => {
@@ -308,11 +485,158 @@ pub fn run(command: Command, platform: &Platform, out: &Output) -> Result<(), Fa
             let body = client.post_empty(USAGE, &format!("/dlq/{id}/discard"))?;
             out.emit(&body, || println!("message {id}: discarded"));
         }
-        Command::Notifications(NotificationCommand::Users) => {
-            let body = client.get(NOTIFICATIONS, "/users")?;
-            out.emit(&body, || print_generic(&body, out, now));
-        }
+        Command::Notifications(command) => notifications(command, &client, out, now)?,
     }
+    Ok(())
+}
+
+/// `KEY=VALUE` pairs as the settings document: a value that reads as JSON (a number, a boolean)
+/// is that, any other is text.
+fn settings_body(pairs: &[String]) -> Result<Value, Failure> {
+    let mut body = serde_json::Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(Failure::usage(format!("{pair:?} is not KEY=VALUE"))
+                .hint("`platform settings show` lists the keys"));
+        };
+        let value = match serde_json::from_str::<Value>(value) {
+            Ok(parsed @ (Value::Number(_) | Value::Bool(_))) => parsed,
+            _ => Value::String(value.to_owned()),
+        };
+        body.insert(key.to_owned(), value);
+    }
+    Ok(Value::Object(body))
+}
+
+fn silences(
+    command: SilenceCommand,
+    client: &Client,
+    out: &Output,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let body = match command {
+        SilenceCommand::List => {
+            let body = client.get(SENTINEL, "/silences")?;
+            out.emit(&body, || {
+                rows(
+                    out,
+                    &body["silences"],
+                    &[
+                        ("id", "id"),
+                        ("project", "project"),
+                        ("feature", "feature"),
+                        ("kind", "kind"),
+                        ("until", "expires_at"),
+                        ("reason", "reason"),
+                    ],
+                    now,
+                    "no silences in force",
+                )
+            });
+            return Ok(());
+        }
+        SilenceCommand::Add {
+            project: raw_project,
+            feature: raw_feature,
+            kind,
+            hours,
+            reason,
+        } => {
+            if raw_project.is_none() && raw_feature.is_none() && kind.is_none() {
+                return Err(Failure::usage("a silence needs a matcher")
+                    .hint("give --project, --feature or --kind (or several)"));
+            }
+            let mut request = reason_body(&reason);
+            request["expires_at"] = json!((now + chrono::Duration::hours(i64::from(hours)))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            if let Some(raw) = raw_project {
+                request["project"] = json!(project(&raw)?);
+            }
+            if let Some(raw) = raw_feature {
+                request["feature"] = json!(feature(&raw)?);
+            }
+            if let Some(kind) = kind {
+                request["kind"] = json!(kind);
+            }
+            client.post(SENTINEL, "/silences", &request)?
+        }
+        SilenceCommand::End { id } => client.delete(SENTINEL, &format!("/silences/{id}"))?,
+    };
+    out.emit(&body, || print_generic(&body, out, now));
+    Ok(())
+}
+
+fn notifications(
+    command: NotificationCommand,
+    client: &Client,
+    out: &Output,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let body = match command {
+        NotificationCommand::Users => client.get(NOTIFICATIONS, "/users")?,
+        NotificationCommand::Add {
+            id,
+            role,
+            email,
+            display_name,
+        } => {
+            let mut person = json!({"id": id, "role": role});
+            if let Some(email) = email {
+                person["email"] = json!(email);
+            }
+            if let Some(name) = display_name {
+                person["display_name"] = json!(name);
+            }
+            client.post(NOTIFICATIONS, "/users", &person)?
+        }
+        NotificationCommand::Remove { id } => {
+            client.delete(NOTIFICATIONS, &format!("/users/{}", segment(&id, "person id")?))?
+        }
+        NotificationCommand::Tokens { id } => {
+            let body = client.get(
+                NOTIFICATIONS,
+                &format!("/users/{}/tokens", segment(&id, "person id")?),
+            )?;
+            out.emit(&body, || {
+                rows(
+                    out,
+                    &body["tokens"],
+                    &[
+                        ("id", "id"),
+                        ("label", "label"),
+                        ("created", "created_at"),
+                        ("revoked", "revoked_at"),
+                    ],
+                    now,
+                    "no tokens issued",
+                )
+            });
+            return Ok(());
+        }
+        NotificationCommand::IssueToken { id, label } => {
+            let request = label.map_or_else(|| json!({}), |label| json!({"label": label}));
+            let path = format!("/users/{}/tokens", segment(&id, "person id")?);
+            let body = client.post(NOTIFICATIONS, &path, &request)?;
+            out.emit(&body, || {
+                println!("{}", cell(&body["token"]));
+                eprintln!(
+                    "token {} for {}: shown once, only its hash is stored",
+                    cell(&body["id"]),
+                    cell(&body["user"])
+                );
+            });
+            return Ok(());
+        }
+        NotificationCommand::RevokeToken { id, token } => client.delete(
+            NOTIFICATIONS,
+            &format!(
+                "/users/{}/tokens/{}",
+                segment(&id, "person id")?,
+                segment(&token, "token id")?
+            ),
+        )?,
+    };
+    out.emit(&body, || print_generic(&body, out, now));
     Ok(())
 }
 
@@ -438,6 +762,8 @@ fn patterns(
             reason_body(&reason),
             "rejected",
         ),
+        PatternCommand::Discover => ("/discover".to_owned(), json!({}), "run"),
+        PatternCommand::RefreshCache => ("/cache/refresh".to_owned(), json!({}), "refreshed"),
         PatternCommand::Disable { id, reason } => (
             format!("/patterns/{}/disable", segment(&id, "pattern id")?),
             reason_body(&reason),
@@ -445,6 +771,10 @@ fn patterns(
         ),
     };
     let answer = client.post(PATTERNS, &path, &body)?;
+    if path == "/discover" || path == "/cache/refresh" {
+        out.emit(&answer, || print_generic(&answer, out, now));
+        return Ok(());
+    }
     out.emit(&answer, || {
         let pattern = if answer["pattern"].is_object() {
             &answer["pattern"]
@@ -584,7 +914,7 @@ fn print_record(record: &Value, out: &Output, now: DateTime<Utc>) {
 }
 
 /// Any answer: each array of objects as a table of its fields, the scalars as `field: value`.
-fn print_generic(body: &Value, out: &Output, now: DateTime<Utc>) {
+pub fn print_generic(body: &Value, out: &Output, now: DateTime<Utc>) {
     let Some(fields) = body.as_object() else {
         println!("{}", cell(body));
         return;

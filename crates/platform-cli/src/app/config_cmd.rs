@@ -46,6 +46,10 @@ pub enum ConfigCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The config the platform holds: its version, apply progress and last drift check.
+    Show,
+    /// The configs applied before the current one, newest first.
+    History,
 }
 
 pub fn run(command: ConfigCommand, env: Option<&str>, out: &Output) -> Result<(), Failure> {
@@ -104,6 +108,24 @@ pub fn run(command: ConfigCommand, env: Option<&str>, out: &Output) -> Result<()
             Ok(())
         }
         ConfigCommand::Apply { files, dry_run } => apply(&files.dir, dry_run, env, out),
+        ConfigCommand::Show | ConfigCommand::History => {
+            let platform = target::Platform::resolve(env)?;
+            let client = http::Client::new(&platform);
+            let show = matches!(command, ConfigCommand::Show);
+            let body = client.get(
+                PlatformWorker::SyncConfig,
+                if show { "/config" } else { "/history" },
+            )?;
+            out.emit(&body, || {
+                let mut shown = body.clone();
+                // The document is the files themselves: `config plan` reads them better.
+                if let Some(fields) = shown.as_object_mut() {
+                    fields.remove("document");
+                }
+                super::admin::print_generic(&shown, out, chrono::Utc::now());
+            });
+            Ok(())
+        }
     }
 }
 

@@ -45,6 +45,88 @@ const SECRETS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Where a deployed worker answers, as its wrangler config says: the admin API, `/health` and the
+/// dashboard answer at the root of a host, so a route must take a whole host (`host/*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// `https://<name>.<subdomain>.workers.dev`.
+    WorkersDev,
+    /// `https://<host>`, from the config's first host-wide route.
+    Route(String),
+}
+
+/// A key wrangler lets `[env.NAME]` inherit from the top level.
+fn inherited<'a>(config: &'a Value, environment: &str, key: &str) -> &'a Value {
+    match &section(config, environment)[key] {
+        Value::Null => &config[key],
+        value => value,
+    }
+}
+
+/// The address of one worker's config, or why it has none.
+pub fn address(config: &Value, environment: &str) -> Result<Address, String> {
+    let routes: Vec<&str> = match inherited(config, environment, "routes") {
+        Value::Array(routes) => routes
+            .iter()
+            .filter_map(|r| r.as_str().or(r["pattern"].as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for pattern in &routes {
+        let (host, path) = pattern.split_once('/').unwrap_or((pattern, ""));
+        if !host.is_empty() && !host.contains('*') && matches!(path, "" | "*") {
+            return Ok(Address::Route(format!("https://{host}")));
+        }
+    }
+    // wrangler's default: workers.dev when the config names no route.
+    match inherited(config, environment, "workers_dev") {
+        Value::Bool(true) => Ok(Address::WorkersDev),
+        Value::Null if routes.is_empty() => Ok(Address::WorkersDev),
+        _ if routes.is_empty() => Err("workers_dev = false and no routes: it would have no URL".into()),
+        _ => Err(format!(
+            "no host-wide route (host/*) among {}, and workers_dev is off: the admin API answers at a host's root",
+            routes.join(", ")
+        )),
+    }
+}
+
+/// Each worker's deployed name, the name its URL is kept under in the settings file and its
+/// address, in the order of `configs`; every worker without one refused at once, before anything
+/// is deployed.
+pub fn addresses(
+    configs: &[(PathBuf, Value)],
+    environment: &str,
+) -> Result<Vec<(String, String, Address)>, Failure> {
+    let mut found = Vec::new();
+    let mut refused = Vec::new();
+    for (path, config) in configs {
+        let name = section(config, environment)["name"]
+            .as_str()
+            .or(config["name"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let crate_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let key = PlatformWorker::ALL
+            .iter()
+            .find(|w| w.crate_name() == crate_name)
+            .map_or(crate_name, |w| w.script_name())
+            .to_owned();
+        match address(config, environment) {
+            Ok(address) => found.push((name, key, address)),
+            Err(why) => refused.push(format!("{}: {why}", path.display())),
+        }
+    }
+    if refused.is_empty() {
+        Ok(found)
+    } else {
+        Err(Failure::usage(format!(
+            "a worker would have no URL:\n{}",
+            refused.join("\n")
+        ))
+        .hint("set workers_dev = true or a host-wide route (routes = [\"usage.example.com/*\"]) in its config"))
+    }
+}
+
 /// One command of the deploy.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -262,12 +344,39 @@ pub fn run(args: DeployArgs, environment: Option<&str>, out: &Output) -> Result<
                 .hint("run `platform init` first: it makes the admin token deploy sets"))
         }
     };
+    let subdomain = platform.as_ref().ok().and_then(Platform::subdomain);
+    let addresses = addresses(&configs(&args.wrangler_dir)?, environment_name)?;
+    let urls: Vec<(String, String)> = addresses
+        .iter()
+        .map(|(name, _, address)| {
+            let url = match (address, subdomain) {
+                (Address::Route(url), _) => Ok(url.clone()),
+                (Address::WorkersDev, Some(sub)) => Ok(format!("https://{name}.{sub}.workers.dev")),
+                (Address::WorkersDev, None) => Err(name.clone()),
+            };
+            (name.clone(), url)
+        })
+        .map(|(name, url)| match url {
+            Ok(url) => Ok((name, url)),
+            Err(_) if args.dry_run => Ok((
+                name.clone(),
+                format!("https://{name}.<workers.dev subdomain>.workers.dev"),
+            )),
+            Err(name) => Err(Failure::usage(format!(
+                "{name} answers on workers.dev, and the account's subdomain is not known"
+            ))
+            .hint("run `platform init` (it saves the subdomain) or set PLATFORM_WORKERS_SUBDOMAIN")),
+        })
+        .collect::<Result<_, _>>()?;
     let steps = steps(
         &args.wrangler_dir,
         environment_name,
         token.as_deref(),
         args.dry_run,
     )?;
+    for (name, url) in &urls {
+        out.line(&format!("  {name} will answer on {url}"));
+    }
     let mut record = Vec::new();
     for step in &steps {
         let run = !args.dry_run || step.checks;
@@ -282,13 +391,29 @@ pub fn run(args: DeployArgs, environment: Option<&str>, out: &Output) -> Result<
         }
         record.push(json!({"step": step.what, "command": shown(step), "ran": run}));
     }
+    let url_record: serde_json::Map<String, Value> = urls
+        .iter()
+        .map(|(name, url)| (name.clone(), json!(url)))
+        .collect();
     if args.dry_run {
-        out.emit(&json!({"dry_run": true, "steps": record}), || {
+        out.emit(&json!({"dry_run": true, "steps": record, "urls": url_record}), || {
             println!("\ndry run: every worker's config and bundle checked; the steps marked · run without --dry-run");
         });
         return Ok(());
     }
-    let platform = platform?;
+    // A route's host is not derived from anything the CLI knows: remember it for the commands.
+    let routed: Vec<(&str, &str)> = addresses
+        .iter()
+        .filter_map(|(_, key, address)| match address {
+            Address::Route(url) => Some((key.as_str(), url.as_str())),
+            Address::WorkersDev => None,
+        })
+        .collect();
+    if !routed.is_empty() {
+        let saved = super::target::remember_urls(environment_name, &routed)?;
+        out.line(&format!("saved the routed workers' URLs in {}", saved.display()));
+    }
+    let platform = Platform::resolve(environment)?;
     let client = super::http::Client::new(&platform);
     let mut table = Vec::new();
     let mut unhealthy = Vec::new();
@@ -307,7 +432,7 @@ pub fn run(args: DeployArgs, environment: Option<&str>, out: &Output) -> Result<
         table.push(vec![platform.script_name(worker), url, condition]);
     }
     out.emit(
-        &json!({"dry_run": false, "steps": record, "health": table}),
+        &json!({"dry_run": false, "steps": record, "urls": url_record, "health": table}),
         || {
             println!();
             out.table(&["worker", "url", "health"], &table);
@@ -341,6 +466,49 @@ mod tests {
         // bind in turn: a cycle, so only the bindings outside it order the deploys.
         assert!(at("sync-config") < at("sentinel"), "{order:?}");
         assert!(at("platform-usage") < at("sentinel"), "{order:?}");
+    }
+
+    #[test]
+    fn every_committed_worker_answers_on_workers_dev_in_every_environment() {
+        let configs = configs(&dir()).unwrap();
+        for environment in [DEFAULT_ENV, "staging"] {
+            let found = addresses(&configs, environment).unwrap();
+            assert_eq!(found.len(), 6);
+            assert!(
+                found.iter().all(|(_, _, a)| *a == Address::WorkersDev),
+                "{found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_host_wide_route_is_the_url_and_a_worker_without_one_is_refused() {
+        let toml = |text: &str| -> Value { toml::from_str(text).unwrap() };
+        let routed = toml(
+            "workers_dev = false\nroutes = [{ pattern = \"usage.example.com/*\", zone_name = \"example.com\" }]",
+        );
+        assert_eq!(
+            address(&routed, DEFAULT_ENV),
+            Ok(Address::Route("https://usage.example.com".into()))
+        );
+        let custom =
+            toml("routes = [\"*.example.com/*\", { pattern = \"u.example.com\", custom_domain = true }]");
+        assert_eq!(
+            address(&custom, DEFAULT_ENV),
+            Ok(Address::Route("https://u.example.com".into()))
+        );
+        // Inherited by [env.staging] as wrangler inherits it, and overridden there.
+        let staging = toml("workers_dev = false\n[env.staging]\nworkers_dev = true");
+        assert_eq!(address(&staging, "staging"), Ok(Address::WorkersDev));
+        assert!(address(&staging, DEFAULT_ENV).unwrap_err().contains("no URL"));
+        let under_a_path = toml("workers_dev = false\nroutes = [\"example.com/usage/*\"]");
+        assert!(address(&under_a_path, DEFAULT_ENV)
+            .unwrap_err()
+            .contains("example.com/usage/*"));
+        assert_eq!(
+            address(&toml("name = \"x\""), DEFAULT_ENV),
+            Ok(Address::WorkersDev)
+        );
     }
 
     #[test]

@@ -39,6 +39,14 @@ impl<'a> Client<'a> {
         self.ask(worker, "POST", path, None)
     }
 
+    pub fn put(&self, worker: PlatformWorker, path: &str, body: &Value) -> Result<Value, Failure> {
+        self.ask(worker, "PUT", path, Some(body))
+    }
+
+    pub fn delete(&self, worker: PlatformWorker, path: &str) -> Result<Value, Failure> {
+        self.ask(worker, "DELETE", path, None)
+    }
+
     /// `GET /health`, which needs no token; the status is part of the answer, not a failure.
     pub fn health(&self, worker: PlatformWorker) -> Result<(u16, Value), Failure> {
         let url = format!("{}/health", self.platform.url(worker)?);
@@ -59,6 +67,12 @@ impl<'a> Client<'a> {
         let bearer = format!("Bearer {}", self.platform.token);
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).header("Authorization", &bearer).call(),
+            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &bearer).call(),
+            ("PUT", Some(body)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &bearer)
+                .send_json(body),
             (_, Some(body)) => self
                 .agent
                 .post(&url)

@@ -126,6 +126,11 @@ impl Platform {
         }
     }
 
+    /// The account's workers.dev subdomain, when known.
+    pub fn subdomain(&self) -> Option<&str> {
+        self.subdomain.as_deref()
+    }
+
     /// The base URL of a worker: its own, or its workers.dev address.
     pub fn url(&self, worker: PlatformWorker) -> Result<String, Failure> {
         if let Some(url) = self.urls.get(&worker) {
@@ -153,6 +158,33 @@ impl Platform {
 /// Sets `values` in the environment's table of the config file (made if missing, private to its
 /// owner), keeping everything else in it as it was. Returns the file's path.
 pub fn remember(environment: &str, values: &[(&str, String)]) -> Result<PathBuf, Failure> {
+    edit(environment, |table| {
+        for (key, value) in values {
+            table.insert(key, toml_edit::value(value.as_str()));
+        }
+        Ok(())
+    })
+}
+
+/// Sets workers' URLs in the environment's `urls` table of the config file, as [`remember`] does.
+pub fn remember_urls(environment: &str, urls: &[(&str, &str)]) -> Result<PathBuf, Failure> {
+    edit(environment, |table| {
+        let urls_table = table
+            .entry("urls")
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()
+            .ok_or_else(|| Failure::usage(format!("[{environment}.urls] is not a table")))?;
+        for (worker, url) in urls {
+            urls_table.insert(worker, toml_edit::value(*url));
+        }
+        Ok(())
+    })
+}
+
+fn edit(
+    environment: &str,
+    change: impl FnOnce(&mut toml_edit::Table) -> Result<(), Failure>,
+) -> Result<PathBuf, Failure> {
     let path = config_path()
         .ok_or_else(|| Failure::usage("no place for the config file: set PLATFORM_CONFIG or HOME"))?;
     let shown = path.display().to_string();
@@ -172,9 +204,7 @@ pub fn remember(environment: &str, values: &[(&str, String)]) -> Result<PathBuf,
         .or_insert_with(toml_edit::table)
         .as_table_mut()
         .ok_or_else(|| Failure::usage(format!("[{environment}] in {shown} is not a table")))?;
-    for (key, value) in values {
-        table.insert(key, toml_edit::value(value.as_str()));
-    }
+    change(table)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use platform_core::{FeatureKey, ProjectId};
+use platform_core::{FeatureKey, Metric, ProjectId};
 use serde_json::Value;
 
 use super::{actions, at, cell, end_actions, end_table, field, headers, table, tag};
 use crate::action::Action;
 use crate::chart;
-use crate::data::{list, Ledger, Source};
+use crate::data::{list, Ledger, Limits, Source};
 use crate::html::Html;
 use crate::layout::{button, unavailable, Viewer};
 
@@ -62,6 +62,7 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         .collect();
     let listed = list(status, "projects");
     names.extend(listed.iter().map(|p| field(p, "project").to_owned()));
+    names.extend(ledger.project_limits.keys().cloned());
     html.raw("<h2>Projects</h2>");
     if names.is_empty() {
         html.raw("<p>No project has reported usage this month.</p>");
@@ -70,8 +71,21 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
     table(
         html,
         "Projects",
-        headers(&["Project", "State", "Why", "Since", "Until", "Actions"], viewer),
+        headers(
+            &[
+                "Project",
+                "State",
+                "Why",
+                "Since",
+                "Until",
+                "Today",
+                "This month",
+                "Actions",
+            ],
+            viewer,
+        ),
     );
+    let no_limits = Default::default();
     for name in names {
         let state = listed.iter().find(|p| field(p, "project") == name);
         html.raw("<tr>");
@@ -93,6 +107,8 @@ fn projects(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
         cell(html, field(state_value, "reason"));
         cell(html, &at(state_value, "since"));
         cell(html, &at(state_value, "until"));
+        let (daily, monthly) = ledger.project_limits.get(&name).unwrap_or(&no_limits);
+        meters(html, daily, monthly, |metric| ledger.project_used(&name, metric));
         actions(html, viewer);
         if let Ok(project) = ProjectId::parse(&name) {
             if level == "paused" {
@@ -160,18 +176,7 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
                 &until
             },
         );
-        for limits in [daily, monthly] {
-            html.raw("<td>");
-            if limits.is_empty() {
-                html.raw("no limit");
-            }
-            for (metric, limit) in limits {
-                let (today, month) = ledger.used(&name, *metric);
-                let used = if std::ptr::eq(limits, daily) { today } else { month };
-                chart::meter(html, used, *limit, metric.budget_name());
-            }
-            html.raw("</td>");
-        }
+        meters(html, daily, monthly, |metric| ledger.used(&name, metric));
         actions(html, viewer);
         if let Ok(key) = FeatureKey::parse(&name) {
             if breaker.is_some() {
@@ -185,10 +190,26 @@ fn features(html: &mut Html, viewer: &Viewer, status: &Value, ledger: &Ledger) {
     end_table(html);
 }
 
+/// Two cells: today's usage against the daily limits and the month's against the monthly ones,
+/// a bar per limited metric. `used` answers (today, this month) for a metric.
+fn meters(html: &mut Html, daily: &Limits, monthly: &Limits, used: impl Fn(Metric) -> (f64, f64)) {
+    for (limits, monthly_cell) in [(daily, false), (monthly, true)] {
+        html.raw("<td>");
+        if limits.is_empty() {
+            html.raw("no limit");
+        }
+        for (metric, limit) in limits {
+            let (today, month) = used(*metric);
+            let amount = if monthly_cell { month } else { today };
+            chart::meter(html, amount, *limit, metric.budget_name());
+        }
+        html.raw("</td>");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use platform_core::Metric;
     use serde_json::json;
     use std::collections::BTreeMap;
 
@@ -229,5 +250,45 @@ mod tests {
         let page = render(&reader, &status, &Ok(ledger));
         assert!(!page.contains("<form"), "no action for a non-admin");
         assert!(!page.contains("Actions"), "nor an empty column for them");
+    }
+
+    #[test]
+    fn a_project_bars_the_total_of_its_features_against_its_own_limits() {
+        let mut ledger = Ledger {
+            today: "2026-03-02".into(),
+            month: "2026-03".into(),
+            days: vec!["2026-03-01".into(), "2026-03-02".into()],
+            ..Ledger::default()
+        };
+        for (feature, day, amount) in [
+            ("shop:api:cart", "2026-03-02", 30.0),
+            ("shop:api:search", "2026-03-02", 20.0),
+            ("shop:api:cart", "2026-03-01", 100.0),
+            ("blog:web:render", "2026-03-02", 999.0),
+        ] {
+            ledger
+                .usage
+                .insert((feature.into(), day.into(), Metric::KvWrites), amount);
+        }
+        ledger.project_limits.insert(
+            "shop".into(),
+            (
+                BTreeMap::from([(Metric::KvWrites, 200.0)]),
+                BTreeMap::from([(Metric::KvWrites, 1000.0)]),
+            ),
+        );
+        let reader = Viewer {
+            id: "bo".into(),
+            label: "bo".into(),
+            admin: false,
+            csrf: String::new(),
+        };
+        let page = render(&reader, &Ok(json!({"projects": [], "features": []})), &Ok(ledger));
+        let shop = &page[page.find("<td>shop</td>").unwrap()..];
+        let shop = &shop[..shop.find("</tr>").unwrap()];
+        assert!(shop.contains("50 / 200 kv_writes (25 %)"), "{shop}");
+        assert!(shop.contains("150 / 1,000 kv_writes (15 %)"), "{shop}");
+        let blog = &page[page.find("<td>blog</td>").unwrap()..];
+        assert!(blog[..blog.find("</tr>").unwrap()].contains("no limit"));
     }
 }

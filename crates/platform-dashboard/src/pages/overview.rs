@@ -112,7 +112,31 @@ fn render_cost(html: &mut Html, cost: &Value) {
             "Cost per day (USD, estimate)"
         };
         html.raw("<h3>").text(title).raw("</h3>");
-        chart::bars(html, title, &days, "USD", None);
+        chart::bars(html, title, &days, "USD", &[]);
+        // The month so far, day by day, against where it may end (budget) and where it is
+        // heading (forecast).
+        let mut total = 0.0;
+        let running: Vec<(String, f64)> = days
+            .iter()
+            .map(|(day, usd)| {
+                total += usd;
+                (day.clone(), total)
+            })
+            .collect();
+        let mut lines = Vec::new();
+        if let Some(budget) = budget {
+            lines.push(("budget", budget));
+        }
+        if let Some(forecast) = number(cost, "forecast_usd") {
+            lines.push(("forecast", forecast));
+        }
+        let title = if billed {
+            "Month to date, day by day (USD, billed)"
+        } else {
+            "Month to date, day by day (USD, estimate)"
+        };
+        html.raw("<h3>").text(title).raw("</h3>");
+        chart::bars(html, title, &running, "USD", &lines);
     }
     let top = cost.get("top").unwrap_or(&Value::Null);
     for (key, name, heading) in [
@@ -273,6 +297,15 @@ mod tests {
         assert!(page.contains("$12.50") && page.contains("month to date, estimate"));
         assert!(page.contains("$40.00") && page.contains("$50.00"));
         assert!(page.contains("Cost per day (USD, estimate)"));
+        let month = &page[page.find("Month to date, day by day (USD, estimate)").unwrap()..];
+        assert!(
+            month.contains("<title>2026-03-02: 5 USD</title>"),
+            "running total: {month}"
+        );
+        assert!(
+            month.contains("<title>budget 50 USD</title>")
+                && month.contains("<title>forecast 40 USD</title>")
+        );
         assert!(page.contains("<td>shop</td>"));
         let sparse = render_with(Ok(json!({"basis": "billing", "actual_usd": 3})));
         assert!(sparse.contains("$3.00") && sparse.contains("billed"));

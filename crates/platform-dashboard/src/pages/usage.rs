@@ -43,7 +43,7 @@ pub fn render(ledger: &Result<Ledger, String>) -> String {
         let days = ledger.per_day(metric, |_| true);
         let title = format!("{name} per day (estimate)");
         html.raw("<h3>").text(&title).raw("</h3>");
-        chart::bars(&mut html, &title, &days, name, None);
+        chart::bars(&mut html, &title, &days, name, &[]);
         let mut by_project: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
         for ((feature, day, m), value) in &ledger.usage {
             if *m == metric {

@@ -3,10 +3,12 @@
 //! One D1 statement over the month's day rows, summed in SQLite (bounded by the 30 days, not by
 //! history), and one bulk KV read of the limits.
 
+use std::collections::BTreeMap;
+
 use platform_core::{FeatureKey, MetricLimits, UtcDay, UtcMonth};
-use platform_dashboard::data::Ledger;
+use platform_dashboard::data::{Ledger, Limits};
 use platform_db::usage::activity;
-use platform_kv::families::{FeatureBudget, FeatureBudgetMonthly};
+use platform_kv::families::{BudgetsConfig, FeatureBudget, FeatureBudgetMonthly};
 use platform_kv::{Json, TypedKey};
 use platform_worker::ApiError;
 
@@ -62,5 +64,43 @@ pub async fn month(context: &Context, now: u64) -> Result<Ledger, ApiError> {
         let (daily, monthly) = (next(), next());
         ledger.limits.insert(feature.to_string(), (daily, monthly));
     }
+    ledger.project_limits = project_limits(context).await;
     Ok(ledger)
+}
+
+/// Each project's limits on the total of its features, from the budgets document sync-config
+/// wrote (normalised: whole numbers under metric names). Read as plain JSON: a typed decoder of
+/// the whole document would cost the wasm more than the dashboard needs of it.
+async fn project_limits(context: &Context) -> BTreeMap<String, (Limits, Limits)> {
+    let read = match BudgetsConfig::key() {
+        Ok(key) => context.store.get_part::<_, _, serde_json::Value>(&key).await,
+        Err(error) => Err(error.into()),
+    };
+    let document = match read {
+        Ok(found) => found.unwrap_or_default(),
+        Err(error) => {
+            // Shown as "no limit", as an unreadable feature budget is.
+            worker::console_error!("dashboard: the project budgets are unreadable: {error}");
+            return BTreeMap::new();
+        }
+    };
+    let limits = |period: &serde_json::Value| -> Limits {
+        period
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(metric, limit)| Some((metric.parse().ok()?, limit.as_f64()?)))
+            .collect()
+    };
+    document["projects"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(project, period)| {
+            (
+                project.clone(),
+                (limits(&period["daily"]), limits(&period["monthly"])),
+            )
+        })
+        .collect()
 }
