@@ -335,7 +335,11 @@ pub fn project_budgets(
     for (project, limits) in &budgets.projects {
         // The month first: a monthly pause outlasts a daily one.
         let periods = [
-            (Period::Month(day.month()), limits.monthly.get(Metric::CostUsd), &account.1),
+            (
+                Period::Month(day.month()),
+                limits.monthly.get(Metric::CostUsd),
+                &account.1,
+            ),
             (Period::Day(day), limits.daily.get(Metric::CostUsd), &account.0),
         ];
         let mut verdict = None;
@@ -614,26 +618,54 @@ mod tests {
         };
         // Telemetry saw 0.4 M KV writes ($2); the account saw 1.5 M ($7.50): a warning, from the
         // account's figure only, not $9.50.
-        let telemetry: BTreeMap<(ProjectId, String), MetricTotals> =
-            [((project.clone(), day.clone()), [(Metric::KvWrites, 400_000.0)].into())].into();
-        let out = project_budgets(&pricing.catalogue, &budgets, now, &[70, 90], &telemetry, &costs(1.5e6));
+        let telemetry: BTreeMap<(ProjectId, String), MetricTotals> = [(
+            (project.clone(), day.clone()),
+            [(Metric::KvWrites, 400_000.0)].into(),
+        )]
+        .into();
+        let out = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &costs(1.5e6),
+        );
         let [(_, Verdict::Warn(alert))] = out.as_slice() else {
             panic!("{out:?}")
         };
         assert_eq!(alert.subject.to_string(), "project:shop:2026-03-02");
         assert!(alert.text.contains("$7.50 of $10"), "{}", alert.text);
         // 2.2 M writes by the account: $11, paused until the day ends.
-        let out = project_budgets(&pricing.catalogue, &budgets, now, &[70, 90], &telemetry, &costs(2.2e6));
+        let out = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &costs(2.2e6),
+        );
         let [(_, Verdict::Pause(assessment))] = out.as_slice() else {
             panic!("{out:?}")
         };
         assert_eq!(assessment.period, Some(Period::Day(UtcDay::containing(now))));
         assert!(
-            assessment.reason.as_deref().unwrap_or_default().contains("cost_usd = 11"),
+            assessment
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("cost_usd = 11"),
             "{assessment:?}"
         );
         // Nothing from the account and little telemetry: nothing to say.
-        let quiet = project_budgets(&pricing.catalogue, &budgets, now, &[70, 90], &telemetry, &(vec![], vec![]));
+        let quiet = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &(vec![], vec![]),
+        );
         assert!(quiet.is_empty(), "{quiet:?}");
     }
 
