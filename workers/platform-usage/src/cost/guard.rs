@@ -306,6 +306,9 @@ fn cost_budgeted(budgets: &BudgetsDocument) -> BTreeSet<ProjectId> {
         .collect_set()
 }
 
+/// The account's own usage per project, priced per product (`Catalogue::account_costs`).
+pub type AccountCosts = Vec<(String, ProductCosts)>;
+
 /// What a project's dollar budget calls for once the account's own usage is counted.
 #[derive(Debug)]
 pub enum Verdict {
@@ -325,7 +328,7 @@ pub fn project_budgets(
     at: EpochMs,
     thresholds: &[u8],
     telemetry: &BTreeMap<(ProjectId, String), MetricTotals>,
-    account: &(Vec<(String, ProductCosts)>, Vec<(String, ProductCosts)>),
+    account: &(AccountCosts, AccountCosts),
 ) -> Vec<(ProjectId, Verdict)> {
     let day = UtcDay::containing(at);
     let lowest = f64::from(thresholds.iter().copied().min().unwrap_or(100)) / 100.0;
