@@ -4,6 +4,8 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { checkFeatureBreaker } from "./consumer/circuit-breaker.mjs";
+import { checkProjectBreaker } from "./consumer/middleware.mjs";
 import { featureStatusKey, legacyEnabledKey, middlewareProjectKey, projectStatusKey } from "./consumer/keys.mjs";
 import { BUDGETS_KEY, featureBudgetKey } from "./harness/platform-keys.mjs";
 import { startPlatform } from "./harness/platform.mjs";
@@ -32,7 +34,7 @@ describe("cost", () => {
     await platform.kv.put(
       BUDGETS_KEY,
       JSON.stringify({
-        projects: { shop: { daily: { cost_usd: 1 } } },
+        projects: { shop: { daily: { cost_usd: 1 } }, mail: { daily: { cost_usd: 3 } } },
         account: { monthly: { cost_usd: 20 } },
         pricing: { stop_at_limit: true, recover_pct: 90 },
       }),
@@ -230,5 +232,42 @@ describe("cost", () => {
     const month = (await admin("/cost?period=month")).body;
     assert.ok(month.forecast_usd >= month.estimate_usd, JSON.stringify(month));
     assert.ok(month.estimate_usd >= 20, `estimate ${month.estimate_usd}`);
+  });
+
+  it("stops a project whose dollar budget the account's own usage spends, for the consumer through both contracts, until the next day", async () => {
+    await paid();
+    const feature = "mail:api:send";
+    const now = Date.now();
+    // Telemetry saw $0.50 of KV writes; the account saw 700,000 writes by mail's namespace: $3.50.
+    await telemetry(feature, { metrics: { kvWrites: 100_000 } });
+    await seedHour(startOfDay(now), "kv_operations", [["kv.writes", "ns-mail", "mail", 700_000]]);
+    // The consumer's own checks (consumer-protocol.md §2.1, §2.4) over the shared cache.
+    const kv = { get: (key) => platform.kv.get(key) };
+    const middleware = async () => (await checkProjectBreaker(kv, "mail")).blocked?.status ?? 200;
+    const sdk = () => checkFeatureBreaker(kv, feature).then(() => "GO", (error) => `${error.level}: ${error.reason}`);
+    assert.equal(await middleware(), 200);
+    assert.equal(await sdk(), "GO");
+
+    assert.equal((await platform.cron(USAGE, HOURLY, now)).outcome, "ok");
+    assert.equal(await platform.kv.get(middlewareProjectKey("mail")), "paused");
+    assert.equal(await platform.kv.get(projectStatusKey("mail")), "STOP");
+    assert.equal(await middleware(), 503);
+    assert.match(await sdk(), /^project: /);
+    const [event] = (await admin("/events?limit=5")).body.events.filter((e) => e.subject === "mail");
+    assert.match(event.reason, /cost_usd = 3\.5\d* of 3 .*with the account's own usage/);
+
+    // Telemetry alone is under the budget: the queue consumer leaves the pause alone, and a second
+    // guard run changes nothing.
+    await telemetry(feature, { metrics: { kvWrites: 1 } });
+    await platform.cron(USAGE, HOURLY, now + 60_000);
+    assert.equal(await platform.kv.get(middlewareProjectKey("mail")), "paused");
+    const pauses = (await admin("/events?limit=50")).body.events.filter((e) => e.subject === "mail" && e.event === "paused");
+    assert.equal(pauses.length, 1, "paused once");
+
+    assert.equal((await platform.cron(USAGE, SWEEP, startOfDay(now) + DAY_MS + 60_000)).outcome, "ok");
+    assert.equal(await platform.kv.get(middlewareProjectKey("mail")), "active");
+    assert.equal(await platform.kv.get(projectStatusKey("mail")), null);
+    assert.equal(await middleware(), 200);
+    assert.equal(await sdk(), "GO");
   });
 });

@@ -87,7 +87,8 @@ pub struct BreakerTimings {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AlertSettings {
-    /// Monthly account spend in USD above which the status warns (`budget_soft_limit`).
+    /// Estimated spend in USD of the billing period past which the cost guard warns once
+    /// (`budget_soft_limit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soft_limit_usd: Option<f64>,
 }

@@ -236,34 +236,44 @@ impl Catalogue {
             .map(|(_, limit)| *limit)
     }
 
+    /// The account metric a telemetry metric is billed as, and how many of its units one counts
+    /// for; `None` for what is not billed (or is priced through another metric).
+    pub fn telemetry_metric(metric: Metric) -> Option<(AccountMetric, f64)> {
+        Some(match metric {
+            Metric::Requests => (A::WorkersRequests, 1.0),
+            Metric::WorkflowInvocations => (A::WorkflowsRequests, 1.0),
+            Metric::CpuMs => (A::WorkersCpuMs, 1.0),
+            // D1 bills rows: the SDK's reads and writes count rows.
+            Metric::D1Reads | Metric::D1RowsRead => (A::D1RowsRead, 1.0),
+            Metric::D1Writes | Metric::D1RowsWritten => (A::D1RowsWritten, 1.0),
+            Metric::KvReads => (A::KvReads, 1.0),
+            Metric::KvWrites => (A::KvWrites, 1.0),
+            Metric::KvDeletes => (A::KvDeletes, 1.0),
+            Metric::KvLists => (A::KvLists, 1.0),
+            Metric::R2ClassA => (A::R2ClassA, 1.0),
+            Metric::R2ClassB => (A::R2ClassB, 1.0),
+            Metric::AiNeurons => (A::AiNeurons, 1.0),
+            // Billed per dimension, which telemetry does not report: a floor of one dimension.
+            Metric::VectorizeQueries => (A::VectorizeQueriedDimensions, 1.0),
+            Metric::VectorizeInserts => (A::VectorizeStoredDimensions, 1.0),
+            // About three operations (write, read, delete) per message.
+            Metric::QueueMessages => (A::QueueOperations, 3.0),
+            Metric::DoRequests => (A::DoRequests, 1.0),
+            Metric::DoGbSeconds => (A::DoGbSeconds, 1.0),
+            // Priced by neurons; not billed; derived from the others; passed through as it is.
+            Metric::AiRequests | Metric::Errors | Metric::CostUsd | Metric::ExternalCostUsd => return None,
+        })
+    }
+
     /// USD per unit of a telemetry metric, at the overage rate: a feature's share of usage is
     /// priced as if the account's allowances were spent (an estimate, never the bill).
     pub fn telemetry_rate(&self, metric: Metric) -> f64 {
-        let rate = |metric: AccountMetric| self.price(metric).map_or(0.0, Price::rate);
-        match metric {
-            Metric::Requests | Metric::WorkflowInvocations => rate(A::WorkersRequests),
-            Metric::CpuMs => rate(A::WorkersCpuMs),
-            // D1 bills rows: the SDK's reads and writes count rows.
-            Metric::D1Reads | Metric::D1RowsRead => rate(A::D1RowsRead),
-            Metric::D1Writes | Metric::D1RowsWritten => rate(A::D1RowsWritten),
-            Metric::KvReads => rate(A::KvReads),
-            Metric::KvWrites => rate(A::KvWrites),
-            Metric::KvDeletes => rate(A::KvDeletes),
-            Metric::KvLists => rate(A::KvLists),
-            Metric::R2ClassA => rate(A::R2ClassA),
-            Metric::R2ClassB => rate(A::R2ClassB),
-            Metric::AiNeurons => rate(A::AiNeurons),
-            // Billed per dimension, which telemetry does not report: a floor of one dimension.
-            Metric::VectorizeQueries => rate(A::VectorizeQueriedDimensions),
-            Metric::VectorizeInserts => rate(A::VectorizeStoredDimensions),
-            // About three operations (write, read, delete) per message.
-            Metric::QueueMessages => 3.0 * rate(A::QueueOperations),
-            Metric::DoRequests => rate(A::DoRequests),
-            Metric::DoGbSeconds => rate(A::DoGbSeconds),
-            Metric::ExternalCostUsd => 1.0,
-            // Priced by neurons; not billed; derived from the others.
-            Metric::AiRequests | Metric::Errors | Metric::CostUsd => 0.0,
+        if metric == Metric::ExternalCostUsd {
+            return 1.0;
         }
+        Self::telemetry_metric(metric).map_or(0.0, |(account, units)| {
+            units * self.price(account).map_or(0.0, Price::rate)
+        })
     }
 
     /// The estimated USD of a feature's or project's totals: its usage at overage rates plus the
@@ -273,6 +283,75 @@ impl Catalogue {
             .iter()
             .map(|(metric, amount)| self.telemetry_rate(*metric) * amount.max(0.0))
             .sum()
+    }
+
+    /// What a project's dollar budget counts: per product, the larger of what its telemetry and
+    /// the account's own usage attributed to it cost at overage rates, plus the external costs it
+    /// reported. Two measures of the same usage, so each product is counted once, by the one that
+    /// saw more: an application without the SDK is still seen by the account, and telemetry of
+    /// an hour not yet collected still counts.
+    pub fn budget_cost(&self, telemetry: &MetricTotals, account: &ProductCosts) -> f64 {
+        let mut seen = ProductCosts::default();
+        let mut external = 0.0;
+        for (metric, amount) in telemetry {
+            if *metric == Metric::ExternalCostUsd {
+                external += amount.max(0.0);
+            } else if let Some((account_metric, _)) = Self::telemetry_metric(*metric) {
+                seen.0[account_metric.product() as usize] += self.telemetry_rate(*metric) * amount.max(0.0);
+            }
+        }
+        let usage: f64 = seen.0.iter().zip(&account.0).map(|(t, a)| t.max(*a)).sum();
+        usage + external
+    }
+
+    /// The account's own usage per project in `[from, to)`, priced at overage rates per product
+    /// (as telemetry is, see [`Self::budget_cost`]): sums as they are, stored levels as their
+    /// share of a month of `month_hours` hours. Unattributed usage belongs to no project.
+    pub fn account_costs<'a>(
+        &self,
+        from: EpochMs,
+        to: EpochMs,
+        month_hours: f64,
+        hours: impl IntoIterator<Item = (EpochMs, &'a UsageLine)>,
+    ) -> Vec<(String, ProductCosts)> {
+        let mut out: Vec<(String, ProductCosts)> = Vec::new();
+        for (at, line) in hours {
+            let (Some(project), true) = (&line.project, at >= from && at < to) else {
+                continue;
+            };
+            let Some(price) = self.price(line.metric) else {
+                continue;
+            };
+            let quantity = billing_quantity(line, month_hours);
+            let i = match out.iter().position(|(p, _)| p == project) {
+                Some(i) => i,
+                None => {
+                    out.push((project.clone(), ProductCosts::default()));
+                    out.len() - 1
+                }
+            };
+            out[i].1 .0[line.metric.product() as usize] += quantity * price.rate();
+        }
+        out
+    }
+}
+
+/// USD per product, indexed by [`Product`]'s declaration order.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProductCosts(pub [f64; Product::ALL.len()]);
+
+impl ProductCosts {
+    pub fn total(&self) -> f64 {
+        self.0.iter().sum()
+    }
+}
+
+/// A line's quantity in its billing unit: stored levels held one hour of a `period_hours` period.
+fn billing_quantity(line: &UsageLine, period_hours: f64) -> f64 {
+    match (line.metric.aggregation(), line.metric.unit()) {
+        (Aggregation::Sum, _) => line.amount,
+        (Aggregation::Level, Unit::Bytes) => line.amount / 1e9 / period_hours,
+        (Aggregation::Level, _) => line.amount / period_hours,
     }
 }
 
@@ -435,11 +514,7 @@ pub fn bill<'a>(
 ) -> Bill {
     let through = through.clamp(period.start, period.end);
     let period_hours = period.hours();
-    let quantity = |line: &UsageLine| match (line.metric.aggregation(), line.metric.unit()) {
-        (Aggregation::Sum, _) => line.amount,
-        (Aggregation::Level, Unit::Bytes) => line.amount / 1e9 / period_hours,
-        (Aggregation::Level, _) => line.amount / period_hours,
-    };
+    let quantity = |line: &UsageLine| billing_quantity(line, period_hours);
     // Per metric: its price, and the pool whose allowance it draws from.
     let prices: Vec<Option<(Price, usize)>> = AccountMetric::ALL
         .iter()
@@ -826,6 +901,51 @@ mod tests {
         assert!(text.contains(r#""prices":[["#), "{text}");
         let read: PricingInForce = serde_json::from_str(&text).unwrap();
         assert_eq!(read.reprice(&overrides), cached);
+    }
+
+    #[test]
+    fn a_project_budget_counts_each_product_once_by_the_larger_measure() {
+        let paid = Catalogue::standard(Plan::Paid);
+        let period = march();
+        let day = at("2026-03-02T00:00:00Z");
+        // The account saw 2 M KV writes by shop ($10 at $5/M), of which telemetry reported 1 M, and
+        // 10 GB of KV held by shop for one hour; telemetry alone reported 1,000 M D1 rows read ($1).
+        let writes = line(A::KvWrites, Some("shop"), 2.0 * M);
+        let stored = line(A::KvStoredBytes, Some("shop"), 10e9);
+        let other = line(A::KvWrites, Some("blog"), 4.0 * M);
+        let unattributed = line(A::KvWrites, None, 9.0 * M);
+        let hours = [
+            (day + HOUR_MS, &writes),
+            (day + HOUR_MS, &stored),
+            (day + HOUR_MS, &other),
+            (day + HOUR_MS, &unattributed),
+            // Before the range: not counted.
+            (day - HOUR_MS, &writes),
+        ];
+        let costs = paid.account_costs(day, day + DAY_MS, period.hours(), hours);
+        assert_eq!(costs.len(), 2, "{costs:?}");
+        let (project, shop) = &costs[0];
+        assert_eq!(project, "shop");
+        // 10 GB for one hour of 744: 10/744 GB-month at $0.50.
+        close(shop.0[Product::Kv as usize], 10.0 + 10.0 / 744.0 * 0.5);
+        close(costs[1].1.total(), 20.0);
+
+        let telemetry: MetricTotals = [
+            (Metric::KvWrites, M),
+            (Metric::D1RowsRead, 1000.0 * M),
+            (Metric::ExternalCostUsd, 0.25),
+        ]
+        .into();
+        let usd = paid.budget_cost(&telemetry, shop);
+        close(usd, shop.total() + 1.0 + 0.25);
+        // Telemetry that saw more than the account (an hour not yet collected) counts instead.
+        let more: MetricTotals = [(Metric::KvWrites, 3.0 * M)].into();
+        close(paid.budget_cost(&more, shop), 15.0);
+        // Without account usage the figure is the telemetry's, as the queue consumer counts it.
+        close(
+            paid.budget_cost(&telemetry, &ProductCosts::default()),
+            paid.telemetry_cost(&telemetry),
+        );
     }
 
     #[test]

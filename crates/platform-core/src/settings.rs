@@ -30,7 +30,7 @@ pub const SETTINGS: &[SettingSpec] = &[
         key: "budget_soft_limit",
         default: "25",
         kind: SettingKind::Usd,
-        description: "Monthly account spend, in USD, above which the status reports a warning",
+        description: "Estimated account spend, in USD, of the billing period so far past which the hourly cost guard warns, once per period (0: never)",
     },
     SettingSpec {
         key: "d1_write_limit",

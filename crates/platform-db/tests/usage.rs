@@ -208,6 +208,35 @@ fn activity_keeps_each_features_hours_and_latest_message() -> Result<(), DbError
 }
 
 #[test]
+fn project_totals_add_up_every_feature_of_the_projects_asked_for() -> Result<(), DbError> {
+    let sqlite = Sqlite::migrated()?;
+    let db = Db::new(sqlite.clone(), PlatformUsage);
+    let (a, b, other) = (
+        feature("app:api:a"),
+        feature("app:cron:b"),
+        feature("other:api:x"),
+    );
+    let mut tx = Transaction::new(NOON);
+    tx.count(
+        &receipt(&["m1"]),
+        &usage(&[&a, &b, &other], json!({"kvWrites": 3}), NOON),
+    );
+    block_on(tx.commit(&db, "a batch"))?;
+    let asked = BTreeSet::from([project("app")]);
+    let read = block_on(activity::project_totals(&db, &asked, &PERIODS))?;
+    let expected = totals(&[(Metric::KvWrites, 6.0)]);
+    assert_eq!(
+        read,
+        BTreeMap::from([
+            ((project("app"), PERIODS[0].to_owned()), expected.clone()),
+            ((project("app"), PERIODS[1].to_owned()), expected),
+        ])
+    );
+    assert!(block_on(activity::project_totals(&db, &BTreeSet::new(), &PERIODS))?.is_empty());
+    Ok(())
+}
+
+#[test]
 fn rows_that_do_not_parse_are_skipped_and_reported() -> Result<(), DbError> {
     let sqlite = Sqlite::migrated()?;
     let db = Db::new(sqlite.clone(), PlatformUsage);

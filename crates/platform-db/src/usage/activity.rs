@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::sorted::CollectSorted;
-use platform_core::usage::{Activity, Subject};
-use platform_core::{EpochMs, FeatureKey, Metric, UtcDay};
+use platform_core::usage::{Activity, MetricTotals, Subject};
+use platform_core::{EpochMs, FeatureKey, Metric, ProjectId, UtcDay};
 
 use super::rollup::{self, RollupRow};
 use crate::db::{lenient, Db};
@@ -133,6 +133,30 @@ pub async fn daily_usage<S: Sql>(db: &Db<S>, days: &[String]) -> Result<Vec<Feat
         .into_iter()
         .map(|((feature, day), usage)| FeatureDayUsage { feature, day, usage })
         .collect())
+}
+
+/// The telemetry totals of `projects` (the sum of their features) in `periods` (`2026-03-02`,
+/// `2026-03`): every shard of each, at most 16 rows per project and period.
+pub async fn project_totals<S: Sql>(
+    db: &Db<S>,
+    projects: &BTreeSet<ProjectId>,
+    periods: &[&str],
+) -> Result<BTreeMap<(ProjectId, String), MetricTotals>, DbError> {
+    if projects.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let outcomes = db
+        .batch("reading project usage", rollup::select(projects, periods))
+        .await?;
+    let mut skipped = Vec::new();
+    let rows: Vec<RollupRow> = lenient(&outcomes, &mut skipped);
+    Ok(rollup::totals(&rows, &mut skipped)
+        .into_iter()
+        .filter_map(|((subject, period), totals)| match subject {
+            Subject::Project(project) => Some(((project, period), totals)),
+            Subject::Feature(_) => None,
+        })
+        .collect_map())
 }
 
 /// One feature's amount of one metric on one UTC day.

@@ -2,15 +2,24 @@
 //! per period each, when the account reaches a warning threshold or the whole of a dollar budget,
 //! when the month-end forecast exceeds the monthly budget, and when the Free plan's daily limits
 //! come near. Where budgets.yaml asks for it, the projects using a Free limit up are paused at
-//! the limit and resumed below a lower mark (`recover_pct`): no flapping around the line.
+//! the limit and resumed below a lower mark (`recover_pct`): no flapping around the line. A
+//! project's dollar budget counts the account's own usage attributed to it beside its telemetry
+//! (`Catalogue::budget_cost`); the queue consumer sees only telemetry, so what the account's usage
+//! adds is decided here, hourly.
 
 use platform_core::alert::AlertSubject;
-use platform_core::breaker::{Level, ProjectBreaker};
-use platform_core::budget::format_amount;
+use std::collections::{BTreeMap, BTreeSet};
+
+use platform_core::breaker::{Level, ProjectAssessment, ProjectBreaker};
+use platform_core::budget::{format_amount, Overrun, Period};
 use platform_core::budgets::BudgetsDocument;
-use platform_core::pricing::{Bill, BillingPeriod, PricingInForce};
+use platform_core::pricing::{Bill, BillingPeriod, Catalogue, PricingInForce, ProductCosts};
+use platform_core::sorted::CollectSorted;
 use platform_core::time::iso8601;
+use platform_core::usage::MetricTotals;
 use platform_core::{EpochMs, Metric, ProjectId, UtcDay};
+use platform_db::usage::activity::project_totals;
+use platform_db::usage::admin::project_breaker;
 use platform_db::usage::ledger::Transaction;
 use platform_db::usage::sweep::open_breakers;
 use platform_kv::families::PricingCache;
@@ -43,29 +52,72 @@ pub struct GuardReport {
     pub projects_paused: usize,
     pub projects_resumed: usize,
     pub pricing_written: bool,
+    /// `account_usage` rows the run read: a row per dataset and hour of the period so far.
+    pub rows_read: usize,
 }
 
 pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
     let store = metered_store(env)?;
     let db = database(env)?;
     let budgets = context::budgets(&store).await?;
-    let thresholds = context::settings(&store, &db)
-        .await?
-        .settings
-        .budget_warning_thresholds;
+    let settings = context::settings(&store, &db).await?.settings;
+    let thresholds = &settings.budget_warning_thresholds;
     let (pricing, pricing_written) = refresh_pricing(env, &store, &budgets).await;
     let period = BillingPeriod::containing(at, pricing.billing_day);
-    let (bill, _) = billed(&db, &pricing, period, at).await?;
+    // Project budgets run by UTC month, which a billing period need not start with.
+    let month = UtcDay::containing(at).month();
+    let from = period.start.min(month.start_ms());
+    let (bill, rows, _) = billed(&db, &pricing, period, from, at).await?;
 
-    let mut candidates = account_alerts(&budgets, &bill, at, &thresholds);
+    let mut candidates = account_alerts(&budgets, &bill, at, thresholds);
+    candidates.extend(soft_limit(settings.budget_soft_limit, &bill));
     let paused: Vec<(ProjectId, ProjectBreaker)> = open_breakers(&db)
         .await?
         .projects
         .into_iter()
         .map(|row| (row.project, row.breaker))
         .collect();
-    let free = free_limits(&pricing, &budgets, &bill, at, &thresholds, &paused);
+    let free = free_limits(&pricing, &budgets, &bill, at, thresholds, &paused);
     candidates.extend(free.alerts);
+    let mut plan = free.plan;
+
+    let budgeted = cost_budgeted(&budgets);
+    if !budgeted.is_empty() {
+        let day = UtcDay::containing(at);
+        let telemetry = project_totals(&db, &budgeted, &[&day.to_string(), &month.to_string()]).await?;
+        let lines = || {
+            rows.iter()
+                .flat_map(|row| row.lines.iter().map(move |line| (row.hour_at, line)))
+        };
+        let month_hours = ((month.next_start_ms() - month.start_ms()) / 3_600_000) as f64;
+        let catalogue = &pricing.catalogue;
+        let account = (
+            catalogue.account_costs(day.start_ms(), at, month_hours, lines()),
+            catalogue.account_costs(month.start_ms(), at, month_hours, lines()),
+        );
+        let verdicts = project_budgets(catalogue, &budgets, at, thresholds, &telemetry, &account);
+        for (project, verdict) in verdicts {
+            match verdict {
+                Verdict::Warn(alert) => candidates.push(alert),
+                Verdict::Pause(assessment) => {
+                    if plan.project_changes.iter().any(|(p, _)| *p == project) {
+                        continue;
+                    }
+                    // Manual pauses and an operator's resume are left alone (`assess`).
+                    let current = project_breaker(&db, &project).await?;
+                    let Some(mut breaker) = current.assess(&assessment, at) else {
+                        continue;
+                    };
+                    // The queue consumer, seeing only telemetry, must not lift it: the sweep does,
+                    // when the period ends.
+                    breaker.exempt_until = breaker.auto_reset_at;
+                    let reason = breaker.reason.clone().unwrap_or_default();
+                    change(&mut plan, project, breaker, "paused", reason);
+                }
+            }
+        }
+    }
+
     let mut report = GuardReport {
         event: "cost_guard",
         plan: pricing.plan,
@@ -73,6 +125,7 @@ pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
         estimate_usd: bill.estimate_usd(),
         forecast_usd: bill.forecast_usd,
         pricing_written,
+        rows_read: rows.len(),
         ..GuardReport::default()
     };
     for alert in &candidates {
@@ -80,12 +133,12 @@ pub async fn guard(env: &Env, at: EpochMs) -> Result<GuardReport, ApiError> {
             report.alerts_raised += 1;
         }
     }
-    if !free.plan.project_changes.is_empty() {
+    if !plan.project_changes.is_empty() {
         let mut tx = Transaction::new(at);
-        ingest::record(&mut tx, &free.plan);
-        tx.commit(&db, "recording Free plan pauses").await?;
-        ingest::publish(&store, &free.plan).await;
-        for (_, breaker) in &free.plan.project_changes {
+        ingest::record(&mut tx, &plan);
+        tx.commit(&db, "recording the cost guard's pauses").await?;
+        ingest::publish(&store, &plan).await;
+        for (_, breaker) in &plan.project_changes {
             if breaker.level == Level::Paused {
                 report.projects_paused += 1;
             } else {
@@ -225,6 +278,119 @@ pub fn account_alerts(budgets: &BudgetsDocument, bill: &Bill, at: EpochMs, thres
         }
     }
     alerts
+}
+
+/// budgets.yaml's `soft_limit_usd` (setting `budget_soft_limit`): a warning, once per billing
+/// period, when the estimate so far passes it; below the monthly budget, it warns before it.
+pub fn soft_limit(limit_usd: f64, bill: &Bill) -> Option<Alert> {
+    let usd = bill.estimate_usd();
+    (limit_usd > 0.0 && usd >= limit_usd).then(|| {
+        let period_id = UtcDay::containing(bill.period.start);
+        cost_alert(
+            format!("account:soft-limit:{period_id}"),
+            format!(
+                ":warning: the account's spend passed its soft limit: ${usd:.2} of ${} (estimate, billing period from {period_id})",
+                format_amount(limit_usd)
+            ),
+        )
+    })
+}
+
+/// The projects with a dollar budget.
+fn cost_budgeted(budgets: &BudgetsDocument) -> BTreeSet<ProjectId> {
+    budgets
+        .projects
+        .iter()
+        .filter(|(_, l)| l.daily.get(Metric::CostUsd).is_some() || l.monthly.get(Metric::CostUsd).is_some())
+        .map(|(project, _)| project.clone())
+        .collect_set()
+}
+
+/// The account's own usage per project, priced per product (`Catalogue::account_costs`).
+pub type AccountCosts = Vec<(String, ProductCosts)>;
+
+/// What a project's dollar budget calls for once the account's own usage is counted.
+#[derive(Debug)]
+pub enum Verdict {
+    /// At the limit: paused until the period ends (unless it already is, or an operator decided).
+    Pause(ProjectAssessment),
+    /// At the lowest warning threshold only because of the account's usage (telemetry alone
+    /// would leave the queue consumer silent): said once per period.
+    Warn(Alert),
+}
+
+/// Each dollar-budgeted project's cost today and this UTC month, its telemetry (`telemetry`, by
+/// project and period id) and the account's usage attributed to it (`account`: today's, the
+/// month's) counted by `Catalogue::budget_cost`, against its `cost_usd` limits.
+pub fn project_budgets(
+    catalogue: &Catalogue,
+    budgets: &BudgetsDocument,
+    at: EpochMs,
+    thresholds: &[u8],
+    telemetry: &BTreeMap<(ProjectId, String), MetricTotals>,
+    account: &(AccountCosts, AccountCosts),
+) -> Vec<(ProjectId, Verdict)> {
+    let day = UtcDay::containing(at);
+    let lowest = f64::from(thresholds.iter().copied().min().unwrap_or(100)) / 100.0;
+    let none = ProductCosts::default();
+    let empty = MetricTotals::new();
+    let mut out = Vec::new();
+    for (project, limits) in &budgets.projects {
+        // The month first: a monthly pause outlasts a daily one.
+        let periods = [
+            (
+                Period::Month(day.month()),
+                limits.monthly.get(Metric::CostUsd),
+                &account.1,
+            ),
+            (Period::Day(day), limits.daily.get(Metric::CostUsd), &account.0),
+        ];
+        let mut verdict = None;
+        for (period, limit, account) in periods {
+            let Some(limit) = limit else { continue };
+            let reported = telemetry.get(&(project.clone(), period.id())).unwrap_or(&empty);
+            let seen = account
+                .iter()
+                .find(|(p, _)| p == project.as_str())
+                .map_or(&none, |(_, costs)| costs);
+            let usd = catalogue.budget_cost(reported, seen);
+            let telemetry_usd = catalogue.telemetry_cost(reported);
+            let limit_usd = limit as f64;
+            if usd > 0.0 && usd >= limit_usd {
+                let overrun = Overrun {
+                    metric: Metric::CostUsd,
+                    value: usd,
+                    limit,
+                    period,
+                };
+                verdict = Some(Verdict::Pause(ProjectAssessment {
+                    level: Level::Paused,
+                    reason: Some(format!(
+                        "{} with the account's own usage (estimate)",
+                        overrun.reason()
+                    )),
+                    period: Some(period),
+                }));
+                break;
+            }
+            let mark = limit_usd * lowest;
+            if verdict.is_none() && usd > 0.0 && usd >= mark && telemetry_usd < mark {
+                verdict = Some(Verdict::Warn(cost_alert(
+                    format!("project:{project}:{}", period.id()),
+                    format!(
+                        ":warning: project {project}'s {} cost budget is at {}% with the account's own usage: ${usd:.2} of ${limit} (estimate, {})",
+                        period.kind(),
+                        (usd / limit_usd * 100.0).floor(),
+                        period.id()
+                    ),
+                )));
+            }
+        }
+        if let Some(verdict) = verdict {
+            out.push((project.clone(), verdict));
+        }
+    }
+    out
 }
 
 /// What the Free plan's daily limits call for.
@@ -430,6 +596,93 @@ mod tests {
             .project_changes
             .iter()
             .all(|(_, b)| b.level == Level::Active));
+    }
+
+    #[test]
+    fn the_accounts_own_usage_counts_toward_a_project_dollar_budget() {
+        let project = ProjectId::parse("shop").unwrap();
+        let mut budgets = BudgetsDocument::default();
+        budgets.projects.insert(
+            project.clone(),
+            platform_core::budgets::PeriodLimits {
+                daily: MetricLimits([(Metric::CostUsd, Limit(10))].into()),
+                ..Default::default()
+            },
+        );
+        let pricing = PricingInForce::from_config(&PricingConfig::default());
+        let now = at("2026-03-02T12:30:00Z");
+        let hour = at("2026-03-02T11:00:00Z");
+        let day = "2026-03-02".to_owned();
+        let costs = |writes: f64| {
+            let line = UsageLine::new(AccountMetric::KvWrites, "ns", Some("shop"), writes).unwrap();
+            let lines = [(hour, &line)];
+            let today = pricing.catalogue.account_costs(hour, now, 744.0, lines);
+            (today.clone(), today)
+        };
+        // Telemetry saw 0.4 M KV writes ($2); the account saw 1.5 M ($7.50): a warning, from the
+        // account's figure only, not $9.50.
+        let telemetry: BTreeMap<(ProjectId, String), MetricTotals> = [(
+            (project.clone(), day.clone()),
+            [(Metric::KvWrites, 400_000.0)].into(),
+        )]
+        .into();
+        let out = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &costs(1.5e6),
+        );
+        let [(_, Verdict::Warn(alert))] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(alert.subject.to_string(), "project:shop:2026-03-02");
+        assert!(alert.text.contains("$7.50 of $10"), "{}", alert.text);
+        // 2.2 M writes by the account: $11, paused until the day ends.
+        let out = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &costs(2.2e6),
+        );
+        let [(_, Verdict::Pause(assessment))] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(assessment.period, Some(Period::Day(UtcDay::containing(now))));
+        assert!(
+            assessment
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("cost_usd = 11"),
+            "{assessment:?}"
+        );
+        // Nothing from the account and little telemetry: nothing to say.
+        let quiet = project_budgets(
+            &pricing.catalogue,
+            &budgets,
+            now,
+            &[70, 90],
+            &telemetry,
+            &(vec![], vec![]),
+        );
+        assert!(quiet.is_empty(), "{quiet:?}");
+    }
+
+    #[test]
+    fn the_soft_limit_warns_once_the_estimate_passes_it() {
+        let pricing = PricingInForce::from_config(&PricingConfig::default());
+        let now = at("2026-03-02T12:30:00Z");
+        // 3 M KV writes: $10 + $5 subscription.
+        let bill = kv_writes(&pricing, now, &[("a", 3_000_000.0)]);
+        assert!(soft_limit(20.0, &bill).is_none());
+        let alert = soft_limit(15.0, &bill).unwrap();
+        assert_eq!(alert.subject.to_string(), "account:soft-limit:2026-03-01");
+        assert!(alert.text.contains("$15.00 of $15"), "{}", alert.text);
+        assert!(soft_limit(0.0, &bill).is_none(), "0 turns it off");
     }
 
     #[test]

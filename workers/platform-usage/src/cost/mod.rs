@@ -9,7 +9,7 @@ mod report;
 use platform_core::budgets::BudgetsDocument;
 use platform_core::pricing::{BillingPeriod, PricingInForce};
 use platform_core::{EpochMs, UtcDay};
-use platform_db::account::hours;
+use platform_db::account::{hours, DatasetHour};
 use platform_db::usage::activity::daily_usage;
 use platform_kv::families::PricingCache;
 use platform_kv::Json;
@@ -38,25 +38,26 @@ async fn cached_pricing(store: &PlatformStore, budgets: &BudgetsDocument) -> Pri
     }
 }
 
-/// The usage lines of the hours in `[from, to)` and the bill of `period` through `to`.
+/// The bill of `period` through `through`, and the rows of the hours in `[from, through)` it was
+/// made from (`from` at or before the period's start: the period's hours are billed), and how
+/// many rows could not be read.
 async fn billed(
     db: &PlatformDb,
     pricing: &PricingInForce,
     period: BillingPeriod,
+    from: EpochMs,
     through: EpochMs,
-) -> Result<(platform_core::pricing::Bill, Vec<String>), ApiError> {
+) -> Result<(platform_core::pricing::Bill, Vec<DatasetHour>, usize), ApiError> {
     let mut skipped = Vec::new();
-    let rows = hours(db, period.start, through, &mut skipped).await?;
+    let rows = hours(db, from, through, &mut skipped).await?;
     for row in &skipped {
         worker::console_warn!("account usage row ignored: {row}");
     }
     let lines = rows
         .iter()
         .flat_map(|row| row.lines.iter().map(move |line| (row.hour_at, line)));
-    Ok((
-        platform_core::pricing::bill(&pricing.catalogue, period, through, lines),
-        skipped,
-    ))
+    let bill = platform_core::pricing::bill(&pricing.catalogue, period, through, lines);
+    Ok((bill, rows, skipped.len()))
 }
 
 /// The UTC days from `from` up to (not including) `to`: at most 31 of them.

@@ -45,7 +45,7 @@ pub async fn report(
     let pricing = cached_pricing(&store, &budgets).await;
     let billing = BillingPeriod::containing(at, pricing.billing_day);
     let through = now.min(billing.end);
-    let (bill, skipped) = billed(&db, &pricing, billing, through).await?;
+    let (bill, _, skipped) = billed(&db, &pricing, billing, billing.start, through).await?;
 
     let day = UtcDay::containing(at);
     let (start, end) = if monthly {
@@ -137,7 +137,7 @@ pub async fn report(
             "actual_usd": "billing-authoritative: Cloudflare's billable-usage API, when the token can read it",
             "features": "estimate: telemetry usage at overage rates plus reported external costs",
         },
-        "skipped_rows": skipped.len(),
+        "skipped_rows": skipped,
     }))
 }
 
