@@ -441,9 +441,19 @@ describe("platform CLI", () => {
       assert.match(doctor.stdout, /!! wrangler configs hold the account's ids: local placeholder ids in .*platform-usage\.toml.*\n    fix: platform init/);
       assert.match(doctor.stdout, /!! platform-error-collector: GITHUB_TOKEN: not set\n    fix: npx wrangler secret put GITHUB_TOKEN -c wrangler\/error-collector\.toml/);
       assert.match(doctor.stdout, /^ok platform-usage handlers running$/m);
+      assert.match(doctor.stdout, /!! tail events from shop-api \(project shop\): no tail event ever reached the error collector\n    fix: name it as the script's tail consumer \(`platform wire PATH`/);
       const report = await cli(["--json", "doctor", "--config", CONFIG]);
       const body = JSON.parse(report.stdout);
       assert.equal(body.findings, body.checks.filter((c) => !c.ok).length);
+
+      // Once the script's tail events arrive, doctor finds them, and `platform scripts` lists them.
+      await platform.tail("platform-error-collector", [
+        { scriptName: "shop-api", outcome: "ok", eventTimestamp: Date.now(), event: { request: { url: "https://shop.example/", method: "GET" } }, logs: [] },
+      ]);
+      const again = await cli(["doctor", "--config", CONFIG]);
+      assert.match(again.stdout, /^ok every mapped script sends tail events$/m);
+      const scripts = JSON.parse((await cli(["--json", "scripts"])).stdout);
+      assert.ok(scripts.scripts.some((s) => s.script === "shop-api"));
     });
   });
 

@@ -288,6 +288,21 @@ describe("error-collector", () => {
     assert.ok(health.warnings.some((w) => w.includes("nobody-mapped-me")));
   });
 
+  it("records which scripts' tail events arrive, errors or not, and lists them for the operator", async () => {
+    const clean = (script) => ({ scriptName: script, outcome: "ok", eventTimestamp: Date.now(), event: { request: { url: "https://app.example/", method: "GET" } }, logs: [] });
+    await tail([clean("quiet-app"), clean("quiet-app"), { ...clean(null), scriptName: null }]);
+    await tail([clean("quiet-app")]);
+    const answer = await admin("GET", "/scripts");
+    assert.equal(answer.status, 200);
+    const quiet = answer.body.scripts.filter((s) => s.script === "quiet-app");
+    assert.equal(quiet.length, 1);
+    assert.match(quiet[0].last_event_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    assert.ok(!answer.body.scripts.some((s) => s.script === "unknown-script"), "an event without a script name names no script");
+    const rows = await platform.d1.all("SELECT script FROM tail_scripts WHERE script = 'quiet-app'");
+    assert.equal(rows.length, 1);
+    assert.equal((await platform.fetch(COLLECTOR, "/scripts")).status, 401, "the list is the operator's");
+  });
+
   it("asks GitHub who the token is at most once an hour, however often /health is read", async () => {
     const userCalls = async () =>
       (await platform.fakes.requests({ service: "github" })).filter((r) => r.method === "GET" && r.url.endsWith("/user")).length;

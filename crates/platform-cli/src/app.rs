@@ -86,6 +86,8 @@ enum Command {
     Patterns(admin::PatternCommand),
     /// Telemetry gaps the sentinel sees: features and scripts gone silent; `gaps file` files one.
     Gaps(admin::GapsArgs),
+    /// The scripts whose tail events reach the error collector, and when the last one did.
+    Scripts,
     /// Cost anomalies the sentinel found, open first.
     Anomalies(admin::AnomaliesArgs),
     /// Silence the sentinel's alerts for a project, feature or kind for a while.
@@ -168,6 +170,7 @@ fn admin_command(command: Command) -> Result<admin::Command, Failure> {
         Command::Errors(c) => admin::Command::Errors(c),
         Command::Patterns(c) => admin::Command::Patterns(c),
         Command::Gaps(args) => admin::Command::Gaps(args),
+        Command::Scripts => admin::Command::Scripts,
         Command::Anomalies(args) => admin::Command::Anomalies(args),
         Command::Silences(c) => admin::Command::Silences(c),
         Command::Account(c) => admin::Command::Account(c),

@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod fingerprints;
 pub mod listing;
 pub mod state;
+pub mod tail_scripts;
 
 pub use daily::{DailyIssue, DailyKind};
 pub use fingerprints::{Changed, Created, Fingerprint, Status};

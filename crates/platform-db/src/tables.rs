@@ -345,6 +345,13 @@ tables! {
         columns: [delivery_id, received_at],
         purpose: "GitHub webhook deliveries applied, by X-GitHub-Delivery id: a replayed delivery is not applied again.",
     }
+    TAIL_SCRIPTS = "tail_scripts" {
+        owner: ErrorCollector,
+        writers: Writers::Only(&[ErrorCollector]),
+        retention: Retention::Days { column: "last_event_at", days: 90 },
+        columns: [script, last_event_at],
+        purpose: "The scripts whose tail events reach the error collector and the last one's time: a wired, quiet script from one never wired.",
+    }
 }
 
 /// The table named `name`.

@@ -210,12 +210,12 @@ fn retention_deletes_old_rows_of_the_owners_tables_only() -> Result<(), DbError>
         now - 14 * day
     ))?;
 
-    // The collector's sweep touches its own webhook deliveries only.
+    // The collector's sweep touches its own tables only: webhook deliveries and tail scripts.
     let collector = Db::new(sqlite.clone(), ErrorCollector);
     let swept = block_on(platform_db::retention::sweep(&collector, now))?;
     assert_eq!(
         swept.iter().map(|s| (s.table, s.deleted)).collect::<Vec<_>>(),
-        [("github_webhook_deliveries", 0)]
+        [("github_webhook_deliveries", 0), ("tail_scripts", 0)]
     );
 
     let swept = block_on(platform_db::retention::sweep(&usage, now))?;
@@ -246,5 +246,35 @@ fn a_webhook_delivery_is_claimed_once_until_released() -> Result<(), DbError> {
         swept[0].deleted, 1,
         "d-2 (at 6) is older than a week at week + 7, d-1 (at 7) is not"
     );
+    Ok(())
+}
+
+#[test]
+fn a_tail_script_keeps_its_latest_event_and_leaves_after_90_quiet_days() -> Result<(), DbError> {
+    use platform_db::errors::tail_scripts::{self, TailScript};
+    let sqlite = Sqlite::migrated()?;
+    let collector = Db::new(sqlite.clone(), ErrorCollector);
+    let day = 86_400_000;
+    block_on(collector.batch(
+        "recording tail events",
+        vec![
+            tail_scripts::seen("shop-api", 10 * day),
+            tail_scripts::seen("blog", day),
+            // A batch that arrives late says nothing newer.
+            tail_scripts::seen("shop-api", 5 * day),
+        ],
+    ))?;
+    let listed = block_on(tail_scripts::list(&collector))?;
+    let expected = [("shop-api", 10 * day), ("blog", day)].map(|(script, last_event_at)| TailScript {
+        script: script.into(),
+        last_event_at,
+    });
+    assert_eq!(listed, expected);
+    block_on(platform_db::retention::sweep(&collector, 95 * day))?;
+    let left: Vec<String> = block_on(tail_scripts::list(&collector))?
+        .into_iter()
+        .map(|s| s.script)
+        .collect();
+    assert_eq!(left, ["shop-api"], "quiet for 94 days: gone; for 85: kept");
     Ok(())
 }

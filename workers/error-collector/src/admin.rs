@@ -85,3 +85,21 @@ pub async fn act(env: &Env, fingerprint: &str, action: &str, now: u64) -> Result
     issues::operator(&mut ctx, &found, action).await?;
     show(env, fingerprint).await
 }
+
+/// `GET /scripts`: every script whose tail events reach the collector, with the last one's time
+/// (recorded at most every ten minutes per isolate), newest first. A script missing here has
+/// never named the collector as its tail consumer, or has not run in 90 days.
+pub async fn scripts(env: &Env) -> Result<Value, ApiError> {
+    let db = platform_worker::db(env, PlatformWorker::ErrorCollector)?;
+    let scripts = platform_db::errors::tail_scripts::list(&db).await?;
+    let listed: Vec<Value> = scripts
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "script": s.script,
+                "last_event_at": platform_core::time::iso8601(s.last_event_at),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "scripts": listed }))
+}

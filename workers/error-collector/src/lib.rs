@@ -91,6 +91,9 @@ const ROUTES: &[Route] = &[
     Route::new(Method::Post, "/errors/:fingerprint/resolve", Auth::Admin, |cx| {
         act(cx, "resolve")
     }),
+    Route::new(Method::Get, "/scripts", Auth::Admin, |cx| {
+        Box::pin(async move { ok(&admin::scripts(&cx.env).await?) })
+    }),
     Route::new(Method::Post, "/gap-alerts", Auth::Admin, |mut cx| {
         Box::pin(async move {
             let request: gap::GapRequest = cx.json().await?;

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use platform_core::sorted::CollectSorted;
+use platform_db::errors::tail_scripts;
 use platform_errors::deferred::{self, MAX_GROUPS_PER_RUN};
 use platform_errors::patterns::Patterns;
 use platform_errors::sightings::sightings;
@@ -218,12 +219,15 @@ async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) 
     let groups = aggregate(occurrences);
     ctx.report.fingerprints += groups.len() as u32;
     let due = stamp.and_then(|stamp| stamp.busy(&ctx.db, now));
+    let heard = heard_from(scripts.keys(), now);
     let before = ctx.round_trips();
     if groups.is_empty() {
-        if let Some(stamp) = due {
-            let stamped = ctx.db.batch("stamping the tail handler", vec![stamp]).await;
+        let bookkeeping: Vec<_> = due.into_iter().chain(heard.statements.clone()).collect();
+        if !bookkeeping.is_empty() {
+            let stamped = ctx.db.batch("stamping the tail handler", bookkeeping).await;
             ctx.report.d1_round_trips += ctx.round_trips() - before;
             if let Err(error) = stamped {
+                heard.forget();
                 ctx.fail("stamping the tail handler", error);
             }
         }
@@ -231,13 +235,55 @@ async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) 
     }
     let also: Vec<_> = due
         .into_iter()
+        .chain(heard.statements.clone())
         .chain(platform_db::patterns::record_sightings(&seen, now))
         .collect();
     let recorded = fingerprints::record(&ctx.db, &groups, &scripts, also).await;
     ctx.report.d1_round_trips += ctx.round_trips() - before;
+    if recorded.is_err() {
+        heard.forget();
+    }
     let rows = recorded.map_err(|error| error.to_string())?;
     file(ctx, &rows).await;
     Ok(())
+}
+
+/// How often this isolate records that a script's tail events arrive (`tail_scripts`): a busy
+/// script's every batch would otherwise write its row.
+const HEARD_EVERY_MS: u64 = 600_000;
+
+thread_local! {
+    /// The scripts this isolate recorded within the last [`HEARD_EVERY_MS`].
+    static HEARD: IsolateCache<String, ()> = const { IsolateCache::new(HEARD_EVERY_MS, 512) };
+}
+
+/// The `tail_scripts` rows a batch owes, to ride in its own D1 round trip.
+struct Heard {
+    scripts: Vec<String>,
+    statements: Vec<platform_db::Statement>,
+}
+
+impl Heard {
+    /// The write failed: the next batch records them again.
+    fn forget(&self) {
+        HEARD.with(|heard| self.scripts.iter().for_each(|s| heard.invalidate(s)));
+    }
+}
+
+fn heard_from<'a>(scripts: impl Iterator<Item = &'a String>, now: u64) -> Heard {
+    let mut heard = Heard {
+        scripts: Vec::new(),
+        statements: Vec::new(),
+    };
+    for script in scripts.filter(|s| s.as_str() != UNKNOWN_SCRIPT) {
+        if HEARD.with(|h| h.get(script, now)).is_some() {
+            continue;
+        }
+        HEARD.with(|h| h.put(script.clone(), (), now));
+        heard.statements.push(tail_scripts::seen(script, now));
+        heard.scripts.push(script.clone());
+    }
+    heard
 }
 
 /// Keeps each row's issue, then adds the invocation's GitHub writes to the hourly budget.

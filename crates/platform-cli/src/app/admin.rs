@@ -32,6 +32,7 @@ pub enum Command {
     Errors(ErrorCommand),
     Patterns(PatternCommand),
     Gaps(GapsArgs),
+    Scripts,
     Anomalies(AnomaliesArgs),
     Silences(SilenceCommand),
     Account(AccountCommand),
@@ -426,6 +427,10 @@ pub fn run(command: Command, platform: &Platform, out: &Output) -> Result<(), Fa
             }
             let body = client.post(COLLECTOR, "/gap-alerts", &request)?;
             out.emit(&body, || print_record(&body, out, now));
+        }
+        Command::Scripts => {
+            let body = client.get(COLLECTOR, "/scripts")?;
+            out.emit(&body, || print_generic(&body, out, now));
         }
         Command::Anomalies(args) => {
             let body = client.get(SENTINEL, &format!("/anomalies?limit={}", args.limit))?;

@@ -1,16 +1,19 @@
 //! `platform doctor`: every check an operator would make by hand, each finding with its fix: the
 //! config valid, the wrangler configs holding the account's ids, every worker reachable and
-//! healthy with its secrets and bindings, its handlers running, and no telemetry gone silent.
+//! healthy with its secrets and bindings, its handlers running, no telemetry gone silent, and
+//! every mapped script's tail events reaching the error collector.
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use clap::Args;
+use platform_core::config::Config;
 use platform_kv::PlatformWorker;
 use serde_json::{json, Value};
 
 use super::http::Client;
 use super::init::{configs, section};
-use super::render::{Output, Tone};
+use super::render::{self, Output, Tone};
 use super::target::{Platform, DEFAULT_ENV};
 use super::{config_cmd, Failure};
 
@@ -206,14 +209,83 @@ fn telemetry_checks(client: &Client, checks: &mut Vec<Check>) {
     }
 }
 
+/// A script whose last tail event is older than this is asked about: still deployed and wired?
+const TAIL_QUIET_DAYS: i64 = 7;
+
+/// Every script services.yaml maps sends tail events to the error collector: one that never did
+/// is not wired as a tail producer (its errors are lost), one quiet for a week may be gone.
+fn tail_checks(client: &Client, config: Option<&Config>, checks: &mut Vec<Check>) {
+    let Some(config) = config else {
+        return;
+    };
+    let mapped: Vec<(&str, &str)> = config
+        .services
+        .projects
+        .iter()
+        .flat_map(|(project, p)| p.scripts.iter().map(move |s| (project.as_str(), s.as_str())))
+        .collect();
+    if mapped.is_empty() {
+        return;
+    }
+    let body = match client.get(PlatformWorker::ErrorCollector, "/scripts") {
+        Ok(body) => body,
+        Err(failure) => {
+            checks.push(Check::found(
+                "tail events from every mapped script",
+                failure.message,
+                "platform deploy (the error collector answers GET /scripts)",
+            ));
+            return;
+        }
+    };
+    let heard: Vec<(&str, Option<DateTime<Utc>>)> = body["scripts"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| Some((s["script"].as_str()?, render::instant(&s["last_event_at"]))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let now = Utc::now();
+    let mut quiet = 0;
+    for (project, script) in mapped {
+        let last = heard.iter().find(|(name, _)| *name == script).map(|(_, at)| *at);
+        let finding = match last {
+            None => Some((
+                "no tail event ever reached the error collector".to_owned(),
+                format!(
+                    "name it as the script's tail consumer (`platform wire PATH` on {script}'s wrangler config), then deploy {script}"
+                ),
+            )),
+            Some(Some(at)) if now.signed_duration_since(at).num_days() >= TAIL_QUIET_DAYS => Some((
+                format!("no tail event since {} ({})", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), render::relative(at, now)),
+                format!("check {script} is still deployed and still names the error collector as its tail consumer"),
+            )),
+            _ => None,
+        };
+        if let Some((finding, fix)) = finding {
+            quiet += 1;
+            checks.push(Check::found(
+                format!("tail events from {script} (project {project})"),
+                finding,
+                fix,
+            ));
+        }
+    }
+    if quiet == 0 {
+        checks.push(Check::ok("every mapped script sends tail events"));
+    }
+}
+
 pub fn run(args: DoctorArgs, environment: Option<&str>, out: &Output) -> Result<(), Failure> {
     let environment_name = environment.unwrap_or(DEFAULT_ENV);
     let mut checks = Vec::new();
-    checks.push(match config_cmd::load(&args.config_dir) {
+    let config = config_cmd::load(&args.config_dir);
+    checks.push(match &config {
         Ok(config) => Check::ok(format!("config {} valid", config.version())),
         Err(failure) => Check::found(
             "config valid",
-            failure.message,
+            failure.message.clone(),
             "fix the files; `platform config validate` lists each problem",
         ),
     });
@@ -223,6 +295,7 @@ pub fn run(args: DoctorArgs, environment: Option<&str>, out: &Output) -> Result<
             let client = Client::new(&platform);
             worker_checks(&client, &platform, &mut checks);
             telemetry_checks(&client, &mut checks);
+            tail_checks(&client, config.as_ref().ok(), &mut checks);
         }
         Err(failure) => checks.push(Check::found(
             "endpoints and admin token",

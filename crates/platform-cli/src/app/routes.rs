@@ -61,6 +61,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
         "errors resolve",
     ),
     ("error-collector", "POST", "/gap-alerts", "gaps file"),
+    ("error-collector", "GET", "/scripts", "scripts"),
     ("sentinel", "GET", "/gaps", "gaps"),
     ("sentinel", "GET", "/anomalies", "anomalies"),
     ("sentinel", "GET", "/silences", "silences list"),
