@@ -185,3 +185,132 @@ fn config_budgets() -> impl Strategy<Value = Value> {
         value(),
     ]
 }
+
+mod graphql {
+    //! Answers of the GraphQL Analytics API, shaped like each dataset's own selection, with every
+    //! field drawn from what may arrive: the parser never panics, and what it accepts is every
+    //! hour asked for, once, with finite amounts that are not negative.
+
+    use super::*;
+    use crate::account::attribution::Attribution;
+    use crate::account::datasets::{Dataset, Filter, DATASETS};
+    use crate::time::iso8601;
+
+    const HOUR: u64 = 3_600_000;
+    /// The start of a UTC day.
+    const FROM: u64 = 1_795_305_600_000;
+
+    /// `sum { a b } avg { c }` as an object whose leaves come from `leaf`.
+    fn shaped(selection: &str, leaf: &mut dyn FnMut() -> Value) -> Value {
+        let mut stack = vec![Map::new()];
+        let mut names: Vec<String> = Vec::new();
+        let mut last: Option<String> = None;
+        for token in selection.split_whitespace() {
+            match token {
+                "{" => {
+                    names.push(last.take().unwrap_or_default());
+                    stack.push(Map::new());
+                }
+                "}" => {
+                    if let Some(name) = last.take() {
+                        stack.last_mut().unwrap().insert(name, leaf());
+                    }
+                    let inner = stack.pop().unwrap();
+                    stack
+                        .last_mut()
+                        .unwrap()
+                        .insert(names.pop().unwrap_or_default(), Value::Object(inner));
+                }
+                name => {
+                    if let Some(previous) = last.replace(name.to_owned()) {
+                        stack.last_mut().unwrap().insert(previous, leaf());
+                    }
+                }
+            }
+        }
+        if let Some(name) = last {
+            stack[0].insert(name, leaf());
+        }
+        Value::Object(stack.swap_remove(0))
+    }
+
+    fn when_of(dataset: &Dataset, hour: u64) -> String {
+        match dataset.filter {
+            Filter::Datetime => iso8601(FROM + hour * HOUR),
+            Filter::Date => iso8601(FROM + hour * HOUR)[..10].to_owned(),
+        }
+    }
+
+    /// A group: mostly well formed, its numbers and times drawn wide.
+    fn group(dataset: &'static Dataset) -> impl Strategy<Value = Value> {
+        let numbers = proptest::collection::vec(number(), 16);
+        let when = prop_oneof![
+            4 => (0..30u64).prop_map(move |hour| Value::String(when_of(dataset, hour))),
+            1 => value(),
+        ];
+        (when, text(10), numbers, number(), value()).prop_map(
+            move |(when, resource, numbers, interval, extra)| {
+                let mut drawn = numbers.into_iter().cycle();
+                let mut leaf = || drawn.next().unwrap_or(Value::Null);
+                let mut dimensions = Map::new();
+                dimensions.insert(dataset.when.to_owned(), when);
+                if let Some(name) = dataset.resource {
+                    dimensions.insert(name.to_owned(), Value::String(resource.clone()));
+                }
+                for name in dataset.dimensions.split_whitespace() {
+                    dimensions.insert(name.to_owned(), Value::String(resource.clone()));
+                }
+                let mut group = match shaped(dataset.selection, &mut leaf) {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                };
+                group.insert("dimensions".into(), Value::Object(dimensions));
+                group.insert("avg".into(), json!({ "sampleInterval": interval }));
+                group.insert("extra".into(), extra);
+                Value::Object(group)
+            },
+        )
+    }
+
+    fn answer() -> impl Strategy<Value = (&'static Dataset, Value)> {
+        proptest::sample::select(DATASETS.iter().collect::<Vec<_>>()).prop_flat_map(|dataset| {
+            let groups = prop_oneof![
+                6 => proptest::collection::vec(group(dataset), 0..12).prop_map(Value::Array),
+                1 => value(),
+            ];
+            let errors = prop_oneof![
+                4 => Just(Value::Null),
+                1 => Just(json!([{ "message": "unknown field", "path": ["viewer", "accounts", 0, dataset.id] }])),
+                1 => Just(json!([{ "message": "elsewhere", "path": ["viewer", "accounts", 0, "other"] }])),
+                1 => value(),
+            ];
+            (groups, errors).prop_map(move |(groups, errors)| {
+                (dataset, json!({ "data": { "viewer": { "accounts": [{ dataset.id: groups }] } }, "errors": errors }))
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn a_graphql_answer_is_every_hour_asked_for_once_or_refused_with_a_reason((dataset, body) in answer(), hours in 1..30u64) {
+            let owners = Attribution::from_pairs([("api", "shop")]);
+            let (from, to) = (FROM, FROM + hours * HOUR);
+            match dataset.parse(&body, from, to, &owners) {
+                Ok(parsed) => {
+                    let starts: Vec<u64> = parsed.hours.iter().map(|h| h.start).collect();
+                    prop_assert!(starts.windows(2).all(|w| w[0] < w[1]), "each hour once, in order: {:?}", starts);
+                    prop_assert!(starts.iter().all(|s| *s >= from && *s < to && s % HOUR == 0), "{:?}", starts);
+                    prop_assert_eq!(starts.len() as u64, hours, "an hour without usage is collected all the same");
+                    for hour in &parsed.hours {
+                        for line in &hour.lines {
+                            prop_assert!(line.amount.is_finite() && line.amount >= 0.0, "{:?}", line);
+                        }
+                    }
+                }
+                Err(reason) => prop_assert!(!reason.trim().is_empty()),
+            }
+        }
+    }
+}
