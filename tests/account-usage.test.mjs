@@ -158,6 +158,21 @@ describe("account usage collection", () => {
     assert.ok(!(await health()).some((w) => w.includes("failed")), "no failure left");
   });
 
+  it("gives up on a dataset the API does not answer within 15 s, and collects the others in the same run", async () => {
+    await program("kvOperationsAdaptiveGroups", { delayMs: 30_000, count: 1 });
+    const started = Date.now();
+    await collect(at(10));
+    const took = Date.now() - started;
+    assert.ok(took < 25_000, `the run took ${took} ms with one dataset hanging 30 s`);
+    const datasets = (await rows()).map((row) => row.dataset);
+    assert.equal(datasets.length, DATASETS - 1);
+    assert.ok(!datasets.includes("kv_operations"));
+    const state = JSON.parse(await platform.kv.get(KEYS.state));
+    assert.match(state.failures.kv_operations.reason, /no answer within 15 s/);
+    await collect(at(11));
+    assert.equal((await rows("dataset = 'kv_operations'")).length, 2, "the hour it missed is collected with the next");
+  });
+
   it("waits as long as a 429's Retry-After asks, then collects what it missed", async () => {
     // The wait is shown against the real clock: this test's hours are the current ones.
     const hour = Math.floor(Date.now() / HOUR) * HOUR;

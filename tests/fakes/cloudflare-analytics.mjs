@@ -26,7 +26,8 @@ const KNOWN_NODES = new Set([
 ]);
 
 /** Programs `node` of `account`: `{ groups }` (templates, replacing earlier ones), or a failure `{ status, headers, body }`,
- * `{ errors }` (no data) or `{ fieldError }` (partial data), used up after `count` requests (default: forever). */
+ * `{ errors }` (no data), `{ fieldError }` (partial data) or `{ delayMs }` (no answer that long), used up after `count`
+ * requests (default: forever). */
 export async function programAnalytics(db, { account, node, count = -1, ...program }) {
   const kind = program.groups !== undefined ? "groups" : "failure";
   await db
@@ -59,6 +60,11 @@ export async function answerAnalytics(parsed, db) {
   if (failure !== undefined) {
     await useUp(db, failure);
     const program = failure.program;
+    // An API that hangs: no answer for that long, then a 504 (the caller has given up by then).
+    if (program.delayMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, program.delayMs));
+      return graphqlError(504, "gateway timeout");
+    }
     if (program.status !== undefined) {
       const body = typeof program.body === "string" ? program.body : JSON.stringify(program.body ?? { errors: [{ message: "scripted failure" }] });
       return new Response(body, { status: program.status, headers: { "content-type": "application/json", ...program.headers } });
