@@ -76,8 +76,9 @@ fn message() -> impl Strategy<Value = Value> {
     ];
     let metrics = proptest::collection::btree_map(metric_name(), prop_oneof![number(), value()], 0..6)
         .prop_map(|map| Value::Object(map.into_iter().collect()));
-    (feature_key, timestamp, metrics, value()).prop_map(|(feature_key, timestamp, metrics, extra)| {
-        json!({"feature_key": feature_key, "timestamp": timestamp, "metrics": metrics, "error_count": extra})
+    let beside = || prop_oneof![Just(Value::Null), number(), value()];
+    (feature_key, timestamp, metrics, beside(), beside()).prop_map(|(feature_key, timestamp, metrics, errors, external)| {
+        json!({"feature_key": feature_key, "timestamp": timestamp, "metrics": metrics, "error_count": errors, "external_cost_usd": external})
     })
 }
 
@@ -92,9 +93,16 @@ proptest! {
                 prop_assert_eq!(Some(parsed.feature.as_str()), body["feature_key"].as_str());
                 prop_assert!(parsed.timestamp >= RECEIVED - MAX_AGE_MS && parsed.timestamp <= RECEIVED + MAX_AHEAD_MS);
                 for (metric, amount) in &parsed.metrics {
-                    prop_assert!(amount.is_finite() && *amount > 0.0 && *amount <= MAX_AMOUNT);
-                    let sent = body["metrics"][metric.telemetry_name()].as_f64();
-                    prop_assert_eq!(sent, Some(*amount), "counted as sent");
+                    prop_assert!(amount.is_finite() && *amount > 0.0);
+                    let sent = body["metrics"][metric.telemetry_name()].as_f64().unwrap_or(0.0);
+                    // `error_count` and `external_cost_usd` ride beside the metrics and count as theirs.
+                    let beside = match metric {
+                        Metric::Errors => parsed.error_count as f64,
+                        Metric::ExternalCostUsd => parsed.external_cost_usd,
+                        _ => 0.0,
+                    };
+                    prop_assert!(sent <= MAX_AMOUNT && beside <= MAX_AMOUNT);
+                    prop_assert_eq!(*amount, sent + beside, "counted as sent");
                 }
                 for name in &parsed.ignored {
                     prop_assert!(Metric::from_telemetry_name(name).is_none());
