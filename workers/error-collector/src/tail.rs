@@ -219,10 +219,13 @@ async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) 
     let groups = aggregate(occurrences);
     ctx.report.fingerprints += groups.len() as u32;
     let due = stamp.and_then(|stamp| stamp.busy(&ctx.db, now));
-    let heard = heard_from(scripts.keys(), now);
+    let mut heard = heard_from(scripts.keys(), now);
     let before = ctx.round_trips();
     if groups.is_empty() {
-        let bookkeeping: Vec<_> = due.into_iter().chain(heard.statements.clone()).collect();
+        let bookkeeping: Vec<_> = due
+            .into_iter()
+            .chain(std::mem::take(&mut heard.statements))
+            .collect();
         if !bookkeeping.is_empty() {
             let stamped = ctx.db.batch("stamping the tail handler", bookkeeping).await;
             ctx.report.d1_round_trips += ctx.round_trips() - before;
@@ -235,7 +238,7 @@ async fn process(ctx: &mut Ctx<'_>, events: &[TailEvent], stamp: Option<Stamp>) 
     }
     let also: Vec<_> = due
         .into_iter()
-        .chain(heard.statements.clone())
+        .chain(std::mem::take(&mut heard.statements))
         .chain(platform_db::patterns::record_sightings(&seen, now))
         .collect();
     let recorded = fingerprints::record(&ctx.db, &groups, &scripts, also).await;
