@@ -117,13 +117,26 @@ impl Telemetry {
         let (mut metrics, ignored) = parse_metrics(object.get("metrics"))?;
         let error_count = optional_count(object, "error_count")?;
         let external_cost_usd = optional_amount(object, "external_cost_usd")?;
-        // Counted like any metric, so the ledger keeps them and budgets can limit them.
-        for (metric, amount) in [
-            (Metric::Errors, error_count as f64),
-            (Metric::ExternalCostUsd, external_cost_usd),
+        // Counted like any metric, so the ledger keeps them and budgets can limit them. Sent both
+        // beside and inside `metrics`, an amount is one amount: counted once, refused if they differ.
+        for (field, metric, amount) in [
+            ("error_count", Metric::Errors, error_count as f64),
+            ("external_cost_usd", Metric::ExternalCostUsd, external_cost_usd),
         ] {
-            if amount > 0.0 {
-                *metrics.entry(metric).or_default() += amount;
+            if amount <= 0.0 {
+                continue;
+            }
+            match metrics.insert(metric, amount) {
+                Some(inside) if inside != amount => {
+                    return Err(reject(
+                        field,
+                        format!(
+                            "is {amount} but metrics.{} is {inside}: send the amount once",
+                            metric.telemetry_name()
+                        ),
+                    ))
+                }
+                _ => {}
             }
         }
         Ok(Self {
@@ -287,6 +300,30 @@ mod tests {
         assert_eq!(parsed.metrics.len(), 4);
         assert_eq!(parsed.metrics[&Metric::KvReads], 1.0);
         assert_eq!(parsed.correlation_id.as_deref(), Some("corr-123"));
+    }
+
+    #[test]
+    fn an_amount_sent_both_beside_and_inside_the_metrics_counts_once_or_is_refused() {
+        let mirrored = json!({"feature_key":"a:b:c","error_count":3,"external_cost_usd":0.5,
+            "metrics":{"errorCount":3,"externalCostUsd":0.5,"kvReads":2}});
+        let parsed = Telemetry::parse(&mirrored, ENQUEUED).unwrap();
+        assert_eq!(parsed.metrics[&Metric::Errors], 3.0, "not 6");
+        assert_eq!(parsed.metrics[&Metric::ExternalCostUsd], 0.5, "not 1.0");
+        let errors = json!({"feature_key":"a:b:c","error_count":3,"metrics":{"errorCount":2}});
+        let refused = Telemetry::parse(&errors, ENQUEUED).unwrap_err();
+        assert_eq!(refused.field, "error_count");
+        assert_eq!(
+            refused.reason,
+            "is 3 but metrics.errorCount is 2: send the amount once"
+        );
+        let cost = json!({"feature_key":"a:b:c","external_cost_usd":0.25,"metrics":{"externalCostUsd":1}});
+        let refused = Telemetry::parse(&cost, ENQUEUED).unwrap_err();
+        assert_eq!(refused.field, "external_cost_usd");
+        assert!(
+            refused.reason.contains("0.25") && refused.reason.contains("is 1"),
+            "{}",
+            refused.reason
+        );
     }
 
     #[test]
