@@ -59,10 +59,6 @@ async fn known_project(db: &platform_worker::PlatformDb, project: &ProjectId) ->
 }
 
 /// An instant as the admin API answers it: ISO 8601 UTC, or `null`.
-fn iso(ms: Option<EpochMs>) -> Value {
-    ms.map_or(Value::Null, |ms| Value::String(iso8601(ms)))
-}
-
 /// A breaker as the admin API answers it: its instants in ISO 8601.
 fn breaker_view(breaker: &impl Serialize) -> Value {
     let mut view = serde_json::to_value(breaker).unwrap_or(Value::Null);
@@ -234,7 +230,7 @@ struct TrippedFeature {
 
 /// `GET /status`: the global stop, every paused or warned project, every open breaker with its
 /// reason, since, until and today's usage against its budget.
-pub async fn status(env: &Env) -> Result<Value, ApiError> {
+pub async fn status(env: &Env) -> Result<StatusView, ApiError> {
     let (store, db) = (metered_store(env)?, database(env)?);
     let today = UtcDay::containing(store.now_ms()).to_string();
     let status = ledger::status(&db, &today).await?;
@@ -263,36 +259,70 @@ pub async fn status(env: &Env) -> Result<Value, ApiError> {
             }
         })
         .collect();
-    let projects: Vec<Value> = status
+    let projects: Vec<ProjectView> = status
         .projects
         .iter()
-        .map(|row| {
-            let breaker = &row.breaker;
-            json!({
-                "project": row.project,
-                "level": breaker.level.as_str(),
-                "manual": breaker.manual,
-                "reason": breaker.reason,
-                "since": iso(breaker.since),
-                "until": iso(breaker.auto_reset_at),
-            })
+        .map(|row| ProjectView {
+            project: row.project.to_string(),
+            level: row.breaker.level.as_str(),
+            manual: row.breaker.manual,
+            reason: row.breaker.reason.clone(),
+            since: row.breaker.since,
+            until: row.breaker.auto_reset_at,
         })
         .collect();
     let global = status.global.as_ref().filter(|row| row.enabled);
-    Ok(json!({
-        "global": {
-            "stopped": global.is_some(),
-            "reason": global.and_then(|row| row.reason.clone()),
-            "since": iso(global.map(|row| row.since)),
+    let view = StatusView {
+        global: GlobalView {
+            stopped: global.is_some(),
+            reason: global.and_then(|row| row.reason.clone()),
+            since: global.map(|row| row.since),
         },
-        "projects": projects,
-        "features": tripped,
-        "alerts": {
-            "webhook_configured": alerts::webhook(env).is_ok_and(|url| url.is_some()),
-            "pending": status.pending_alerts,
+        projects,
+        features: tripped,
+        alerts: AlertsView {
+            webhook_configured: alerts::webhook(env).is_ok_and(|url| url.is_some()),
+            pending: status.pending_alerts,
         },
-        "account_usage": crate::collect::status(env).await,
-    }))
+        account_usage: crate::collect::status(env).await,
+    };
+    Ok(view)
+}
+
+/// `GET /status`'s answer.
+#[derive(Serialize)]
+pub struct StatusView {
+    global: GlobalView,
+    projects: Vec<ProjectView>,
+    features: Vec<TrippedFeature>,
+    alerts: AlertsView,
+    account_usage: Value,
+}
+
+#[derive(Serialize)]
+struct GlobalView {
+    stopped: bool,
+    reason: Option<String>,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601_opt")]
+    since: Option<EpochMs>,
+}
+
+#[derive(Serialize)]
+struct ProjectView {
+    project: String,
+    level: &'static str,
+    manual: bool,
+    reason: Option<String>,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601_opt")]
+    since: Option<EpochMs>,
+    #[serde(serialize_with = "platform_core::time::serialize_iso8601_opt")]
+    until: Option<EpochMs>,
+}
+
+#[derive(Serialize)]
+struct AlertsView {
+    webhook_configured: bool,
+    pending: u64,
 }
 
 /// `GET /features/{key}/usage?days=N`: daily totals, newest first.
