@@ -96,6 +96,20 @@ describe("reliability of platform-usage, sync-config and alerts", () => {
       assert.deepEqual(await rejectsOf("sdk-"), []);
     });
 
+    it("counts an error count sent both beside and inside metrics once, and refuses the two when they differ", async () => {
+      const feature = "rel:api:mirrored";
+      const batch = await platform.queue(USAGE, TELEMETRY, [
+        { id: "twice-same", body: message(feature, { kvReads: 1, errorCount: 2 }, { error_count: 2 }) },
+        { id: "twice-differ", body: message(feature, { kvReads: 1, errorCount: 1 }, { error_count: 4 }) },
+      ]);
+      assert.equal(batch.acked.length, 2);
+      assert.equal(await featureTotal(platform, feature, "errors"), 2, "not 4: the one amount, once");
+      assert.equal(await featureTotal(platform, feature, "kv_reads"), 1, "the refused message counts nothing");
+      const rejects = await rejectsOf("twice-");
+      assert.deepEqual(rejects.map(([id]) => id), ["twice-differ"]);
+      assert.equal(rejects[0][1], "error_count: is 4 but metrics.errorCount is 1: send the amount once");
+    });
+
     it("refuses timestamps from 1970, the year 3000 or in seconds, saying which", async () => {
       const feature = "rel:api:clock";
       const now = Date.now();
