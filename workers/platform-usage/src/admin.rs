@@ -58,7 +58,6 @@ async fn known_project(db: &platform_worker::PlatformDb, project: &ProjectId) ->
     )))
 }
 
-/// An instant as the admin API answers it: ISO 8601 UTC, or `null`.
 /// A breaker as the admin API answers it: its instants in ISO 8601.
 fn breaker_view(breaker: &impl Serialize) -> Value {
     let mut view = serde_json::to_value(breaker).unwrap_or(Value::Null);
@@ -272,7 +271,7 @@ pub async fn status(env: &Env) -> Result<StatusView, ApiError> {
         })
         .collect();
     let global = status.global.as_ref().filter(|row| row.enabled);
-    let view = StatusView {
+    Ok(StatusView {
         global: GlobalView {
             stopped: global.is_some(),
             reason: global.and_then(|row| row.reason.clone()),
@@ -285,8 +284,7 @@ pub async fn status(env: &Env) -> Result<StatusView, ApiError> {
             pending: status.pending_alerts,
         },
         account_usage: crate::collect::status(env).await,
-    };
-    Ok(view)
+    })
 }
 
 /// `GET /status`'s answer.
