@@ -69,7 +69,8 @@ impl<S: Sql> Db<S> {
 
     /// The first typed row one statement returns, if any.
     pub async fn first<T: FromRow>(&self, context: &str, statement: Statement) -> Result<Option<T>, DbError> {
-        Ok(self.rows(context, statement).await?.into_iter().next())
+        let outcome = self.run(context, statement).await?;
+        Ok(decode(context, &outcome)?.into_iter().next())
     }
 }
 

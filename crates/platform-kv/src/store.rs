@@ -178,35 +178,58 @@ impl<K: Kv, C: Clock> Store<K, C> {
     }
 
     /// Writes with the family's expiry.
-    pub async fn put<F: Family>(&self, key: &Key<F>, value: &F::Value) -> Result<(), StoreError> {
-        self.put_with(key, value, None, None).await
+    pub fn put<'a, F: Family>(
+        &'a self,
+        key: &'a Key<F>,
+        value: &F::Value,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'a {
+        self.put_with(key, value, None, None)
     }
 
     /// Writes with an explicit expiry (`None`: the family's) and extra metadata fields. A family
     /// with an expiry policy always expires: there is no way to write it forever.
-    pub async fn put_with<F: Family>(
-        &self,
-        key: &Key<F>,
+    pub fn put_with<'a, F: Family>(
+        &'a self,
+        key: &'a Key<F>,
         value: &F::Value,
         expiration: Option<Expiration>,
         metadata: Option<Map<String, Value>>,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'a {
+        // The typed part is done here; the write is one future shared by every family.
+        let write = self.check_owner::<F>().and_then(|()| {
+            let encoded = value.encode().map_err(|error| StoreError::Value {
+                key: key.to_string(),
+                error,
+            })?;
+            let options = PutOptions {
+                expiration: expiration.or(F::SPEC.ttl.seconds().map(|s| Expiration::Ttl(u64::from(s)))),
+                metadata: Some(self.stamp(key.as_str(), metadata)?),
+            };
+            Ok((encoded, options))
+        });
+        self.write(key.as_str(), write)
+    }
+
+    pub fn delete<'a, F: Family>(
+        &'a self,
+        key: &'a Key<F>,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'a {
+        self.remove(key.as_str(), self.check_owner::<F>())
+    }
+
+    async fn write(
+        &self,
+        key: &str,
+        write: Result<(String, PutOptions), StoreError>,
     ) -> Result<(), StoreError> {
-        self.check_owner::<F>()?;
-        let encoded = value.encode().map_err(|error| StoreError::Value {
-            key: key.to_string(),
-            error,
-        })?;
-        let options = PutOptions {
-            expiration: expiration.or(F::SPEC.ttl.seconds().map(|s| Expiration::Ttl(u64::from(s)))),
-            metadata: Some(self.stamp(key.as_str(), metadata)?),
-        };
-        self.kv.put(key.as_str(), &encoded, &options).await?;
+        let (encoded, options) = write?;
+        self.kv.put(key, &encoded, &options).await?;
         Ok(())
     }
 
-    pub async fn delete<F: Family>(&self, key: &Key<F>) -> Result<(), StoreError> {
-        self.check_owner::<F>()?;
-        self.kv.delete(key.as_str()).await?;
+    async fn remove(&self, key: &str, allowed: Result<(), StoreError>) -> Result<(), StoreError> {
+        allowed?;
+        self.kv.delete(key).await?;
         Ok(())
     }
 
