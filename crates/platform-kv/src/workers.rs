@@ -41,7 +41,12 @@ impl Kv for WorkersKv {
     }
 
     async fn put(&self, key: &str, value: &str, options: &PutOptions) -> Result<(), KvError> {
-        let mut put = self.0.put(key, value).map_err(|e| backend("put", key, e))?;
+        // As bytes: `put(&str)` would take worker's generic `Serialize` path (a JS round trip and
+        // its number and JSON fallbacks) for what is already text; KV stores both the same.
+        let mut put = self
+            .0
+            .put_bytes(key, value.as_bytes())
+            .map_err(|e| backend("put", key, e))?;
         put = match options.expiration {
             Some(Expiration::Ttl(seconds)) => put.expiration_ttl(seconds),
             Some(Expiration::At(at)) => put.expiration(at),
