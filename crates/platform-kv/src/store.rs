@@ -195,7 +195,8 @@ impl<K: Kv, C: Clock> Store<K, C> {
         expiration: Option<Expiration>,
         metadata: Option<Map<String, Value>>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + 'a {
-        // The typed part is done here; the write is one future shared by every family.
+        // The typed part (and the stamp's time) is done when the write is made; the I/O is one
+        // future shared by every family, compiled once instead of once per value type (~4 KB gzip).
         let write = self.check_owner::<F>().and_then(|()| {
             let encoded = value.encode().map_err(|error| StoreError::Value {
                 key: key.to_string(),
@@ -217,6 +218,7 @@ impl<K: Kv, C: Clock> Store<K, C> {
         self.remove(key.as_str(), self.check_owner::<F>())
     }
 
+    /// The I/O of every typed write: see [`Store::put_with`].
     async fn write(
         &self,
         key: &str,
